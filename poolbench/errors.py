@@ -1,0 +1,13 @@
+"""User-facing errors: one line that says what is wrong and how to fix it."""
+
+
+class PoolbenchError(Exception):
+    """Bad input. The CLI prints the message on one line and exits with code 2."""
+
+
+class RunFailure(Exception):
+    """A single run failed in a way that is recorded as a result row (NaN, OOM)."""
+
+    def __init__(self, status: str, message: str):
+        super().__init__(message)
+        self.status = status

@@ -1,0 +1,131 @@
+"""The pooler contract: one input shape, one output dataclass, declared capabilities.
+
+Every pooler takes the sparse batch ``(x, edge_index, edge_weight, batch)`` and
+returns a :class:`PoolOutput` holding the pooled graph in the same sparse form.
+Dense poolers work on padded ``[B, N, F]`` tensors inside and convert back (see
+:mod:`poolbench.pooling.dense`), so the model after a pooler never branches on
+its kind.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+import torch
+from torch import Tensor, nn
+
+Family = Literal["none", "soft_clustering", "one_over_k", "score", "control"]
+
+
+@dataclass
+class PoolOutput:
+    """The pooled graph, plus what evaluation and the loss need from the pooler.
+
+    Args:
+        x: pooled node features ``[K_total, F]``.
+        edge_index: pooled edges ``[2, E']``, indices into ``x``.
+        edge_weight: pooled edge weights ``[E']`` or ``None`` (all ones).
+        batch: graph id of each pooled node ``[K_total]``.
+        s: dense soft assignment ``[B, N_max, K]`` for dense poolers, else None.
+        aux_loss: named auxiliary losses, already weighted; the trainer sums them.
+        info: extras. Sparse poolers set ``cluster`` ``[N]`` (the supernode of each
+            input node, -1 where a node is dropped); score-based poolers also set
+            ``perm`` (kept node indices) and ``score``. Dense poolers set ``mask``
+            ``[B, N_max]``.
+    """
+
+    x: Tensor
+    edge_index: Tensor
+    edge_weight: Tensor | None
+    batch: Tensor
+    s: Tensor | None = None
+    aux_loss: dict[str, Tensor] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = self.x.size(0)
+        if self.x.dim() != 2:
+            raise ValueError(f"PoolOutput.x must be [K, F], got {tuple(self.x.shape)}")
+        if self.edge_index.dim() != 2 or self.edge_index.size(0) != 2:
+            raise ValueError(
+                f"PoolOutput.edge_index must be [2, E], got {tuple(self.edge_index.shape)}"
+            )
+        if self.batch.shape != (n,):
+            raise ValueError(
+                f"PoolOutput.batch must be [{n}], got {tuple(self.batch.shape)}"
+            )
+        if self.edge_weight is not None and self.edge_weight.shape != (
+            self.edge_index.size(1),
+        ):
+            raise ValueError("PoolOutput.edge_weight must have one value per edge")
+
+
+class Pooler(nn.Module):
+    """Base class of every pooler. Subclasses declare their capabilities.
+
+    Args:
+        in_channels: feature size of the nodes entering the pooler.
+        ratio: target share of nodes kept (score-based) or clusters per node
+            (dense soft clustering); one-over-K poolers fix their own ratio.
+        avg_nodes: average node count of the graphs entering this pooler,
+            injected by the model builder from the dataset; dense poolers derive
+            their number of clusters K from it.
+    """
+
+    family: ClassVar[Family]
+    is_dense: ClassVar[bool] = False
+    trainable: ClassVar[bool] = False
+    has_aux_loss: ClassVar[bool] = False
+    precomputable: ClassVar[bool] = False
+    # The three sufficient conditions of Bianchi & Lachi (2023) hold for the
+    # operator (given a WL-expressive MP before it): every node is assigned with
+    # constant row sums of S, and RED = S^T X.
+    expressive: ClassVar[bool] = False
+    # False only for poolers whose output depends on node order by design (the
+    # random controls); the contract test checks invariance for all others.
+    order_invariant: ClassVar[bool] = True
+
+    def __init__(self, in_channels: int, ratio: float = 0.5, avg_nodes: float = 0.0):
+        super().__init__()
+        if not 0.0 < ratio <= 1.0:
+            raise ValueError(f"ratio must lie in (0, 1], got {ratio}")
+        self.in_channels = in_channels
+        self.ratio = ratio
+        self.avg_nodes = avg_nodes
+
+    @property
+    def num_clusters(self) -> int:
+        """K for poolers with a fixed number of supernodes: ceil(ratio * avg_nodes)."""
+        return max(1, math.ceil(self.ratio * self.avg_nodes))
+
+    @classmethod
+    def metadata(cls) -> dict[str, object]:
+        return {
+            "family": cls.family,
+            "dense": cls.is_dense,
+            "trainable": cls.trainable,
+            "aux_loss": cls.has_aux_loss,
+            "precomputable": cls.precomputable,
+            "expressive": cls.expressive,
+        }
+
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_weight: Tensor | None,
+        batch: Tensor,
+    ) -> PoolOutput:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f"in_channels={self.in_channels}, ratio={self.ratio}"
+
+
+def as_batch(batch: Tensor | None, x: Tensor) -> Tensor:
+    """A batch vector for ``x``: all zeros when the input is a single graph."""
+    if batch is None:
+        return torch.zeros(x.size(0), dtype=torch.long, device=x.device)
+    return batch

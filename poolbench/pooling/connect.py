@@ -1,0 +1,57 @@
+"""CON: how poolers compute the pooled adjacency."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch_geometric.utils import coalesce, remove_self_loops
+
+# Added under square roots and in denominators: a graph with no edges has zero
+# degree, and sqrt(0) has an infinite gradient (the MinCut NaN of PyG issue 3032).
+EPS = 1e-12
+
+
+def dense_connect(
+    adj: Tensor,
+    s: Tensor,
+    remove_loops: bool = False,
+    degree_norm: bool = False,
+) -> Tensor:
+    """``A' = S^T A S``, optionally without self-loops and symmetrically normalised.
+
+    Shapes: ``adj`` ``[B, N, N]``, ``s`` ``[B, N, K]`` -> ``[B, K, K]``.
+    """
+    out = s.transpose(1, 2) @ adj @ s
+    if remove_loops:
+        out = out * (1 - torch.eye(out.size(-1), device=out.device, dtype=out.dtype))
+    if degree_norm:
+        d = (out.sum(-1) + EPS).sqrt()
+        out = out / d.unsqueeze(-1) / d.unsqueeze(-2)
+    return out
+
+
+def cluster_connect(
+    edge_index: Tensor,
+    edge_weight: Tensor | None,
+    cluster: Tensor,
+    num_clusters: int,
+    remove_loops: bool = True,
+) -> tuple[Tensor, Tensor]:
+    """Pooled edges of a hard assignment: ``A' = S^T A S`` for one-hot S.
+
+    Edges touching a dropped node (``cluster == -1``) vanish; parallel edges
+    between two supernodes are merged by summing their weights.
+
+    Returns:
+        ``edge_index`` ``[2, E']`` and ``edge_weight`` ``[E']``.
+    """
+    if edge_weight is None:
+        edge_weight = torch.ones(edge_index.size(1), device=edge_index.device)
+    row, col = cluster[edge_index[0]], cluster[edge_index[1]]
+    keep = (row >= 0) & (col >= 0)
+    pooled = torch.stack([row[keep], col[keep]])
+    weight = edge_weight[keep]
+    if remove_loops:
+        pooled, weight = remove_self_loops(pooled, weight)
+    pooled, weight = coalesce(pooled, weight, num_nodes=num_clusters, reduce="sum")
+    return pooled, weight

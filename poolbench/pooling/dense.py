@@ -1,0 +1,48 @@
+"""Moving between the sparse batch and the padded dense form used by soft clustering.
+
+Padding is per batch (to that batch's largest graph), never to the dataset's.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch_geometric.utils import to_dense_adj, to_dense_batch
+
+
+def to_padded(
+    x: Tensor, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Return ``x`` ``[B, N, F]``, ``adj`` ``[B, N, N]`` and ``mask`` ``[B, N]``."""
+    num_graphs = int(batch.max()) + 1 if batch.numel() else 1
+    x_dense, mask = to_dense_batch(x, batch, batch_size=num_graphs)
+    adj = to_dense_adj(
+        edge_index,
+        batch,
+        edge_attr=edge_weight,
+        max_num_nodes=x_dense.size(1),
+        batch_size=num_graphs,
+    )
+    return x_dense, adj, mask
+
+
+def from_padded(
+    x: Tensor, adj: Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Sparse form of a dense pooled batch with K supernodes per graph.
+
+    Args:
+        x: pooled features ``[B, K, F]``.
+        adj: pooled adjacency ``[B, K, K]``.
+
+    Returns:
+        ``x`` ``[B*K, F]``, ``edge_index`` ``[2, E]``, ``edge_weight`` ``[E]``
+        (the nonzero entries of ``adj``, so gradients flow through them) and
+        ``batch`` ``[B*K]``.
+    """
+    num_graphs, k, _ = x.shape
+    b, i, j = adj.nonzero(as_tuple=True)
+    edge_weight = adj[b, i, j]
+    edge_index = torch.stack([b * k + i, b * k + j])
+    batch = torch.arange(num_graphs, device=x.device).repeat_interleave(k)
+    return x.reshape(num_graphs * k, -1), edge_index, edge_weight, batch

@@ -1,0 +1,1 @@
+"""One module per pooler; each registers itself with ``poolbench.pooling.registry``."""

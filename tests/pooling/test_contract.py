@@ -1,0 +1,132 @@
+"""One contract test over every registered pooler (derived from the registry)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch_geometric.data import Batch
+
+from poolbench.pooling import PoolOutput, discover
+from tests.pooling.graphs import EDGE_CASES, random_graph, with_weights
+
+REGISTRY = discover()
+FEATURES = 4
+
+
+def build(cls, avg_nodes: float = 8.0, seed: int = 0):
+    torch.manual_seed(seed)
+    return cls(in_channels=FEATURES, ratio=0.5, avg_nodes=avg_nodes)
+
+
+def pool(pooler, batch) -> PoolOutput:
+    return pooler(batch.x, batch.edge_index, getattr(batch, "edge_weight", None), batch.batch)
+
+
+@pytest.mark.parametrize("name", REGISTRY)
+def test_metadata_declared(name):
+    meta = REGISTRY[name].metadata()
+    assert meta["family"] in {"none", "soft_clustering", "one_over_k", "score", "control"}
+    assert all(isinstance(meta[k], bool) for k in meta if k != "family")
+    if meta["precomputable"]:
+        assert not meta["trainable"], "a precomputable pooler cannot learn"
+
+
+@pytest.mark.parametrize("case", EDGE_CASES)
+@pytest.mark.parametrize("name", REGISTRY)
+def test_edge_cases_give_finite_valid_output(name, case):
+    batch = EDGE_CASES[case]()
+    pooler = build(REGISTRY[name])
+    out = pool(pooler, batch)
+    assert isinstance(out, PoolOutput)
+    assert out.x.size(1) == FEATURES
+    assert torch.isfinite(out.x).all()
+    if out.edge_index.numel():
+        assert 0 <= int(out.edge_index.min()) and int(out.edge_index.max()) < out.x.size(0)
+    if out.edge_weight is not None:
+        assert torch.isfinite(out.edge_weight).all()
+    for loss_name, loss in out.aux_loss.items():
+        assert loss.dim() == 0 and torch.isfinite(loss), loss_name
+    # every graph of the batch keeps at least one pooled node, in order
+    assert out.batch.unique().tolist() == list(range(batch.num_graphs))
+
+
+@pytest.mark.parametrize("name", REGISTRY)
+def test_gradients_reach_every_trainable_parameter(name):
+    batch = Batch.from_data_list([random_graph(10, seed=s) for s in range(3)])
+    pooler = build(REGISTRY[name], avg_nodes=10)
+    x = batch.x.clone().requires_grad_(True)
+    out = pooler(x, batch.edge_index, None, batch.batch)
+    loss = out.x.pow(2).sum() + sum(out.aux_loss.values(), torch.tensor(0.0))
+    if out.edge_weight is not None:
+        loss = loss + out.edge_weight.sum()
+    loss.backward()
+    for pname, param in pooler.named_parameters():
+        if param.requires_grad:
+            assert param.grad is not None and torch.isfinite(param.grad).all(), pname
+    if REGISTRY[name].trainable:
+        assert any(p.requires_grad for p in pooler.parameters())
+
+
+def _canonical(out: PoolOutput) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pooled features and dense adjacency with supernodes sorted by features."""
+    order = torch.argsort(out.x[:, 0] + 1e-3 * out.x[:, 1])
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(order.numel())
+    k = out.x.size(0)
+    adj = torch.zeros(k, k)
+    w = out.edge_weight if out.edge_weight is not None else torch.ones(out.edge_index.size(1))
+    adj.index_put_((rank[out.edge_index[0]], rank[out.edge_index[1]]), w, accumulate=True)
+    return out.x[order], adj
+
+
+@pytest.mark.parametrize("name", REGISTRY)
+def test_pooled_graph_does_not_depend_on_node_order(name):
+    cls = REGISTRY[name]
+    if not cls.order_invariant:
+        pytest.skip(f"{name} depends on node order by design (a random control)")
+    data = with_weights(random_graph(12, p=0.35, seed=4), seed=5)
+    perm = torch.randperm(data.num_nodes, generator=torch.Generator().manual_seed(6))
+    inv = torch.empty_like(perm)
+    inv[perm] = torch.arange(perm.numel())
+    permuted = data.clone()
+    permuted.x = data.x[perm]
+    permuted.edge_index = inv[data.edge_index]
+    outs = []
+    for d in (data, permuted):
+        pooler = build(cls, avg_nodes=12).eval()
+        b = Batch.from_data_list([d])
+        with torch.no_grad():
+            outs.append(_canonical(pool(pooler, b)))
+    torch.testing.assert_close(outs[0][0], outs[1][0], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(outs[0][1], outs[1][1], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", REGISTRY)
+def test_deterministic_under_a_seed(name):
+    batch = Batch.from_data_list([random_graph(10, seed=s) for s in range(2)])
+    results = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        pooler = build(REGISTRY[name], avg_nodes=10)
+        torch.manual_seed(1)
+        results.append(pool(pooler, batch))
+    torch.testing.assert_close(results[0].x, results[1].x)
+    assert torch.equal(results[0].edge_index, results[1].edge_index)
+
+
+@pytest.mark.parametrize("name", [n for n, c in REGISTRY.items() if c.is_dense])
+def test_dense_poolers_use_k_from_ratio(name):
+    batch = Batch.from_data_list([random_graph(10, seed=s) for s in range(3)])
+    pooler = build(REGISTRY[name], avg_nodes=10)
+    out = pool(pooler, batch)
+    assert out.x.size(0) == 3 * 5
+    assert out.s is not None and out.s.shape[-1] == 5
+
+
+@pytest.mark.parametrize("name", [n for n, c in REGISTRY.items() if c.family == "score"])
+def test_score_poolers_keep_ceil_ratio_nodes(name):
+    sizes = [10, 7, 3]
+    batch = Batch.from_data_list([random_graph(n, seed=n) for n in sizes])
+    out = pool(build(REGISTRY[name]), batch)
+    counts = torch.bincount(out.batch, minlength=3).tolist()
+    assert counts == [5, 4, 2]
