@@ -16,6 +16,8 @@ from typing import ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
+from poolbench.pooling.reduce import cluster_reduce
+
 Family = Literal["none", "soft_clustering", "one_over_k", "score", "control"]
 
 
@@ -86,6 +88,8 @@ class Pooler(nn.Module):
     # False only for poolers whose output depends on node order by design (the
     # random controls); the contract test checks invariance for all others.
     order_invariant: ClassVar[bool] = True
+    # False for score-family poolers whose K is not ceil(ratio * N) (EdgePool).
+    keeps_ratio: ClassVar[bool] = True
 
     def __init__(self, in_channels: int, ratio: float = 0.5, avg_nodes: float = 0.0):
         super().__init__()
@@ -122,6 +126,54 @@ class Pooler(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_channels={self.in_channels}, ratio={self.ratio}"
+
+
+class TopologyPooler(Pooler):
+    """A pooler whose SEL and CON read only the graph structure, never ``x``.
+
+    Subclasses implement :meth:`precompute`; :meth:`forward` applies RED
+    (``cluster_reduce`` with ``self.reduce``) on top of its result. The topology
+    part never changes during training, so a caller may compute it once per
+    graph and hand it back through ``forward(..., topology=...)``. ``ratio`` is
+    ignored: the algorithm fixes the number of supernodes of each graph.
+    """
+
+    trainable = False
+    precomputable = True
+    reduce: str = "sum"
+
+    def precompute(
+        self, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor
+    ) -> dict[str, Tensor]:
+        """The pooled topology of a sorted batch of ``N`` nodes.
+
+        Returns a dict with ``cluster`` ``[N]`` (supernode of each node, -1 where
+        dropped; ids graph-ordered), the pooled ``edge_index`` ``[2, E']``,
+        ``edge_weight`` ``[E']`` and ``batch`` ``[K]``.
+        """
+        raise NotImplementedError
+
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_weight: Tensor | None,
+        batch: Tensor,
+        topology: dict[str, Tensor] | None = None,
+    ) -> PoolOutput:
+        if topology is None:
+            topology = self.precompute(edge_index, edge_weight, batch)
+        cluster = topology["cluster"]
+        keep = cluster >= 0
+        num = topology["batch"].numel()
+        out = cluster_reduce(x[keep], cluster[keep], num, self.reduce)
+        return PoolOutput(
+            out,
+            topology["edge_index"],
+            topology["edge_weight"],
+            topology["batch"],
+            info={"cluster": cluster},
+        )
 
 
 def as_batch(batch: Tensor | None, x: Tensor) -> Tensor:

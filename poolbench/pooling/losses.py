@@ -32,3 +32,117 @@ def orthogonality_loss(s: Tensor) -> Tensor:
     eye = torch.eye(k, device=s.device, dtype=s.dtype) / k**0.5
     ss = ss / (torch.linalg.matrix_norm(ss, keepdim=True) + EPS)
     return torch.linalg.matrix_norm(ss - eye).mean()
+
+
+def _num_nodes(mask: Tensor, dtype: torch.dtype) -> Tensor:
+    """Real node count of each graph ``[B]``, at least 1 so it can divide."""
+    return mask.sum(-1).to(dtype).clamp_min(1)
+
+
+def link_loss(adj: Tensor, s: Tensor, mask: Tensor, normalize: bool = False) -> Tensor:
+    """DiffPool link prediction: ``||A - S S^T||_F`` per graph (Ying et al. 2018).
+
+    With ``normalize`` each graph's norm is divided by ``N_g^2``. tgp takes one
+    Frobenius norm over the whole padded batch; per graph and then a mean keeps
+    the value independent of which graphs share a batch (equal for one graph).
+    """
+    diff = adj - s @ s.transpose(1, 2)
+    # EPS keeps the gradient finite when S S^T reproduces A exactly.
+    loss = (diff.pow(2).sum((-1, -2)) + EPS).sqrt()
+    if normalize:
+        loss = loss / _num_nodes(mask, s.dtype).pow(2)
+    return loss.mean()
+
+
+def entropy_loss(s: Tensor, mask: Tensor) -> Tensor:
+    """DiffPool entropy: mean over real nodes of ``H(S_i)``, then over graphs."""
+    ent = -(s * torch.log(s + EPS)).sum(-1) * mask.to(s.dtype)
+    return (ent.sum(-1) / _num_nodes(mask, s.dtype)).mean()
+
+
+def spectral_loss(adj: Tensor, s: Tensor) -> Tensor:
+    """DMoN modularity loss ``-Tr(S^T B S) / 2m`` with ``B = A - d d^T / 2m``.
+
+    ``m`` is each graph's own edge mass (PyG 8284 used the batch's); graphs
+    without edges contribute 0.
+    """
+    deg = adj.sum(-1)
+    two_m = deg.sum(-1)
+    safe = torch.where(two_m > 0, two_m, torch.ones_like(two_m))
+    sas = _trace(s.transpose(1, 2) @ adj @ s)
+    ca = (s * deg.unsqueeze(-1)).sum(1)
+    loss = -(sas - ca.pow(2).sum(-1) / safe) / safe
+    return torch.where(two_m > 0, loss, torch.zeros_like(loss)).mean()
+
+
+def cluster_loss(s: Tensor, mask: Tensor) -> Tensor:
+    """DMoN collapse regulariser ``sqrt(K) / N_g * ||sum_i S_i||_2 - 1``.
+
+    ``N_g`` is each graph's real node count ``[B]`` (PyG 10149 broadcast it
+    against the wrong axis).
+    """
+    k = s.size(-1)
+    sizes = torch.linalg.vector_norm(s.sum(1), dim=-1)
+    return (sizes / _num_nodes(mask, s.dtype) * k**0.5 - 1).mean()
+
+
+def totvar_loss(adj: Tensor, s: Tensor) -> Tensor:
+    """TV term of the asymmetric Cheeger cut (Hansen & Bianchi 2023).
+
+    ``sum_ij a_ij ||S_i - S_j||_1 / (2 * nnz(A_g))`` per graph, over the stored
+    entries of A only so memory stays O(E K).
+    """
+    b, i, j = adj.nonzero(as_tuple=True)
+    tv = adj[b, i, j] * (s[b, i] - s[b, j]).abs().sum(-1)
+    per_graph = s.new_zeros(s.size(0)).index_add(0, b, tv)
+    nnz = (adj != 0).sum((-1, -2)).to(s.dtype).clamp_min(1)
+    return (per_graph / (2 * nnz)).mean()
+
+
+def asym_norm_loss(s: Tensor, mask: Tensor) -> Tensor:
+    """Balance term of the asymmetric Cheeger cut, in ``[0, 1]``.
+
+    ``1 - sum_k ||S_:k - quant_rho(S_:k)||_{1,rho} / (N_g (K - 1))`` with
+    ``rho = K - 1``; the quantile is the ``floor(N_g / K)``-th largest value of
+    each column among the graph's real nodes. 0 when ``K = 1``.
+    """
+    k = s.size(-1)
+    if k <= 1:
+        return s.new_zeros(())
+    n = mask.sum(-1)
+    # Padded rows sort last, so row idx of the sorted columns is the quantile.
+    ranked = s.masked_fill(~mask.unsqueeze(-1), float("-inf"))
+    ranked = ranked.sort(dim=1, descending=True).values
+    idx = torch.minimum(torch.div(n, k, rounding_mode="floor"), (n - 1).clamp_min(0))
+    quant = ranked.gather(1, idx.view(-1, 1, 1).expand(-1, 1, k))
+    diff = s - quant
+    asym = torch.where(diff >= 0, (k - 1) * diff, -diff) * mask.unsqueeze(-1)
+    beta = _num_nodes(mask, s.dtype) * (k - 1)
+    return ((beta - asym.sum((-1, -2))) / beta).mean()
+
+
+def balance_loss(s: Tensor, mask: Tensor) -> Tensor:
+    """Just-balance loss ``-Tr(sqrt(S^T S)) / sqrt(N_g K)`` (Bianchi 2022).
+
+    The square root is entrywise, so only the diagonal of ``S^T S`` matters.
+    """
+    k = s.size(-1)
+    diag = s.pow(2).sum(1)
+    loss = -(diag + EPS).sqrt().sum(-1)
+    return (loss / (_num_nodes(mask, s.dtype) * k).sqrt()).mean()
+
+
+def triangle_adjacency(adj: Tensor) -> Tensor:
+    """Triangle motif adjacency ``A (.) A^2``: triangles through each edge."""
+    return (adj @ adj) * adj
+
+
+def hosc_orthogonality_loss(s: Tensor, mask: Tensor) -> Tensor:
+    """HOSC balance ``(sqrt(K) - sum_k ||S_:k||_2 / sqrt(N_g)) / (sqrt(K) - 1)``."""
+    k = s.size(-1)
+    if k <= 1:
+        return s.new_zeros(())
+    # vector_norm has a zero subgradient at 0, so an empty column stays finite.
+    norms = torch.linalg.vector_norm(s, dim=1).sum(-1)
+    loss = (k**0.5 - norms / _num_nodes(mask, s.dtype).sqrt()) / (k**0.5 - 1)
+    return loss.mean()

@@ -1,0 +1,85 @@
+"""``poolbench list``: the registered poolers and the configured datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import OmegaConf
+from rich.console import Console
+from rich.table import Table
+
+from poolbench.hydra_app import CONF_DIR
+
+
+def pooler_table() -> Table:
+    from poolbench.pooling.registry import discover
+
+    table = Table(title="poolers")
+    for col in ("name", "family", "dense/sparse", "trainable", "aux loss",
+                "precomputable", "expressive"):
+        table.add_column(col)
+    yes = {True: "yes", False: "-"}
+    for name, cls in discover().items():
+        m = cls.metadata()
+        table.add_row(
+            name, m["family"], "dense" if m["dense"] else "sparse", yes[m["trainable"]],
+            yes[m["aux_loss"]], yes[m["precomputable"]], yes[m["expressive"]],
+        )
+    return table
+
+
+def _raw_counts(raw: Path, name: str) -> tuple[int, int, int | None]:
+    """Graphs, classes and node-label count read straight from TU raw files."""
+    labels = (raw / f"{name}_graph_labels.txt").read_text().split()
+    node_labels = raw / f"{name}_node_labels.txt"
+    n_node_labels = (
+        len(set(node_labels.read_text().split())) if node_labels.is_file() else None
+    )
+    return len(labels), len(set(labels)), n_node_labels
+
+
+def _find_raw(name: str, root: str, mirror: str | None) -> Path | None:
+    bases = [Path(root) / "TUDataset"] + ([Path(mirror), Path(mirror) / "TUDataset"] if mirror else [])
+    for base in bases:
+        raw = base / name / "raw"
+        if (raw / f"{name}_graph_labels.txt").is_file():
+            return raw
+    return None
+
+
+def dataset_table() -> Table:
+    data = OmegaConf.load(CONF_DIR / "config.yaml").data
+    root, mirror = OmegaConf.to_container(data, resolve=True).values()
+    table = Table(title="datasets")
+    for col in ("config", "name", "graphs", "classes", "features", "feature transform"):
+        table.add_column(col)
+    for path in sorted((CONF_DIR / "dataset").glob("*.yaml")):
+        cfg = OmegaConf.load(path)
+        graphs = classes = features = "?"
+        transform = cfg.get("features", "generated")
+        if "load_tu" in cfg._target_:
+            raw = _find_raw(cfg.name, root, mirror)
+            if raw is not None:
+                g, c, node_labels = _raw_counts(raw, cfg.name)
+                graphs, classes = str(g), str(c)
+                if transform == "degree":
+                    features = str(cfg.max_degree + 1)
+                elif transform == "constant":
+                    features = "1"
+                elif node_labels is not None:
+                    features = str(node_labels) + (" + attrs" if cfg.use_node_attr else "")
+            else:
+                graphs = "not local"
+        else:
+            graphs, classes, features = "generated", "3", "5"
+        table.add_row(path.stem, str(cfg.get("name", path.stem)), graphs, classes,
+                      features, str(transform))
+    return table
+
+
+def list_command(argv: list[str]) -> None:
+    from poolbench.cli import parse_list_args
+
+    args = parse_list_args(argv)
+    table = pooler_table() if args.what == "poolers" else dataset_table()
+    Console().print(table)

@@ -1,0 +1,75 @@
+"""The ``poolbench`` command: train, list, table, eval and bench.
+
+``train`` hands every argument to Hydra, so any override and ``-m`` work.
+Bad input ends with one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+EXIT_BAD_INPUT = 2
+
+USAGE = """poolbench: benchmark pooling operators in GNNs on graph classification.
+
+commands:
+  train [overrides] [-m]   run the CV protocol, e.g.
+                           poolbench train pooler=mincut dataset=mutag
+                           poolbench train -m pooler=mincut,topk dataset=mutag,proteins
+  list poolers|datasets    what can be benchmarked, with metadata
+  table [filters]          aggregate results/ into tables and figures
+  eval <kind> [overrides]  pooling-quality evaluations
+  bench [options]          speed and memory benchmark
+
+Configuration groups live in conf/: dataset, pooler, model, protocol, trainer,
+logger, experiment, hydra/launcher. `poolbench train --help` shows them all.
+"""
+
+
+def fail(message: str) -> None:
+    print(f"poolbench: error: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_BAD_INPUT)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return
+    command, rest = argv[0], argv[1:]
+    from poolbench.errors import PoolbenchError
+
+    try:
+        if command == "train":
+            from poolbench.hydra_app import train
+
+            train(rest)
+        elif command == "list":
+            from poolbench.catalog import list_command
+
+            list_command(rest)
+        elif command == "table":
+            from poolbench.report.cli import table_command
+
+            table_command(rest)
+        elif command == "eval":
+            from poolbench.evaluation.cli import eval_command
+
+            eval_command(rest)
+        elif command == "bench":
+            from poolbench.bench.cli import bench_command
+
+            bench_command(rest)
+        else:
+            fail(f"unknown command {command!r}; run `poolbench --help`")
+    except PoolbenchError as exc:
+        fail(str(exc))
+
+
+def parse_list_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="poolbench list")
+    parser.add_argument("what", choices=["poolers", "datasets"])
+    return parser.parse_args(argv)

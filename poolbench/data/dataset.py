@@ -1,0 +1,67 @@
+"""The in-memory dataset every loader returns, with what the protocol needs."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import torch
+from torch_geometric.data import Data
+
+from poolbench.errors import PoolbenchError
+
+
+@dataclass
+class GraphDataset:
+    """A list of graphs plus the sizes injected into the model.
+
+    Args:
+        name: display name used in results (e.g. ``MUTAG``).
+        graphs: one ``Data`` per graph with float ``x`` ``[N, F]``, ``edge_index``
+            and a scalar long ``y``.
+        num_classes: C; labels lie in ``[0, C)``.
+        params: what defines the data beyond its name (feature transform,
+            generator settings); part of the fingerprint.
+    """
+
+    name: str
+    graphs: list[Data]
+    num_classes: int
+    params: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.graphs:
+            raise PoolbenchError(f"dataset {self.name} holds no graphs")
+        x = self.graphs[0].x
+        if x is None or x.dim() != 2 or x.size(1) == 0:
+            raise PoolbenchError(
+                f"dataset {self.name} loaded with empty node features; "
+                "set dataset.features=degree or constant"
+            )
+        if self.num_classes < 2:
+            raise PoolbenchError(f"dataset {self.name} has {self.num_classes} class")
+
+    def __len__(self) -> int:
+        return len(self.graphs)
+
+    @property
+    def num_features(self) -> int:
+        return int(self.graphs[0].x.size(1))
+
+    @property
+    def labels(self) -> torch.Tensor:
+        return torch.stack([g.y.view(-1)[0] for g in self.graphs])
+
+    @property
+    def avg_nodes(self) -> float:
+        return sum(g.num_nodes for g in self.graphs) / len(self.graphs)
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of the graphs' contents and the params: changes when the data does."""
+        h = hashlib.sha1(repr(sorted(self.params.items())).encode())
+        for g in self.graphs:
+            h.update(g.x.numpy().tobytes())
+            h.update(g.edge_index.numpy().tobytes())
+            h.update(g.y.numpy().tobytes())
+        return h.hexdigest()[:12]

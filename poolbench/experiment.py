@@ -1,0 +1,165 @@
+"""Turns a composed config into the pieces of one experiment.
+
+It builds the dataset, the model factory (injecting the dataset-derived sizes
+``in_channels``, ``num_classes`` and ``avg_nodes``), the loaders and the
+config hash that identifies a run for resume. Nothing here trains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cached_property
+
+import torch
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch_geometric.loader import DataLoader
+
+from poolbench.data.dataset import GraphDataset
+from poolbench.data.splits import Split, load_or_build_splits, splits_path
+from poolbench.errors import PoolbenchError
+from poolbench.models.hierarchical import HierarchicalGNN
+from poolbench.pooling.base import Pooler
+from poolbench.pooling.registry import name_of
+from poolbench.training.trainer import TrainerConfig
+
+# Keys that change how fast a run goes, never what it computes: kept out of the hash.
+_NOT_IDENTITY = {"threads", "n_jobs", "fail_fast"}
+
+
+def _without(section: dict, keys: set[str]) -> dict:
+    return {k: v for k, v in section.items() if k not in keys}
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """Stable id of what a run computes: data, model, pooler, trainer, protocol, seed."""
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    identity = {
+        "dataset": resolved["dataset"],
+        "model": resolved["model"],
+        "pooler": resolved["pooler"],
+        "trainer": _without(resolved["trainer"], _NOT_IDENTITY),
+        "protocol": _without(resolved["protocol"], _NOT_IDENTITY),
+        "seed": resolved["seed"],
+    }
+    blob = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+
+def load_dataset(cfg: DictConfig) -> GraphDataset:
+    """Instantiate ``cfg.dataset`` with the data root and mirror injected."""
+    kwargs = {"root": cfg.data.root}
+    if "mirror" in _signature_params(cfg.dataset._target_):
+        kwargs["mirror"] = cfg.data.mirror
+    try:
+        return instantiate(cfg.dataset, **kwargs)
+    except PoolbenchError:
+        raise
+    except TypeError as exc:
+        raise PoolbenchError(f"bad dataset config: {exc}") from None
+
+
+def _signature_params(target: str) -> set[str]:
+    import inspect
+
+    from hydra.utils import get_method
+
+    return set(inspect.signature(get_method(target)).parameters)
+
+
+@dataclass
+class Experiment:
+    """The dataset, splits and model factory of one composed config."""
+
+    cfg: DictConfig
+    dataset: GraphDataset
+
+    @cached_property
+    def trainer(self) -> TrainerConfig:
+        return TrainerConfig(**OmegaConf.to_container(self.cfg.trainer, resolve=True))
+
+    @cached_property
+    def pooler_class(self) -> type[Pooler]:
+        try:
+            cls = get_class(self.cfg.pooler._target_)
+        except Exception as exc:
+            raise PoolbenchError(
+                f"cannot import pooler._target_={self.cfg.pooler._target_}: {exc}"
+            ) from None
+        if not (isinstance(cls, type) and issubclass(cls, Pooler)):
+            raise PoolbenchError(
+                f"pooler._target_={self.cfg.pooler._target_} must subclass "
+                "poolbench.pooling.Pooler"
+            )
+        return cls
+
+    @property
+    def pooler_name(self) -> str:
+        return name_of(self.pooler_class)
+
+    @property
+    def name(self) -> str:
+        return self.cfg.get("experiment_name") or f"{self.dataset.name}-{self.pooler_name}"
+
+    @property
+    def model_name(self) -> str:
+        m = self.cfg.model
+        blocks = "-".join(str(b) for b in m.blocks)
+        return f"{m.mp}[{blocks}]h{m.hidden}"
+
+    @cached_property
+    def config_hash(self) -> str:
+        return config_hash(self.cfg)
+
+    def splits(self) -> list[Split]:
+        p = self.cfg.protocol
+        labels = self.dataset.labels.numpy()
+        path = splits_path(
+            self.cfg.data.root, self.dataset.name, p.folds, p.val_size, self.cfg.seed, p.test_size
+        )
+        return load_or_build_splits(path, labels, p.folds, p.val_size, self.cfg.seed, p.test_size)
+
+    def make_pooler(self, level: int, in_channels: int, avg_nodes: float) -> Pooler:
+        params = {k: v for k, v in self.cfg.pooler.items() if k != "_target_"}
+        try:
+            return self.pooler_class(
+                in_channels=in_channels,
+                ratio=self.cfg.model.pool_ratio,
+                avg_nodes=avg_nodes,
+                **params,
+            )
+        except TypeError as exc:
+            raise PoolbenchError(f"bad pooler config for {self.pooler_name}: {exc}") from None
+
+    def make_model(self, device: torch.device) -> HierarchicalGNN:
+        model_cfg = OmegaConf.to_container(self.cfg.model, resolve=True)
+        try:
+            model = HierarchicalGNN(
+                in_channels=self.dataset.num_features,
+                num_classes=self.dataset.num_classes,
+                make_pooler=self.make_pooler,
+                avg_nodes=self.dataset.avg_nodes,
+                **model_cfg,
+            )
+        except (TypeError, ValueError) as exc:
+            raise PoolbenchError(f"bad model config: {exc}") from None
+        return model.to(device)
+
+    def loader(self, index: list[int], shuffle: bool, generator: torch.Generator | None):
+        graphs = [self.dataset.graphs[i] for i in index]
+        return DataLoader(
+            graphs,
+            batch_size=self.trainer.batch_size,
+            shuffle=shuffle,
+            generator=generator,
+            num_workers=0,  # worker processes crash under joblib (Hydra 964)
+        )
+
+    def with_overrides(self, overrides: dict) -> Experiment:
+        """A copy whose config has ``overrides`` (dotted keys) applied: grid points."""
+        cfg = OmegaConf.merge(self.cfg, OmegaConf.from_dotlist(
+            [f"{k}={v}" for k, v in overrides.items()]
+        ))
+        return Experiment(cfg, self.dataset)

@@ -1,0 +1,62 @@
+"""The Hydra entry of ``poolbench train``: check group choices, then run jobs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from poolbench.errors import PoolbenchError
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+GROUPS = ("dataset", "pooler", "model", "protocol", "trainer", "logger", "experiment")
+
+
+def choices(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def check_group_overrides(args: list[str]) -> None:
+    """Unknown ``group=value`` choices fail here with the list of valid ones."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    overrides = [a for a in args if not a.startswith("-") and "=" in a]
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception as exc:
+        raise PoolbenchError(f"cannot parse overrides: {exc}".replace("\n", " ")) from None
+    for override in parsed:
+        group = override.key_or_group
+        if group not in GROUPS or override.is_delete():
+            continue
+        values = (
+            list(override.sweep_string_iterator())
+            if override.is_sweep_override()
+            else [override.value()]
+        )
+        valid = choices(group)
+        for value in values:
+            if value is not None and str(value) not in valid:
+                raise PoolbenchError(
+                    f"unknown {group} {value!r}; available: {', '.join(valid)}"
+                )
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
+def _hydra_main(cfg: DictConfig) -> float | None:
+    from poolbench.runner import run_experiment
+
+    try:
+        record = run_experiment(cfg)
+    except PoolbenchError as exc:
+        print(f"poolbench: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return record.get("acc_mean")
+
+
+def train(args: list[str]) -> None:
+    check_group_overrides(args)
+    sys.argv = ["poolbench train", *args]
+    _hydra_main()

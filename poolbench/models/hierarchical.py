@@ -1,0 +1,112 @@
+"""The GNN every pooler is benchmarked in: MP blocks interleaved with pooling.
+
+``blocks=[2, 1]`` means two MP layers, a pooler, one MP layer, then the global
+readout and an MLP. ``blocks=[3]`` (or ``pooler=none``, the identity) is the
+flat GNN with the same layers, so every pooler is compared on one backbone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
+
+from poolbench.models.mp import make_mp
+from poolbench.pooling.base import Pooler
+
+READOUTS = {"sum": global_add_pool, "mean": global_mean_pool, "max": global_max_pool}
+
+# (level, in_channels, avg_nodes) -> a pooler for that level
+PoolerFactory = Callable[[int, int, float], Pooler]
+
+
+@dataclass
+class ModelOutput:
+    """Logits ``[B, C]``, the poolers' named aux losses and pooled node counts."""
+
+    logits: Tensor
+    aux_loss: dict[str, Tensor] = field(default_factory=dict)
+    pooled_nodes: list[int] = field(default_factory=list)
+
+
+class HierarchicalGNN(nn.Module):
+    """MP blocks with a pooler between consecutive blocks, readout, then an MLP.
+
+    Args:
+        in_channels: node feature size of the dataset.
+        num_classes: C.
+        blocks: MP layers per block; ``len(blocks) - 1`` pooling levels.
+        make_pooler: builds the pooler of each level (unused for one block).
+        avg_nodes: average graph size of the dataset; each level's pooler gets
+            ``avg_nodes * ratio ** level`` to size itself.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        make_pooler: PoolerFactory | None,
+        avg_nodes: float,
+        blocks: list[int],
+        mp: str = "gin",
+        hidden: int = 64,
+        readout: str = "sum",
+        mlp_hidden: int = 64,
+        dropout: float = 0.0,
+        pool_ratio: float = 0.5,
+    ):
+        super().__init__()
+        if not blocks or min(blocks) < 1:
+            raise ValueError("model.blocks needs at least one block of ≥1 MP layer")
+        if readout not in READOUTS:
+            raise ValueError(f"unknown readout {readout!r}; use {', '.join(READOUTS)}")
+        self.blocks = nn.ModuleList()
+        self.poolers = nn.ModuleList()
+        size = in_channels
+        for level, depth in enumerate(blocks):
+            layers = nn.ModuleList()
+            for _ in range(depth):
+                layers.append(make_mp(mp, size, hidden))
+                size = hidden
+            self.blocks.append(layers)
+            if level < len(blocks) - 1:
+                assert make_pooler is not None
+                self.poolers.append(make_pooler(level, hidden, avg_nodes * pool_ratio**level))
+        self.readout = READOUTS[readout]
+        self.head = nn.Sequential(
+            nn.Linear(hidden, mlp_hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(mlp_hidden, num_classes),
+        )
+
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_weight: Tensor | None,
+        batch: Tensor,
+        num_graphs: int,
+    ) -> ModelOutput:
+        aux: dict[str, Tensor] = {}
+        pooled_nodes: list[int] = []
+        for level, layers in enumerate(self.blocks):
+            for layer in layers:
+                x = torch.relu(layer(x, edge_index, edge_weight))
+            if level < len(self.poolers):
+                out = self.poolers[level](x, edge_index, edge_weight, batch)
+                x, edge_index, edge_weight, batch = (
+                    out.x,
+                    out.edge_index,
+                    out.edge_weight,
+                    out.batch,
+                )
+                pooled_nodes.append(x.size(0))
+                for name, value in out.aux_loss.items():
+                    aux[f"pool{level}/{name}"] = value
+        # size= keeps graphs that pooling emptied (PyG 2895): rows stay aligned.
+        h = self.readout(x, batch, size=num_graphs)
+        return ModelOutput(self.head(h), aux, pooled_nodes)

@@ -1,0 +1,68 @@
+"""DiffPool (Ying et al., NeurIPS 2018).
+
+Paper: https://arxiv.org/abs/1806.08804
+
+- SEL: ``S = softmax(MLP(X))`` ``[B, N, K]``, K = ceil(ratio * avg_nodes). The
+  paper computes S with a GNN; like tgp's DiffPool we use an MLP, since the
+  message passing before the pooler already mixes neighbourhoods.
+- RED: ``X' = S^T X`` ``[B, K, F]``.
+- CON: ``A' = D^{-1/2} (S^T A S - diag) D^{-1/2}`` ``[B, K, K]`` (tgp's default).
+- Aux losses: ``link = ||A - S S^T||_F`` (divided by ``N_g^2`` when
+  ``link_normalize``) and ``entropy`` = mean row entropy of S.
+
+Deviation from tgp: tgp's link loss is one Frobenius norm over the whole
+padded batch and its entropy a mean over all nodes of the batch; here both are
+per graph and then averaged over graphs, so a graph's loss does not depend on
+its batch. For a single graph the values coincide.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from poolbench.pooling.base import Pooler, PoolOutput
+from poolbench.pooling.connect import dense_connect
+from poolbench.pooling.dense import from_padded, to_padded
+from poolbench.pooling.losses import entropy_loss, link_loss
+from poolbench.pooling.reduce import dense_reduce
+from poolbench.pooling.registry import register
+from poolbench.pooling.select import DenseSelect
+
+
+@register("diffpool")
+class DiffPool(Pooler):
+    family = "soft_clustering"
+    is_dense = True
+    trainable = True
+    has_aux_loss = True
+    expressive = True
+
+    def __init__(
+        self,
+        in_channels: int,
+        ratio: float = 0.5,
+        avg_nodes: float = 0.0,
+        link_coeff: float = 1.0,
+        entropy_coeff: float = 1.0,
+        link_normalize: bool = False,
+        temp: float = 1.0,
+    ):
+        super().__init__(in_channels, ratio, avg_nodes)
+        self.select = DenseSelect(in_channels, self.num_clusters, temp=temp)
+        self.link_coeff = link_coeff
+        self.entropy_coeff = entropy_coeff
+        self.link_normalize = link_normalize
+
+    def forward(
+        self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor
+    ) -> PoolOutput:
+        x_dense, adj, mask = to_padded(x, edge_index, edge_weight, batch)
+        s = self.select(x_dense, mask)
+        x_pool = dense_reduce(x_dense, s)
+        adj_pool = dense_connect(adj, s, remove_loops=True, degree_norm=True)
+        aux = {
+            "link": self.link_coeff * link_loss(adj, s, mask, self.link_normalize),
+            "entropy": self.entropy_coeff * entropy_loss(s, mask),
+        }
+        x_out, ei, ew, b = from_padded(x_pool, adj_pool)
+        return PoolOutput(x_out, ei, ew, b, s=s, aux_loss=aux, info={"mask": mask})

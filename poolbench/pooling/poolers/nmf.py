@@ -1,0 +1,122 @@
+"""NMF pooling (Bacciu & Di Sotto, 2019): clusters from a factorisation of A.
+
+Paper: https://arxiv.org/abs/1909.03287
+
+- SEL: ``A_g ~= W H`` with ``W`` ``[N, K]``, ``H`` ``[K, N]`` non-negative, per
+  graph; ``S = softmax(H^T)`` ``[B, N, K]``, K = ceil(ratio * avg_nodes). A
+  graph with ``N_g <= K`` nodes keeps one cluster per node (``S = [I, 0]``).
+- RED: ``X' = S^T X`` ``[B, K, F]``.
+- CON: ``A' = D^{-1/2} (S^T A S - diag) D^{-1/2}`` ``[B, K, K]``.
+- Aux losses: none. Not trainable: S depends on A only.
+
+tgp calls scikit-learn (random init, up to 5000 coordinate steps) one graph at
+a time. Here the whole padded batch is factorised in torch at once, with a
+deterministic NNDSVDa start (Boutsidis & Gallopoulos 2008) and a fixed number
+of Lee-Seung multiplicative updates, in float64 so the result does not drift
+with node order. The start comes from an SVD: on graphs whose adjacency has
+repeated singular values (symmetric shapes) the singular vectors are not
+unique, and S may then depend on node order.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from poolbench.pooling.base import Pooler, PoolOutput
+from poolbench.pooling.connect import dense_connect
+from poolbench.pooling.dense import from_padded, to_padded
+from poolbench.pooling.reduce import dense_reduce
+from poolbench.pooling.registry import register
+
+
+def _nndsvda(a: Tensor, mask: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """Non-negative start ``W``, ``H^T`` ``[B, N, k]`` from the top-k SVD of ``a``."""
+    u, sv, vh = torch.linalg.svd(a)
+    x, y, sv = u[..., :k], vh[:, :k, :].transpose(1, 2), sv[:, :k]
+    xp, xn = x.clamp_min(0), (-x).clamp_min(0)
+    yp, yn = y.clamp_min(0), (-y).clamp_min(0)
+    norm = torch.linalg.vector_norm
+    mp = norm(xp, dim=1) * norm(yp, dim=1)
+    mn = norm(xn, dim=1) * norm(yn, dim=1)
+    # The sign of a singular pair is arbitrary; keeping the heavier half of the
+    # pair makes the start independent of it. For a negative eigenvalue of a
+    # symmetric A (v = -u) both halves weigh the same: W then takes the larger
+    # half of u, which again does not depend on the sign.
+    tie = (mp - mn).abs() <= 1e-9 * (mp + mn)
+    pos = torch.where(tie, norm(xp, dim=1) > norm(xn, dim=1), mp > mn).unsqueeze(1)
+    xs, ys = torch.where(pos, xp, xn), torch.where(pos, yp, yn)
+    sigma = torch.where(pos.squeeze(1), mp, mn)
+    lam = (sv * sigma).sqrt().unsqueeze(1)
+    tiny = torch.finfo(a.dtype).eps
+    w = lam * xs / (norm(xs, dim=1, keepdim=True) + tiny)
+    ht = lam * ys / (norm(ys, dim=1, keepdim=True) + tiny)
+    # Zeros never move under multiplicative updates: fill them with the mean of A.
+    n = mask.sum(-1).to(a.dtype)
+    avg = (a.sum((-1, -2)) / n.pow(2)).view(-1, 1, 1)
+    m = mask.unsqueeze(-1).to(a.dtype)
+    w = torch.where(w < 1e-6, avg, w) * m
+    ht = torch.where(ht < 1e-6, avg, ht) * m
+    return w, ht
+
+
+def nmf_factors(
+    adj: Tensor, mask: Tensor, k: int, iterations: int
+) -> tuple[Tensor, Tensor]:
+    """``W``, ``H^T`` ``[B, N, k]`` (float64) with ``A ~= W H`` for each graph."""
+    a = adj.detach().to(torch.float64).clamp_min(0)
+    w, ht = _nndsvda(a, mask, k)
+    tiny = torch.finfo(a.dtype).eps
+    for _ in range(iterations):
+        ht = ht * (a.transpose(1, 2) @ w) / (ht @ (w.transpose(1, 2) @ w) + tiny)
+        w = w * (a @ ht) / (w @ (ht.transpose(1, 2) @ ht) + tiny)
+    return w, ht
+
+
+def nmf_assignment(adj: Tensor, mask: Tensor, k: int, iterations: int) -> Tensor:
+    """Soft assignment ``[B, N, k]`` from an NMF of each graph's adjacency."""
+    num_graphs, n_max, _ = adj.shape
+    n = mask.sum(-1)
+    eye = torch.eye(n_max, k, device=adj.device, dtype=adj.dtype)
+    s = eye.expand(num_graphs, -1, -1) * mask.unsqueeze(-1).to(adj.dtype)
+    if n_max <= k:
+        return s
+    _, ht = nmf_factors(adj, mask, k, iterations)
+    s_nmf = torch.softmax(ht, dim=-1).to(adj.dtype) * mask.unsqueeze(-1)
+    small = (n <= k).view(-1, 1, 1)
+    return torch.where(small, s, s_nmf)
+
+
+@register("nmf")
+class NMFPool(Pooler):
+    family = "soft_clustering"
+    is_dense = True
+    trainable = False
+    has_aux_loss = False
+    # S is a function of the graph alone, so it can be computed once per graph.
+    precomputable = True
+    expressive = True
+
+    def __init__(
+        self,
+        in_channels: int,
+        ratio: float = 0.5,
+        avg_nodes: float = 0.0,
+        iterations: int = 200,
+    ):
+        super().__init__(in_channels, ratio, avg_nodes)
+        if iterations < 0:
+            raise ValueError(f"iterations must be >= 0, got {iterations}")
+        self.iterations = iterations
+
+    def forward(
+        self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor
+    ) -> PoolOutput:
+        x_dense, adj, mask = to_padded(x, edge_index, edge_weight, batch)
+        with torch.no_grad():
+            s = nmf_assignment(adj, mask, self.num_clusters, self.iterations)
+        s = s.to(x_dense.dtype)
+        x_pool = dense_reduce(x_dense, s)
+        adj_pool = dense_connect(adj, s, remove_loops=True, degree_norm=True)
+        x_out, ei, ew, b = from_padded(x_pool, adj_pool)
+        return PoolOutput(x_out, ei, ew, b, s=s, info={"mask": mask})

@@ -1,0 +1,113 @@
+"""``poolbench train``: one composed config in, result rows and a summary out."""
+
+from __future__ import annotations
+
+import subprocess
+from functools import cache
+from pathlib import Path
+
+import torch
+import torch_geometric
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.table import Table
+
+import poolbench
+from poolbench.errors import PoolbenchError
+from poolbench.experiment import Experiment, load_dataset
+from poolbench.report.summary import summarize
+from poolbench.results.store import ResultsStore
+from poolbench.results.wandb_sink import WandbSink
+from poolbench.training.device import resolve_device, set_threads
+from poolbench.training.progress import Hooks, ProgressHooks
+from poolbench.training.protocol import ProtocolConfig, run_protocol
+
+
+@cache
+def git_commit() -> str:
+    """The commit of the poolbench source tree, ``+dirty`` with local edits."""
+    src = Path(poolbench.__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=src, capture_output=True, text=True, timeout=10
+        )
+        if head.returncode != 0:
+            return ""
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=src, capture_output=True, text=True, timeout=10,
+        )
+        return head.stdout.strip()[:12] + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def validate(cfg: DictConfig) -> None:
+    """Fail before any work on values that no run could use."""
+    ratio = cfg.model.pool_ratio
+    if not 0 < ratio <= 1:
+        raise PoolbenchError(f"model.pool_ratio must lie in (0, 1], got {ratio}")
+
+
+def print_summary(frame, console: Console) -> None:
+    table = Table(title="poolbench results (mean ± std over folds)")
+    for col in ("dataset", "pooler", "test acc %", "folds", "runs", "failed",
+                "s/epoch", "peak MB"):
+        table.add_column(col, no_wrap=True, justify="left" if col == "pooler" else "right")
+    for r in frame.itertuples():
+        table.add_row(
+            r.dataset, r.pooler, f"{100 * r.acc_mean:.2f} ± {100 * r.acc_std:.2f}",
+            str(r.folds), str(r.runs), str(r.failed),
+            f"{r.sec_per_epoch:.4f}", f"{r.peak_mem_mb:.0f} {r.mem_kind}",
+        )
+    console.print(table)
+
+
+def run_experiment(cfg: DictConfig) -> dict:
+    """Run the protocol for one config; rows go to the store as runs finish."""
+    set_threads(cfg.trainer.threads)  # first: interop threads are fixed at first use
+    validate(cfg)
+    protocol = ProtocolConfig(**OmegaConf.to_container(cfg.protocol, resolve=True))
+    device = resolve_device(cfg.device)
+    dataset = load_dataset(cfg)
+    exp = Experiment(cfg, dataset)
+    exp.make_model(device)  # fail on bad model/pooler config before any row
+    store = ResultsStore(cfg.results.dir)
+    done = store.completed()
+    total = protocol.folds * protocol.runs
+    todo = sum(
+        (exp.config_hash, f, r) not in done
+        for f in range(protocol.folds) for r in range(protocol.runs)
+    )
+    console = Console(stderr=True)
+    console.print(
+        f"[bold]{exp.name}[/] {exp.model_name} on {dataset.name} "
+        f"({len(dataset)} graphs), protocol {protocol.name}: {todo} of {total} runs "
+        f"to do, device {device}, config {exp.config_hash}"
+    )
+    provenance = {
+        "device": str(device),
+        "torch": torch.__version__,
+        "torch_geometric": torch_geometric.__version__,
+        "poolbench_version": poolbench.__version__,
+        "git_commit": git_commit(),
+        "data_fingerprint": dataset.fingerprint,
+    }
+    sink = None
+    if cfg.logger.name == "wandb":
+        sink = WandbSink(
+            OmegaConf.to_container(cfg, resolve=True),
+            project=cfg.logger.project,
+            mode=cfg.logger.mode,
+            directory=str(Path(cfg.results.dir) / "wandb"),
+            entity=cfg.logger.entity,
+        )
+    with ProgressHooks(exp.name, todo, exp.trainer.max_epochs) as progress:
+        run_protocol(exp, protocol, device, provenance, done, store.append,
+                     Hooks(progress, sink))
+    rows = store.latest()
+    summary = summarize(rows[rows["config_hash"] == exp.config_hash])
+    print_summary(summary, Console())
+    record = summary.iloc[0].to_dict() if len(summary) else {}
+    store.append_summary(record)
+    return record

@@ -1,0 +1,83 @@
+"""Where a run executes: device choice, CPU thread policy and peak-memory probes."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import torch
+
+from poolbench.errors import PoolbenchError
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` takes CUDA when present; ``cpu`` and ``cuda[:i]`` are explicit."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise PoolbenchError("device=cuda asked for but no GPU is visible; use device=auto or cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise PoolbenchError(f"unknown device {name!r}; use auto, cpu or cuda") from None
+
+
+def set_threads(threads: int) -> int:
+    """Fix torch's intra-op threads for this process.
+
+    Small-batch GNN training is overhead-bound: on a 2-core machine two jobs
+    with torch's default 2 threads each ran ~5x slower per epoch than with 1
+    thread each. ``threads <= 0`` means all cores divided by the parallel jobs
+    sharing the machine (``POOLBENCH_PARALLEL_JOBS``, set by the launchers).
+    """
+    if threads <= 0:
+        jobs = max(1, int(os.environ.get("POOLBENCH_PARALLEL_JOBS", "1")))
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass  # only settable before the first parallel op; later calls are no-ops
+    return threads
+
+
+def _proc_status_kb(field: str) -> float | None:
+    try:
+        text = open("/proc/self/status").read()
+    except OSError:
+        return None
+    match = re.search(rf"^{field}:\s+(\d+) kB", text, re.M)
+    return float(match.group(1)) if match else None
+
+
+class PeakMemory:
+    """Peak memory of one run: CUDA max-allocated, or the process's peak RSS.
+
+    Peaks carry over between runs in one process (Hydra 2631), so both are reset
+    at the start: CUDA through torch, RSS by writing 5 to /proc/self/clear_refs.
+    """
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.kind = "cuda" if device.type == "cuda" else "cpu_rss"
+
+    def reset(self) -> None:
+        if self.kind == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            return
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass  # not Linux: the lifetime peak is the best available
+
+    def peak_mb(self) -> float:
+        if self.kind == "cuda":
+            return torch.cuda.max_memory_allocated(self.device) / 2**20
+        hwm = _proc_status_kb("VmHWM")
+        if hwm is not None:
+            return hwm / 1024
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,176 @@
+"""One run: fit on train with early stopping on validation, then test once.
+
+Test data is never seen by :func:`fit`: selection of the best epoch and early
+stopping read validation only; :func:`evaluate` on test runs after ``fit``
+returns, on the best-validation weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from poolbench.errors import RunFailure
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+@dataclass
+class TrainerConfig:
+    """Optimisation settings of one run (``conf/trainer``)."""
+
+    max_epochs: int = 300
+    patience: int = 30
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 0.0
+    monitor: str = "val_loss"
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        from poolbench.errors import PoolbenchError
+
+        if self.max_epochs < 1:
+            raise PoolbenchError(f"trainer.max_epochs must be ≥ 1, got {self.max_epochs}")
+        if self.patience < 1:
+            raise PoolbenchError(f"trainer.patience must be ≥ 1, got {self.patience}")
+        if self.batch_size < 1:
+            raise PoolbenchError(f"trainer.batch_size must be ≥ 1, got {self.batch_size}")
+        if self.lr <= 0:
+            raise PoolbenchError(f"trainer.lr must be > 0, got {self.lr}")
+        if self.monitor not in ("val_loss", "val_acc"):
+            raise PoolbenchError("trainer.monitor must be val_loss or val_acc")
+
+
+@dataclass
+class Metrics:
+    loss: float
+    acc: float
+
+
+@dataclass
+class FitResult:
+    best_epoch: int
+    epochs: int
+    train_acc: float
+    val: Metrics
+    sec_per_epoch: float
+    avg_nodes_pooled: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def _forward(model: nn.Module, batch):
+    return model(
+        batch.x,
+        batch.edge_index,
+        getattr(batch, "edge_weight", None),
+        batch.batch,
+        batch.num_graphs,
+    )
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: Iterable, device: torch.device) -> Metrics:
+    """Loss and accuracy from accumulated predictions: independent of batch size."""
+    model.eval()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    total = 0
+    for batch in loader:
+        batch = batch.to(device)
+        out = _forward(model, batch)
+        y = batch.y.view(-1)
+        loss_sum += F.cross_entropy(out.logits, y, reduction="sum")
+        correct += (out.logits.argmax(-1) == y).sum()
+        total += y.numel()
+    return Metrics(loss=float(loss_sum) / max(total, 1), acc=float(correct) / max(total, 1))
+
+
+def _better(monitor: str, value: float, best: float) -> bool:
+    return value < best if monitor == "val_loss" else value > best
+
+
+def fit(
+    model: nn.Module,
+    train_loader: Iterable,
+    val_loader: Iterable,
+    cfg: TrainerConfig,
+    device: torch.device,
+    on_epoch: EpochCallback | None = None,
+) -> FitResult:
+    """Train with early stopping; leaves ``model`` holding the best-val weights.
+
+    Raises:
+        RunFailure: status ``nan`` when the loss or gradients stop being finite.
+    """
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    best = math.inf if cfg.monitor == "val_loss" else -math.inf
+    best_state, best_epoch, best_val, best_train_acc = None, -1, None, float("nan")
+    epoch_times, history = [], []
+    pooled_sum, graphs_seen = 0.0, 0
+    stale = 0
+    for epoch in range(cfg.max_epochs):
+        start = time.perf_counter()
+        model.train()
+        # Accumulated on the device: no host sync inside the batch loop.
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        finite = torch.ones((), device=device, dtype=torch.bool)
+        seen = 0
+        for batch in train_loader:
+            batch = batch.to(device)
+            out = _forward(model, batch)
+            y = batch.y.view(-1)
+            loss = F.cross_entropy(out.logits, y)
+            for aux in out.aux_loss.values():
+                loss = loss + aux
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                finite &= torch.isfinite(norm)
+            finite &= torch.isfinite(loss)
+            opt.step()
+            correct += (out.logits.detach().argmax(-1) == y).sum()
+            seen += y.numel()
+            if out.pooled_nodes:
+                pooled_sum += out.pooled_nodes[-1]
+                graphs_seen += batch.num_graphs
+        if not bool(finite):
+            raise RunFailure("nan", f"non-finite loss or gradient in epoch {epoch}")
+        train_acc = float(correct) / max(seen, 1)
+        val = evaluate(model, val_loader, device)
+        if not math.isfinite(val.loss):
+            raise RunFailure("nan", f"non-finite validation loss in epoch {epoch}")
+        epoch_times.append(time.perf_counter() - start)
+        value = val.loss if cfg.monitor == "val_loss" else val.acc
+        record = {"train_acc": train_acc, "val_loss": val.loss, "val_acc": val.acc}
+        history.append(record)
+        if on_epoch is not None:
+            on_epoch(epoch, record)
+        if _better(cfg.monitor, value, best):
+            best, best_epoch, best_val, best_train_acc = value, epoch, val, train_acc
+            best_state = copy.deepcopy(model.state_dict())
+            stale = 0
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                break
+    assert best_state is not None and best_val is not None
+    model.load_state_dict(best_state)
+    return FitResult(
+        best_epoch=best_epoch,
+        epochs=len(epoch_times),
+        train_acc=best_train_acc,
+        val=best_val,
+        sec_per_epoch=sum(epoch_times) / len(epoch_times),
+        avg_nodes_pooled=pooled_sum / graphs_seen if graphs_seen else float("nan"),
+        history=history,
+    )

@@ -1,0 +1,222 @@
+"""Soft-clustering poolers and the dense random control: exact values and invariants."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch_geometric.data import Batch, Data
+
+from poolbench.pooling import discover
+from poolbench.pooling.dense import to_padded
+from poolbench.pooling.losses import (
+    asym_norm_loss,
+    balance_loss,
+    cluster_loss,
+    entropy_loss,
+    hosc_orthogonality_loss,
+    link_loss,
+    spectral_loss,
+    totvar_loss,
+    triangle_adjacency,
+)
+from poolbench.pooling.poolers.dense_random import DenseRandomPool
+from poolbench.pooling.poolers.nmf import NMFPool, nmf_assignment
+from tests.pooling.graphs import no_edges, path_graph, random_graph, with_weights
+
+REGISTRY = discover()
+AUX_POOLERS = ["diffpool", "dmon", "acc", "justbalance", "hosc"]
+
+
+def graph(edges: list[tuple[int, int]], n: int) -> Data:
+    ei = torch.tensor(edges, dtype=torch.long).t()
+    ei = torch.cat([ei, ei.flip(0)], dim=1)
+    return Data(x=torch.randn(n, 4), edge_index=ei)
+
+
+def padded(data: Data):
+    b = Batch.from_data_list([data])
+    return to_padded(b.x, b.edge_index, None, b.batch)
+
+
+def one_hot(labels: list[int], k: int) -> torch.Tensor:
+    return torch.nn.functional.one_hot(torch.tensor(labels), k).float().unsqueeze(0)
+
+
+TWO_EDGES = graph([(0, 1), (2, 3)], 4)  # two disjoint edges
+BALANCED = one_hot([0, 0, 1, 1], 2)
+COLLAPSED = one_hot([0, 0, 0, 0], 2)
+
+
+def test_link_loss_exact():
+    _, adj, mask = padded(graph([(0, 1)], 2))
+    s = one_hot([0, 1], 2)  # S S^T = I, so A - I has four entries of size 1
+    assert link_loss(adj, s, mask).item() == pytest.approx(2.0, abs=1e-5)
+    assert link_loss(adj, s, mask, normalize=True).item() == pytest.approx(
+        0.5, abs=1e-5
+    )
+
+
+def test_entropy_loss_exact():
+    mask = torch.ones(1, 4, dtype=torch.bool)
+    assert entropy_loss(torch.full((1, 4, 2), 0.5), mask).item() == pytest.approx(
+        math.log(2), abs=1e-5
+    )
+    assert entropy_loss(BALANCED, mask).item() == pytest.approx(0.0, abs=1e-5)
+
+
+def test_dmon_losses_exact():
+    _, adj, mask = padded(TWO_EDGES)
+    # Modularity of the two components: 2 * (2/4 - (2/4)^2) = 0.5.
+    assert spectral_loss(adj, BALANCED).item() == pytest.approx(-0.5, abs=1e-5)
+    assert cluster_loss(BALANCED, mask).item() == pytest.approx(0.0, abs=1e-5)
+    assert cluster_loss(COLLAPSED, mask).item() == pytest.approx(
+        math.sqrt(2) - 1, abs=1e-5
+    )
+
+
+def test_acc_losses_exact():
+    _, adj, mask = padded(path_graph(3))
+    s = one_hot([0, 0, 1], 2)
+    # Only edge 1-2 crosses: 2 directed entries x L1 distance 2, over 2 * 4 entries.
+    assert totvar_loss(adj, s).item() == pytest.approx(0.5, abs=1e-6)
+    mask4 = torch.ones(1, 4, dtype=torch.bool)
+    assert asym_norm_loss(BALANCED, mask4).item() == pytest.approx(0.0, abs=1e-6)
+    assert asym_norm_loss(COLLAPSED, mask4).item() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_balance_losses_exact():
+    mask = torch.ones(1, 4, dtype=torch.bool)
+    assert balance_loss(BALANCED, mask).item() == pytest.approx(-1.0, abs=1e-5)
+    assert balance_loss(COLLAPSED, mask).item() == pytest.approx(-2 / 8**0.5, abs=1e-5)
+    assert hosc_orthogonality_loss(BALANCED, mask).item() == pytest.approx(0, abs=1e-6)
+    uniform = torch.full((1, 4, 2), 0.5)
+    assert hosc_orthogonality_loss(uniform, mask).item() == pytest.approx(1, abs=1e-6)
+
+
+def test_triangle_adjacency_counts_triangles_per_edge():
+    # Two triangles sharing edge 0-1, plus a pendant edge 2-4.
+    _, adj, _ = padded(graph([(0, 1), (1, 2), (0, 2), (0, 3), (1, 3), (2, 4)], 5))
+    m = triangle_adjacency(adj)[0]
+    assert m[0, 1] == 2 and m[1, 0] == 2
+    assert m[0, 2] == 1 and m[1, 3] == 1
+    assert m[2, 4] == 0 and m[2, 3] == 0  # an edge without triangle; a non-edge
+    assert torch.equal(m, m.t())
+
+
+@pytest.mark.parametrize("name", AUX_POOLERS)
+def test_aux_losses_do_not_depend_on_batch_composition(name):
+    """A graph's loss alone equals its share of a batch with bigger graphs."""
+    graphs = [
+        with_weights(random_graph(5, p=0.5, seed=1), seed=1),
+        with_weights(random_graph(14, p=0.3, seed=2), seed=2),
+        with_weights(random_graph(11, p=0.4, seed=3), seed=3),
+        no_edges(6),
+    ]
+    graphs[-1].edge_weight = torch.empty(0)
+    torch.manual_seed(0)
+    pooler = REGISTRY[name](in_channels=4, ratio=0.5, avg_nodes=8).eval()
+
+    def losses(data_list):
+        b = Batch.from_data_list(data_list)
+        return pooler(b.x, b.edge_index, b.edge_weight, b.batch).aux_loss
+
+    batch = losses(graphs)
+    alone = [losses([g]) for g in graphs]
+    for key, value in batch.items():
+        expected = torch.stack([a[key] for a in alone]).mean()
+        torch.testing.assert_close(value, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_edgeless_graph_gives_finite_loss_gradients():
+    b = Batch.from_data_list([no_edges(5)])
+    for name in AUX_POOLERS:
+        torch.manual_seed(0)
+        pooler = REGISTRY[name](in_channels=4, ratio=0.5, avg_nodes=5)
+        out = pooler(b.x, b.edge_index, None, b.batch)
+        sum(out.aux_loss.values()).backward()
+        for p in pooler.parameters():
+            assert torch.isfinite(p.grad).all(), name
+
+
+def test_hosc_alpha_one_on_triangle_free_graph_is_zero():
+    torch.manual_seed(0)
+    pooler = REGISTRY["hosc"](in_channels=4, ratio=0.5, avg_nodes=6, alpha=1.0)
+    b = Batch.from_data_list([path_graph(6)])
+    out = pooler(b.x, b.edge_index, None, b.batch)
+    assert out.aux_loss["hosc"].item() == 0.0
+    with pytest.raises(ValueError):
+        REGISTRY["hosc"](in_channels=4, alpha=1.5)
+
+
+def test_nmf_small_graphs_get_one_cluster_per_node():
+    b = Batch.from_data_list([path_graph(3), random_graph(9, seed=1)])
+    out = NMFPool(in_channels=4, ratio=0.5, avg_nodes=8)(
+        b.x, b.edge_index, None, b.batch
+    )
+    assert out.s.shape == (2, 9, 4)
+    torch.testing.assert_close(out.s[0, :3], torch.eye(3, 4))
+    assert out.s[0, 3:].abs().sum() == 0
+    torch.testing.assert_close(out.s[1].sum(-1), torch.ones(9))
+
+
+def test_nmf_separates_two_cliques_and_ignores_features():
+    clique = [(i, j) for i in range(4) for j in range(i + 1, 4)]
+    data = graph(clique + [(i + 4, j + 4) for i, j in clique] + [(3, 4)], 8)
+    pooler = NMFPool(in_channels=4, ratio=0.25, avg_nodes=8)
+    b = Batch.from_data_list([data])
+    s = pooler(b.x, b.edge_index, None, b.batch).s[0]
+    labels = s.argmax(-1)
+    assert labels[:4].unique().numel() == 1 and labels[4:].unique().numel() == 1
+    assert labels[0] != labels[4]
+    s2 = pooler(torch.randn_like(b.x), b.edge_index, None, b.batch).s[0]
+    assert torch.equal(s, s2)
+    assert not any(p.requires_grad for p in pooler.parameters())
+
+
+def test_nmf_edgeless_graph_is_uniform():
+    _, adj, mask = padded(no_edges(6))
+    s = nmf_assignment(adj, mask, 3, iterations=50)
+    torch.testing.assert_close(s[0], torch.full((6, 3), 1 / 3))
+
+
+def test_dense_random_is_fixed_and_position_indexed():
+    pooler = DenseRandomPool(in_channels=4, ratio=0.5, avg_nodes=8)
+    assert list(pooler.parameters()) == []
+    small = Batch.from_data_list([random_graph(7, seed=1)])
+    big = Batch.from_data_list([random_graph(150, p=0.05, seed=2)])
+
+    def assign(b):
+        return pooler(b.x, b.edge_index, None, b.batch).s[0]
+
+    first = assign(small)
+    grown = assign(big)  # grows the table past one chunk
+    torch.testing.assert_close(assign(small), first, rtol=0, atol=0)
+    torch.testing.assert_close(grown[:7], first, rtol=0, atol=0)
+    torch.testing.assert_close(grown.sum(-1), torch.ones(150))
+    again = DenseRandomPool(in_channels=4, ratio=0.5, avg_nodes=8)
+    torch.testing.assert_close(
+        assign(big), again(big.x, big.edge_index, None, big.batch).s[0]
+    )
+    other = DenseRandomPool(in_channels=4, ratio=0.5, avg_nodes=8, seed=1)
+    assert not torch.allclose(
+        first, other(small.x, small.edge_index, None, small.batch).s[0]
+    )
+    # Different features, same graph size: same S (it ignores the input).
+    torch.testing.assert_close(
+        pooler(torch.randn(7, 4), small.edge_index, None, small.batch).s[0], first
+    )
+
+
+def test_dense_random_does_not_depend_on_the_global_seed():
+    b = Batch.from_data_list([random_graph(9, seed=1)])
+    outs = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        outs.append(
+            DenseRandomPool(in_channels=4, avg_nodes=8)(
+                b.x, b.edge_index, None, b.batch
+            ).s
+        )
+    torch.testing.assert_close(outs[0], outs[1])
