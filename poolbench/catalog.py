@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from omegaconf import OmegaConf
-from rich.console import Console
 from rich.table import Table
 
 from poolbench.hydra_app import CONF_DIR
+from poolbench.report.console import table_console
 
 
 def pooler_table() -> Table:
@@ -82,4 +82,4 @@ def list_command(argv: list[str]) -> None:
 
     args = parse_list_args(argv)
     table = pooler_table() if args.what == "poolers" else dataset_table()
-    Console().print(table)
+    table_console().print(table)

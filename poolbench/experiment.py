@@ -8,12 +8,13 @@ config hash that identifies a run for resume. Nothing here trains.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from dataclasses import dataclass
 from functools import cached_property
 
 import torch
-from hydra.utils import get_class, instantiate
+from hydra.utils import get_class, get_method
 from omegaconf import DictConfig, OmegaConf
 from torch_geometric.loader import DataLoader
 
@@ -49,24 +50,24 @@ def config_hash(cfg: DictConfig) -> str:
 
 
 def load_dataset(cfg: DictConfig) -> GraphDataset:
-    """Instantiate ``cfg.dataset`` with the data root and mirror injected."""
-    kwargs = {"root": cfg.data.root}
-    if "mirror" in _signature_params(cfg.dataset._target_):
-        kwargs["mirror"] = cfg.data.mirror
-    try:
-        return instantiate(cfg.dataset, **kwargs)
-    except PoolbenchError:
-        raise
-    except TypeError as exc:
-        raise PoolbenchError(f"bad dataset config: {exc}") from None
+    """Call ``cfg.dataset._target_`` with the data root (and mirror) injected.
 
-
-def _signature_params(target: str) -> set[str]:
-    import inspect
-
-    from hydra.utils import get_method
-
-    return set(inspect.signature(get_method(target)).parameters)
+    Called directly rather than through ``hydra.utils.instantiate``, which
+    would wrap our one-line errors in its own exception.
+    """
+    params = OmegaConf.to_container(cfg.dataset, resolve=True)
+    loader = get_method(params.pop("_target_"))
+    accepted = set(inspect.signature(loader).parameters)
+    unknown = set(params) - accepted
+    if unknown:
+        raise PoolbenchError(
+            f"unknown dataset key(s) {', '.join(sorted(unknown))}; "
+            f"{loader.__name__} takes {', '.join(sorted(accepted))}"
+        )
+    params["root"] = cfg.data.root
+    if "mirror" in accepted:
+        params["mirror"] = cfg.data.mirror
+    return loader(**params)
 
 
 @dataclass

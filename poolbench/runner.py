@@ -15,6 +15,7 @@ from rich.table import Table
 import poolbench
 from poolbench.errors import PoolbenchError
 from poolbench.experiment import Experiment, load_dataset
+from poolbench.report.console import table_console
 from poolbench.report.summary import summarize
 from poolbench.results.store import ResultsStore
 from poolbench.results.wandb_sink import WandbSink
@@ -71,7 +72,8 @@ def run_experiment(cfg: DictConfig) -> dict:
     device = resolve_device(cfg.device)
     dataset = load_dataset(cfg)
     exp = Experiment(cfg, dataset)
-    exp.make_model(device)  # fail on bad model/pooler config before any row
+    _ = exp.trainer  # bad trainer, model or pooler settings fail before any row
+    exp.make_model(device)
     store = ResultsStore(cfg.results.dir)
     done = store.completed()
     total = protocol.folds * protocol.runs
@@ -79,7 +81,7 @@ def run_experiment(cfg: DictConfig) -> dict:
         (exp.config_hash, f, r) not in done
         for f in range(protocol.folds) for r in range(protocol.runs)
     )
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     console.print(
         f"[bold]{exp.name}[/] {exp.model_name} on {dataset.name} "
         f"({len(dataset)} graphs), protocol {protocol.name}: {todo} of {total} runs "
@@ -99,7 +101,7 @@ def run_experiment(cfg: DictConfig) -> dict:
             OmegaConf.to_container(cfg, resolve=True),
             project=cfg.logger.project,
             mode=cfg.logger.mode,
-            directory=str(Path(cfg.results.dir) / "wandb"),
+            directory=str(cfg.results.dir),  # wandb adds its own wandb/ folder
             entity=cfg.logger.entity,
         )
     with ProgressHooks(exp.name, todo, exp.trainer.max_epochs) as progress:
@@ -107,7 +109,7 @@ def run_experiment(cfg: DictConfig) -> dict:
                      Hooks(progress, sink))
     rows = store.latest()
     summary = summarize(rows[rows["config_hash"] == exp.config_hash])
-    print_summary(summary, Console())
+    print_summary(summary, table_console())
     record = summary.iloc[0].to_dict() if len(summary) else {}
     store.append_summary(record)
     return record

@@ -1,16 +1,40 @@
 """The synthetic easy/hard graph-classification benchmark, generated, seeded, cached.
 
-After Bianchi et al. 2022 ("Pyramidal Reservoir Graph Neural Network"). Each
-graph is a symmetric k-nearest-neighbour graph over a 2-D point cloud made of
-three groups: two moons (``make_moons``), two Gaussian quantile shells
-(``make_gaussian_quantiles``) and a blob (``make_blobs``). A node's feature is
-a one-hot of 5 colours: moon 0, moon 1, quantile 0, quantile 1, blob.
+Source: Bianchi et al. 2022, "Pyramidal Reservoir Graph Neural Network"
+(F. M. Bianchi, C. Gallicchio, A. Micheli; Neurocomputing), whose generator is
+published at
+https://github.com/FilippoMB/Benchmark_dataset_for_graph_classification
+(``make_dataset.py``). The constants below (centres, noise, cov, k, sizes)
+follow that generator; the code here is an independent implementation.
 
-The groups sit side by side on a line; the class decides which group is in the
-middle (class 0: moons, 1: quantiles, 2: blob). The coordinates are dropped, so
-the class shows only in which colours touch: the middle group borders both
-others while the outer two never meet. The hard version has fewer neighbours
-(k=3) and a tighter quantile group (cov=0.2), hence fewer, weaker contacts.
+Construction of one graph of class ``c`` with size setting ``n_nodes``:
+
+1. Draw ``n`` uniformly from ``[n_nodes // 2, n_nodes)`` and put
+   ``m = n // 3`` points in each of three groups, so the graph has ``3 * m``
+   nodes.
+2. Moons: ``make_moons(m, noise=0.1)`` shifted by the class's moon centre,
+   colours 0/1. Gaussian quantiles: ``make_gaussian_quantiles(m,
+   mean=centre, cov=cov, n_classes=2)``, colours 2/3. Blob:
+   ``make_blobs(m, centers=[centre], cluster_std=2 * cov)``, colour 4.
+3. Concatenate the coordinates and divide each column by its maximum.
+4. Build the k-nearest-neighbour graph on those points (connectivity, no
+   self-neighbour) and symmetrise it with ``max(A, A^T)``; edges are unweighted.
+5. The node feature is the one-hot of the 5 colours; the coordinates are
+   dropped, so the class shows only through which colours are adjacent.
+
+The three centres ``(0, 0)``, ``(2, -2)`` and ``(4, 0)`` are shared out among
+the groups per class as listed in ``CENTRES``; each class puts a different
+group at ``(2, -2)``. easy: ``k=5, cov=0.4``; hard: ``k=3, cov=0.2`` (fewer
+neighbours and tighter groups, hence fewer contacts). small: ``n_nodes=80`` and
+100 graphs per class; full: ``n_nodes=200`` and 600 graphs per class. The paper
+reports, for the small sets, 58.25 nodes / 358.8 edges (easy) and 58.64 nodes /
+224.94 edges (hard) on average, the edges apparently counted as PyG's
+``num_edges`` (both directions); seed 0 here gives 59.37 / 365.54 and
+59.37 / 226.84, i.e. the same edges per node (6.16 and 3.82 vs 3.84).
+
+Every draw comes from one ``numpy.random.RandomState(seed)`` (passed to
+sklearn as ``random_state``); nodes are shuffled within each graph so the group
+order cannot leak through node ids. Graphs are cached per parameter set.
 """
 
 from __future__ import annotations
@@ -24,18 +48,18 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.datasets import make_blobs, make_gaussian_quantiles, make_moons
+from sklearn.neighbors import kneighbors_graph
 from torch_geometric.data import Data
-from torch_geometric.utils import to_undirected
 
 from poolbench.data.dataset import GraphDataset
 from poolbench.errors import PoolbenchError
 
 # Bump when the construction changes so old cache files are never reused.
-GENERATOR_VERSION = 1
+# 2: constants and construction aligned with the original generator.
+GENERATOR_VERSION = 2
 
 NUM_COLOURS = 5
 NUM_CLASSES = 3
-MOONS, QUANTILES, BLOB = 0, 1, 2
 
 VERSIONS = {
     "easy": {"k": 5, "cov": 0.4},
@@ -45,70 +69,59 @@ SIZES = {
     True: {"n_nodes": 80, "graphs_per_class": 100},
     False: {"n_nodes": 200, "graphs_per_class": 600},
 }
-# Shape settings shared by both versions; kept in params so the fingerprint and
-# the cache file follow them.
-SHAPE = {"moon_noise": 0.1, "blob_std": 0.5, "spacing": 2.2}
+# Settings shared by both versions; kept in params so the fingerprint and the
+# cache file follow them.
+SHAPE = {"moon_noise": 0.1}
+# Per class: the (moons, quantiles, blob) centres, before the column scaling.
+CENTRES = (
+    ((4.0, 0.0), (0.0, 0.0), (2.0, -2.0)),
+    ((2.0, -2.0), (4.0, 0.0), (0.0, 0.0)),
+    ((0.0, 0.0), (2.0, -2.0), (4.0, 0.0)),
+)
 
 
-def _group_points(
-    group: int, n: int, params: dict, rng: np.random.RandomState
+def _points(
+    label: int, m: int, params: dict, rng: np.random.RandomState
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sample ``n`` points of one group, centred at the origin, with their colour."""
-    if group == MOONS:
-        pts, lab = make_moons(n_samples=n, noise=params["moon_noise"], random_state=rng)
-        colour = lab
-    elif group == QUANTILES:
-        pts, lab = make_gaussian_quantiles(
-            cov=params["cov"], n_samples=n, n_features=2, n_classes=2, random_state=rng
-        )
-        colour = lab + 2
-    else:
-        pts, _ = make_blobs(
-            n_samples=n,
-            centers=[[0.0, 0.0]],
-            cluster_std=params["blob_std"],
-            random_state=rng,
-        )
-        colour = np.full(n, 4)
-    # Centre on the mean so the slot a group is put in is its centre of mass.
-    pts = pts - pts.mean(0)
+    """The ``3 * m`` scaled points of one graph of class ``label``, with colours."""
+    moon_c, quant_c, blob_c = (np.asarray(c) for c in CENTRES[label])
+    cov = params["cov"]
+    moons, moon_col = make_moons(
+        n_samples=m, noise=params["moon_noise"], random_state=rng
+    )
+    moons = moons + moon_c
+    quant, quant_col = make_gaussian_quantiles(
+        mean=quant_c, cov=cov, n_samples=m, n_features=2, n_classes=2, random_state=rng
+    )
+    blob, _ = make_blobs(
+        n_samples=m, centers=[blob_c], cluster_std=2 * cov, random_state=rng
+    )
+    pts = np.concatenate([moons, quant, blob])
+    # Column-wise scaling by the maximum, before the kNN graph (it changes who
+    # is whose neighbour). Every class puts groups at (0, 0) and (4, 0), so
+    # both column maxima are positive.
+    pts = pts / pts.max(axis=0)
+    colour = np.concatenate([moon_col, quant_col + 2, np.full(m, 4)])
     return pts, colour
 
 
 def _knn_edges(pts: np.ndarray, k: int) -> torch.Tensor:
-    """Symmetric kNN graph: every node keeps its k nearest and gains their reverse."""
-    pos = torch.from_numpy(pts)
-    dist = torch.cdist(pos, pos)
-    dist.fill_diagonal_(float("inf"))
-    nbr = dist.topk(k, dim=1, largest=False).indices
-    src = torch.arange(pos.size(0)).repeat_interleave(k)
-    edge_index = torch.stack([src, nbr.reshape(-1)])
-    return to_undirected(edge_index, num_nodes=pos.size(0))
+    """Unweighted kNN graph (self excluded) symmetrised with max(A, A^T)."""
+    adj = kneighbors_graph(pts, n_neighbors=k, mode="connectivity", include_self=False)
+    adj = adj.maximum(adj.T).tocoo()
+    # Row-major order without duplicates, as PyG's coalesce would give.
+    order = np.lexsort((adj.col, adj.row))
+    edge_index = np.stack([adj.row[order], adj.col[order]]).astype(np.int64)
+    return torch.from_numpy(edge_index)
 
 
 def _make_graph(label: int, params: dict, rng: np.random.RandomState) -> Data:
     n_nodes = params["n_nodes"]
-    n = int(rng.randint(n_nodes // 2, n_nodes + 1))
-    sizes = [n // 3, n // 3, n - 2 * (n // 3)]
-    groups = [_group_points(g, s, params, rng) for g, s in enumerate(sizes)]
-    # Line order with the class's group in the middle; which outer group goes
-    # left is random since only the contacts carry the label.
-    outer = [g for g in (MOONS, QUANTILES, BLOB) if g != label]
-    if rng.rand() < 0.5:
-        outer.reverse()
-    order = [outer[0], label, outer[1]]
-    # Fixed slots on the x axis: the spread of each group (cov for the
-    # quantiles) sets how often neighbouring groups come close enough to share
-    # kNN edges, which is what makes the hard version hard.
-    placed = []
-    for slot, g in enumerate(order):
-        pts = groups[g][0].copy()
-        pts[:, 0] += (slot - 1) * params["spacing"]
-        placed.append(pts)
-    pts = np.concatenate(placed)
-    colour = np.concatenate([groups[g][1] for g in order])
+    # numpy's randint excludes ``high``, as in the original generator.
+    n = int(rng.randint(n_nodes // 2, n_nodes))
+    pts, colour = _points(label, n // 3, params, rng)
     # Shuffle nodes so the colour blocks' order cannot leak through node ids.
-    perm = rng.permutation(n)
+    perm = rng.permutation(colour.size)
     pts, colour = pts[perm], colour[perm]
     x = torch.nn.functional.one_hot(torch.from_numpy(colour).long(), NUM_COLOURS)
     return Data(

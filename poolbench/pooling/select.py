@@ -226,9 +226,11 @@ def select_ndp(adj: Tensor, mask: Tensor, tol: float = 1e-8) -> Tensor:
     lap = torch.diag_embed(deg) - adj
     vol = adj.sum((1, 2))
     cut = (z * (lap @ z.unsqueeze(-1)).squeeze(-1)).sum(1) / (2 * vol.clamp_min(1e-300))
+    # A fixed integer hash of the position stands in for NDP's coin flips.
     pos_id = torch.arange(n, device=adj.device)
-    pseudo = (((pos_id * 2654435761) >> 16) & 1).bool() | (pos_id == 0)
-    pseudo = pseudo & (pos_id != 1)
+    h = ((pos_id + 1) * 0x9E3779B1) & 0xFFFFFFFF
+    h = ((h ^ (h >> 16)) * 0x45D9F3B) & 0xFFFFFFFF
+    pseudo = (((h ^ (h >> 16)) & 1).bool() | (pos_id == 0)) & (pos_id != 1)
     keep = torch.where(((vol > 0) & (cut < 0.5)).unsqueeze(1), pseudo, keep)
     keep = torch.where((vol > 0).unsqueeze(1), keep, True)
     return keep & mask

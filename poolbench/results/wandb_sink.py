@@ -48,7 +48,7 @@ class WandbSink:
             group=f"{row.experiment}-{row.config_hash}",
             job_type=f"fold{row.fold}",
             name=name,
-            config={**self.config, "fold": row.fold, "run": row.run, "seed": row.seed},
+            config={**self.config, "fold": row.fold, "run": row.run, "run_seed": row.seed},
             reinit="finish_previous",
         )
         if self.run is not None:

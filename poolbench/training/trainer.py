@@ -77,6 +77,14 @@ def _forward(model: nn.Module, batch):
     )
 
 
+def objective(out, y):
+    """The training loss: cross-entropy plus every (already weighted) aux loss."""
+    loss = F.cross_entropy(out.logits, y)
+    for aux in out.aux_loss.values():
+        loss = loss + aux
+    return loss
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: Iterable, device: torch.device) -> Metrics:
     """Loss and accuracy from accumulated predictions: independent of batch size."""
@@ -128,9 +136,7 @@ def fit(
             batch = batch.to(device)
             out = _forward(model, batch)
             y = batch.y.view(-1)
-            loss = F.cross_entropy(out.logits, y)
-            for aux in out.aux_loss.values():
-                loss = loss + aux
+            loss = objective(out, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:

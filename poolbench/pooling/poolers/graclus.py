@@ -10,9 +10,11 @@ Paper: https://ieeexplore.ieee.org/document/4302760
 - CON: ``A' = S^T A S`` without self-loops (parallel edges summed).
 - No auxiliary loss.
 
-tgp and PyG run torch_cluster's graclus, which visits nodes in a random order;
-here the matching is the deterministic greedy one by decreasing weight, with
-ties broken as documented in ``select_graclus``.
+tgp and PyG run torch_cluster's graclus, which visits nodes in a random order
+and matches each to the unmatched neighbour of largest raw edge weight (any one
+when unweighted). Here the weight is Dhillon's normalised-cut weight and the
+matching is the deterministic greedy one by decreasing weight, with ties broken
+as documented in ``select_graclus``.
 """
 
 from __future__ import annotations

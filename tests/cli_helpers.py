@@ -1,0 +1,38 @@
+"""Running the real ``poolbench`` CLI in a subprocess, as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from poolbench.results.store import ResultsStore
+
+
+def run_cli(args, cwd: Path, data_root: Path, mirror: Path | None, timeout=600, env=None):
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "HYDRA_"))
+    }
+    full_env.update(
+        POOLBENCH_DATA=str(data_root),
+        OMP_NUM_THREADS="1",
+        PYTHONWARNINGS="ignore",
+    )
+    if mirror is not None:
+        full_env["POOLBENCH_DATA_MIRROR"] = str(mirror)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "poolbench", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def rows(cwd: Path, results_dir: str = "results") -> pd.DataFrame:
+    return ResultsStore(cwd / results_dir).read()

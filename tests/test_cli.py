@@ -1,0 +1,141 @@
+"""The real CLI in a subprocess: train, multirun, W&B offline, bad input, list."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from poolbench.results.row import COLUMNS
+from tests.cli_helpers import rows, run_cli
+
+QUICK = ["trainer.max_epochs=2", "trainer.patience=2", "model.hidden=16"]
+
+
+@pytest.fixture
+def cli(tmp_path, data_root, mirror):
+    def call(*args, **kw):
+        return run_cli(list(args), tmp_path, data_root, mirror, **kw)
+
+    call.cwd = tmp_path
+    return call
+
+
+def check_cv_rows(frame, dataset, pooler):
+    assert list(frame.columns) == COLUMNS
+    assert len(frame) == 30
+    assert sorted(set(zip(frame.fold, frame.run))) == [(f, r) for f in range(10) for r in range(3)]
+    assert (frame.status == "ok").all()
+    assert frame.test_acc.between(0, 1).all() and frame.val_acc.between(0, 1).all()
+    assert (frame.dataset == dataset).all() and (frame.pooler == pooler).all()
+    assert (frame.sec_per_epoch > 0).all() and (frame.peak_mem_mb > 0).all()
+    assert (frame.params > 0).all() and frame.config_hash.nunique() == 1
+
+
+def test_train_cv10_on_mutag_through_the_mirror(cli):
+    out = cli("train", "pooler=mincut", "dataset=mutag", *QUICK)
+    assert out.returncode == 0, out.stderr
+    check_cv_rows(rows(cli.cwd), "MUTAG", "mincut")
+    assert "mean ± std over folds" in out.stdout and "MUTAG" in out.stdout
+    summary = (cli.cwd / "results" / "summaries.jsonl").read_text().splitlines()
+    assert len(summary) == 1 and json.loads(summary[0])["folds"] == 10
+    # rerunning the same command resumes: nothing left to do, no duplicate rows
+    again = cli("train", "pooler=mincut", "dataset=mutag", *QUICK)
+    assert again.returncode == 0 and "0 of 30 runs to do" in again.stderr
+    assert len(rows(cli.cwd)) == 30
+
+
+def test_train_cv10_on_the_synthetic_set(cli):
+    out = cli("train", "pooler=topk", "dataset=synth_easy_small", *QUICK)
+    assert out.returncode == 0, out.stderr
+    check_cv_rows(rows(cli.cwd), "SYNTH-EASY-SMALL", "topk")
+
+
+def test_same_seed_gives_identical_rows(cli):
+    args = ["train", "pooler=mincut", "dataset=ptc_mr", "protocol=holdout", *QUICK]
+    assert cli(*args, "results.dir=a").returncode == 0
+    assert cli(*args, "results.dir=b").returncode == 0
+    a, b = rows(cli.cwd, "a"), rows(cli.cwd, "b")
+    cols = ["seed", "best_epoch", "train_acc", "val_acc", "val_loss", "test_acc", "test_loss"]
+    assert a[cols].equals(b[cols])
+    other = cli(*args, "results.dir=c", "seed=1")
+    assert other.returncode == 0
+    assert not rows(cli.cwd, "c")[cols].equals(a[cols])
+
+
+def test_multirun_two_by_two(cli):
+    out = cli("train", "-m", "pooler=mincut,topk", "dataset=mutag,ptc_mr",
+              "protocol=holdout", *QUICK)
+    assert out.returncode == 0, out.stderr
+    frame = rows(cli.cwd)
+    assert sorted(zip(frame.dataset, frame.pooler)) == [
+        ("MUTAG", "mincut"), ("MUTAG", "topk"), ("PTC_MR", "mincut"), ("PTC_MR", "topk")
+    ]
+    assert frame.config_hash.nunique() == 4
+
+
+@pytest.mark.skipif(shutil.which("wandb") is None, reason="wandb CLI not installed")
+def test_wandb_offline_run_holds_the_logged_metrics(cli):
+    out = cli("train", "pooler=topk", "dataset=mutag", "protocol=holdout", "logger=wandb",
+              *QUICK, env={"WANDB_SILENT": "true"})
+    assert out.returncode == 0, out.stderr
+    runs = list((cli.cwd / "results" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    inspected = subprocess.run(
+        ["wandb", "leet", "inspect", "--summary", "--json", str(runs[0])],
+        capture_output=True, text=True, timeout=120,
+    )
+    info = json.loads(inspected.stdout)
+    text = json.dumps(info)
+    row = rows(cli.cwd).iloc[0]
+    assert row.wandb_id and row.wandb_id in runs[0].name
+    assert "val_loss" in text and "test_acc" in text
+    assert info["config"]["pooler"]["_target_"].endswith("TopKPool")
+    assert info.get("exit_code", 0) == 0
+
+
+BAD = {
+    "unknown pooler": (["pooler=nopool"], "unknown pooler"),
+    "unknown dataset": (["dataset=mnist"], "unknown dataset"),
+    "ratio above 1": (["model.pool_ratio=1.5"], "pool_ratio"),
+    "ratio zero": (["model.pool_ratio=0"], "pool_ratio"),
+    "negative epochs": (["trainer.max_epochs=-3"], "max_epochs"),
+    "misspelled pooler key": (["+pooler.cut_coef=2"], "cut_coef"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_input_is_one_line_exit_2_and_no_rows(cli, case):
+    args, needle = BAD[case]
+    out = cli("train", "dataset=mutag", "protocol=holdout", *args)
+    assert out.returncode == 2, out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("poolbench: error:"), out.stderr
+    assert needle in lines[0] and "Traceback" not in out.stderr
+    assert not (cli.cwd / "results" / "results.csv").exists()
+
+
+def test_missing_dataset_names_both_fixes(tmp_path, data_root):
+    empty = tmp_path / "empty_mirror"
+    empty.mkdir()
+    out = run_cli(["train", "dataset=mutag", "protocol=holdout"], tmp_path,
+                  tmp_path / "fresh_root", empty)
+    assert out.returncode == 2
+    assert "data.mirror" in out.stderr and "download" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "results" / "results.csv").exists()
+
+
+def test_list_and_help(cli):
+    poolers = cli("list", "poolers")
+    assert poolers.returncode == 0
+    for name in ("mincut", "topk", "none", "soft_clustering", "dense", "sparse"):
+        assert name in poolers.stdout
+    datasets = cli("list", "datasets")
+    assert datasets.returncode == 0 and "MUTAG" in datasets.stdout and "188" in datasets.stdout
+    helped = cli("--help")
+    assert helped.returncode == 0 and "poolbench train" in helped.stdout
+    unknown = cli("frobnicate")
+    assert unknown.returncode == 2 and "--help" in unknown.stderr

@@ -1,0 +1,93 @@
+import pytest
+import torch
+from torch_geometric.loader import DataLoader
+
+from poolbench.errors import PoolbenchError, RunFailure
+from poolbench.models.hierarchical import HierarchicalGNN
+from poolbench.pooling import get_pooler
+from poolbench.training.trainer import TrainerConfig, evaluate, fit
+
+CPU = torch.device("cpu")
+
+
+def model(seed=0, pooler="mincut"):
+    torch.manual_seed(seed)
+
+    def make(level, c, n):
+        return get_pooler(pooler)(in_channels=c, ratio=0.5, avg_nodes=n)
+
+    return HierarchicalGNN(7, 2, make, avg_nodes=18, blocks=[1, 1], hidden=16)
+
+
+def loaders(mutag, batch_size=16):
+    g = mutag.graphs
+    train = DataLoader(g[:120], batch_size=batch_size, shuffle=True,
+                       generator=torch.Generator().manual_seed(0))
+    val = DataLoader(g[120:150], batch_size=batch_size)
+    test = g[150:]
+    return train, val, test
+
+
+def test_test_labels_cannot_change_selection_or_early_stopping(mutag):
+    """fit never sees test data: poisoning test labels changes nothing it returns."""
+    cfg = TrainerConfig(max_epochs=6, patience=2)
+    results = []
+    for flip in (False, True):
+        train, val, test = loaders(mutag)
+        test = [g.clone() for g in test]
+        if flip:
+            for g in test:
+                g.y = 1 - g.y
+        m = model()
+        res = fit(m, train, val, cfg, CPU)
+        test_metrics = evaluate(m, DataLoader(test, batch_size=8), CPU)
+        results.append((res.best_epoch, res.epochs, res.val.loss, test_metrics.acc))
+    assert results[0][:3] == results[1][:3]
+    assert results[0][3] == pytest.approx(1 - results[1][3])
+
+
+def test_metrics_do_not_depend_on_batch_size(mutag):
+    m = model()
+    graphs = mutag.graphs[:50]
+    a = evaluate(m, DataLoader(graphs, batch_size=1), CPU)
+    b = evaluate(m, DataLoader(graphs, batch_size=7), CPU)
+    c = evaluate(m, DataLoader(graphs, batch_size=50), CPU)
+    assert a.acc == b.acc == c.acc
+    assert a.loss == pytest.approx(b.loss, abs=1e-5) and b.loss == pytest.approx(c.loss, abs=1e-5)
+
+
+def test_best_weights_are_restored(mutag):
+    cfg = TrainerConfig(max_epochs=8, patience=8)
+    train, val, _ = loaders(mutag)
+    m = model()
+    res = fit(m, train, val, cfg, CPU)
+    again = evaluate(m, val, CPU)
+    assert again.loss == pytest.approx(res.val.loss, abs=1e-6)
+    assert res.history[res.best_epoch]["val_loss"] == pytest.approx(res.val.loss)
+    assert res.val.loss == min(h["val_loss"] for h in res.history)
+
+
+def test_early_stopping_respects_patience(mutag):
+    cfg = TrainerConfig(max_epochs=200, patience=3, lr=0.05)
+    train, val, _ = loaders(mutag)
+    res = fit(model(), train, val, cfg, CPU)
+    assert res.epochs == res.best_epoch + 1 + 3 or res.epochs == 200
+
+
+def test_non_finite_loss_is_a_run_failure(mutag):
+    m = model()
+    with torch.no_grad():
+        for p in m.head.parameters():
+            p.fill_(float("nan"))
+    train, val, _ = loaders(mutag)
+    with pytest.raises(RunFailure) as err:
+        fit(m, train, val, TrainerConfig(max_epochs=3), CPU)
+    assert err.value.status == "nan"
+
+
+@pytest.mark.parametrize(
+    "bad", [{"max_epochs": -1}, {"patience": 0}, {"lr": 0}, {"monitor": "test_acc"}]
+)
+def test_bad_trainer_settings_are_refused(bad):
+    with pytest.raises(PoolbenchError):
+        TrainerConfig(**bad)
