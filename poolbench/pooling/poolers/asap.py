@@ -12,11 +12,16 @@ Paper: https://arxiv.org/abs/1911.07979
   edges carry weights only when the input had edge weights.
 - No auxiliary loss.
 
-Fixes: PyG ranks ``phi`` through a ``SelectTopK(1)`` that owns a scalar weight
-which never receives a gradient and whose sign is random at init; a negative
-sign keeps the *least* fit clusters (the SAGPool bug of PyG 9862). We use
-:class:`~poolbench.pooling.poolers.sag.RankTopK` instead. PyG 2.8.1 runs on core
-torch sparse tensors (no torch_sparse) and accepts edge weights (PyG 3466).
+The parameters are PyG's ASAPooling's and the forward repeats its steps, with
+two fixes. (1) PyG ranks ``phi`` through a ``SelectTopK(1)`` that owns a scalar
+weight which never receives a gradient and whose sign is random at init; a
+negative sign keeps the *least* fit clusters (the SAGPool bug of PyG 9862). We
+use :class:`~poolbench.pooling.poolers.sag.RankTopK` instead. (2) PyG computes
+``S^T A S`` with sparse CSR products whose backward fails in torch 2.13 when
+edge weights are present (``index_add_`` on SparseCPU), so a weighted graph
+could not train; we use COO ``torch.sparse.mm``, which has a backward. No
+torch_sparse is needed; edge weights are accepted (PyG 3466). As in PyG the
+scorer LEConv ignores edge weights.
 
 Difference from tgp's ASAPooling: tgp connects ``A[idx, idx]`` and passes edge
 weights to LEConv; we keep PyG's (and the paper's) ``S^T A S``.
@@ -24,8 +29,16 @@ weights to LEConv; we keep PyG's (and the paper's) ``S^T A S``.
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn.pool import ASAPooling
+from torch_geometric.utils import (
+    add_remaining_self_loops,
+    remove_self_loops,
+    scatter,
+    softmax,
+)
 
 from poolbench.pooling.base import Pooler, PoolOutput
 from poolbench.pooling.poolers.sag import RankTopK
@@ -60,14 +73,40 @@ class ASAPool(Pooler):
     def forward(
         self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor
     ) -> PoolOutput:
-        # PyG does not return the fitness of the kept clusters; read it off the
-        # selector's output for info["score"].
-        kept: list[Tensor] = []
-        hook = self.pool.select.register_forward_hook(
-            lambda _m, _i, out: kept.append(out.weight)
+        # PyG's forward, step by step, except CON (see the module docstring).
+        pool, n = self.pool, x.size(0)
+        edge_index, edge_weight = add_remaining_self_loops(
+            edge_index, edge_weight, fill_value=1.0, num_nodes=n
         )
-        try:
-            out_x, ei, ew, b, perm = self.pool(x, edge_index, edge_weight, batch)
-        finally:
-            hook.remove()
-        return score_output(out_x, ei, ew, b, perm, kept[0], x.size(0))
+        x_pool = x
+        if pool.gnn_intra_cluster is not None:
+            x_pool = pool.gnn_intra_cluster(x, edge_index, edge_weight)
+        src, dst = edge_index
+        x_q = scatter(x_pool[src], dst, dim=0, dim_size=n, reduce="max")
+        att = pool.att(torch.cat([pool.lin(x_q)[dst], x_pool[src]], dim=-1)).view(-1)
+        att = softmax(F.leaky_relu(att, pool.negative_slope), dst, num_nodes=n)
+        att = F.dropout(att, p=pool.dropout, training=self.training)
+        x_c = scatter(x[src] * att.unsqueeze(-1), dst, dim=0, dim_size=n)
+
+        fitness = pool.gnn_score(x_c, edge_index).sigmoid().view(-1)
+        perm = pool.select(fitness, batch).node_index
+        k = perm.numel()
+        out_x = x_c[perm] * fitness[perm].unsqueeze(-1)
+
+        col = torch.full((n,), -1, dtype=torch.long, device=x.device)
+        col[perm] = torch.arange(k, device=x.device)
+        keep = col[dst] >= 0
+        s = torch.sparse_coo_tensor(
+            torch.stack([src[keep], col[dst[keep]]]), att[keep], (n, k)
+        )
+        ones = torch.ones_like(att) if edge_weight is None else edge_weight
+        a = torch.sparse_coo_tensor(edge_index, ones, (n, n))
+        a_pool = torch.sparse.mm(s.t(), torch.sparse.mm(a, s)).coalesce()
+        ei, ew = a_pool.indices(), a_pool.values()
+        if pool.add_self_loops:
+            ei, ew = add_remaining_self_loops(ei, ew, num_nodes=k)
+        else:
+            ei, ew = remove_self_loops(ei, ew)
+        if edge_weight is None:
+            ew = None
+        return score_output(out_x, ei, ew, batch[perm], perm, fitness[perm], n)
