@@ -15,15 +15,27 @@ def pooler_table() -> Table:
     from poolbench.pooling.registry import discover
 
     table = Table(title="poolers")
-    for col in ("name", "family", "dense/sparse", "trainable", "aux loss",
-                "precomputable", "expressive"):
+    for col in (
+        "name",
+        "family",
+        "dense/sparse",
+        "trainable",
+        "aux loss",
+        "precomputable",
+        "expressive",
+    ):
         table.add_column(col)
     yes = {True: "yes", False: "-"}
     for name, cls in discover().items():
         m = cls.metadata()
         table.add_row(
-            name, m["family"], "dense" if m["dense"] else "sparse", yes[m["trainable"]],
-            yes[m["aux_loss"]], yes[m["precomputable"]], yes[m["expressive"]],
+            name,
+            m["family"],
+            "dense" if m["dense"] else "sparse",
+            yes[m["trainable"]],
+            yes[m["aux_loss"]],
+            yes[m["precomputable"]],
+            yes[m["expressive"]],
         )
     return table
 
@@ -39,7 +51,9 @@ def _raw_counts(raw: Path, name: str) -> tuple[int, int, int | None]:
 
 
 def _find_raw(name: str, root: str, mirror: str | None) -> Path | None:
-    bases = [Path(root) / "TUDataset"] + ([Path(mirror), Path(mirror) / "TUDataset"] if mirror else [])
+    bases = [Path(root) / "TUDataset"] + (
+        [Path(mirror), Path(mirror) / "TUDataset"] if mirror else []
+    )
     for base in bases:
         raw = base / name / "raw"
         if (raw / f"{name}_graph_labels.txt").is_file():
@@ -67,13 +81,21 @@ def dataset_table() -> Table:
                 elif transform == "constant":
                     features = "1"
                 elif node_labels is not None:
-                    features = str(node_labels) + (" + attrs" if cfg.use_node_attr else "")
+                    features = str(node_labels) + (
+                        " + attrs" if cfg.use_node_attr else ""
+                    )
             else:
                 graphs = "not local"
         else:
             graphs, classes, features = "generated", "3", "5"
-        table.add_row(path.stem, str(cfg.get("name", path.stem)), graphs, classes,
-                      features, str(transform))
+        table.add_row(
+            path.stem,
+            str(cfg.get("name", path.stem)),
+            graphs,
+            classes,
+            features,
+            str(transform),
+        )
     return table
 
 

@@ -35,7 +35,10 @@ def _without(section: dict, keys: set[str]) -> dict:
 
 
 def config_hash(cfg: DictConfig) -> str:
-    """Stable id of what a run computes: data, model, pooler, trainer, protocol, seed."""
+    """Stable id of what a run computes.
+
+    The run-speed keys (threads, n_jobs, fail_fast) are left out.
+    """
     resolved = OmegaConf.to_container(cfg, resolve=True)
     identity = {
         "dataset": resolved["dataset"],
@@ -102,7 +105,9 @@ class Experiment:
 
     @property
     def name(self) -> str:
-        return self.cfg.get("experiment_name") or f"{self.dataset.name}-{self.pooler_name}"
+        return (
+            self.cfg.get("experiment_name") or f"{self.dataset.name}-{self.pooler_name}"
+        )
 
     @property
     def model_name(self) -> str:
@@ -118,9 +123,16 @@ class Experiment:
         p = self.cfg.protocol
         labels = self.dataset.labels.numpy()
         path = splits_path(
-            self.cfg.data.root, self.dataset.name, p.folds, p.val_size, self.cfg.seed, p.test_size
+            self.cfg.data.root,
+            self.dataset.name,
+            p.folds,
+            p.val_size,
+            self.cfg.seed,
+            p.test_size,
         )
-        return load_or_build_splits(path, labels, p.folds, p.val_size, self.cfg.seed, p.test_size)
+        return load_or_build_splits(
+            path, labels, p.folds, p.val_size, self.cfg.seed, p.test_size
+        )
 
     def make_pooler(self, level: int, in_channels: int, avg_nodes: float) -> Pooler:
         params = {k: v for k, v in self.cfg.pooler.items() if k != "_target_"}
@@ -132,7 +144,9 @@ class Experiment:
                 **params,
             )
         except TypeError as exc:
-            raise PoolbenchError(f"bad pooler config for {self.pooler_name}: {exc}") from None
+            raise PoolbenchError(
+                f"bad pooler config for {self.pooler_name}: {exc}"
+            ) from None
 
     def make_model(self, device: torch.device) -> HierarchicalGNN:
         model_cfg = OmegaConf.to_container(self.cfg.model, resolve=True)
@@ -148,7 +162,9 @@ class Experiment:
             raise PoolbenchError(f"bad model config: {exc}") from None
         return model.to(device)
 
-    def loader(self, index: list[int], shuffle: bool, generator: torch.Generator | None):
+    def loader(
+        self, index: list[int], shuffle: bool, generator: torch.Generator | None
+    ):
         graphs = [self.dataset.graphs[i] for i in index]
         return DataLoader(
             graphs,
@@ -160,7 +176,7 @@ class Experiment:
 
     def with_overrides(self, overrides: dict) -> Experiment:
         """A copy whose config has ``overrides`` (dotted keys) applied: grid points."""
-        cfg = OmegaConf.merge(self.cfg, OmegaConf.from_dotlist(
-            [f"{k}={v}" for k, v in overrides.items()]
-        ))
+        cfg = OmegaConf.merge(
+            self.cfg, OmegaConf.from_dotlist([f"{k}={v}" for k, v in overrides.items()])
+        )
         return Experiment(cfg, self.dataset)

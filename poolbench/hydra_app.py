@@ -26,7 +26,9 @@ def check_group_overrides(args: list[str]) -> None:
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except Exception as exc:
-        raise PoolbenchError(f"cannot parse overrides: {exc}".replace("\n", " ")) from None
+        raise PoolbenchError(
+            f"cannot parse overrides: {exc}".replace("\n", " ")
+        ) from None
     for override in parsed:
         group = override.key_or_group
         if group not in GROUPS or override.is_delete():

@@ -30,13 +30,20 @@ def git_commit() -> str:
     src = Path(poolbench.__file__).resolve().parent
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=src, capture_output=True, text=True, timeout=10
+            ["git", "rev-parse", "HEAD"],
+            cwd=src,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
         if head.returncode != 0:
             return ""
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=src, capture_output=True, text=True, timeout=10,
+            cwd=src,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
         return head.stdout.strip()[:12] + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.TimeoutExpired):
@@ -52,14 +59,29 @@ def validate(cfg: DictConfig) -> None:
 
 def print_summary(frame, console: Console) -> None:
     table = Table(title="poolbench results (mean ± std over folds)")
-    for col in ("dataset", "pooler", "test acc %", "folds", "runs", "failed",
-                "s/epoch", "peak MB"):
-        table.add_column(col, no_wrap=True, justify="left" if col == "pooler" else "right")
+    for col in (
+        "dataset",
+        "pooler",
+        "test acc %",
+        "folds",
+        "runs",
+        "failed",
+        "s/epoch",
+        "peak MB",
+    ):
+        table.add_column(
+            col, no_wrap=True, justify="left" if col == "pooler" else "right"
+        )
     for r in frame.itertuples():
         table.add_row(
-            r.dataset, r.pooler, f"{100 * r.acc_mean:.2f} ± {100 * r.acc_std:.2f}",
-            str(r.folds), str(r.runs), str(r.failed),
-            f"{r.sec_per_epoch:.4f}", f"{r.peak_mem_mb:.0f} {r.mem_kind}",
+            r.dataset,
+            r.pooler,
+            f"{100 * r.acc_mean:.2f} ± {100 * r.acc_std:.2f}",
+            str(r.folds),
+            str(r.runs),
+            str(r.failed),
+            f"{r.sec_per_epoch:.4f}",
+            f"{r.peak_mem_mb:.0f} {r.mem_kind}",
         )
     console.print(table)
 
@@ -79,7 +101,8 @@ def run_experiment(cfg: DictConfig) -> dict:
     total = protocol.folds * protocol.runs
     todo = sum(
         (exp.config_hash, f, r) not in done
-        for f in range(protocol.folds) for r in range(protocol.runs)
+        for f in range(protocol.folds)
+        for r in range(protocol.runs)
     )
     console = Console(stderr=True, soft_wrap=True)
     console.print(
@@ -105,8 +128,9 @@ def run_experiment(cfg: DictConfig) -> dict:
             entity=cfg.logger.entity,
         )
     with ProgressHooks(exp.name, todo, exp.trainer.max_epochs) as progress:
-        run_protocol(exp, protocol, device, provenance, done, store.append,
-                     Hooks(progress, sink))
+        run_protocol(
+            exp, protocol, device, provenance, done, store.append, Hooks(progress, sink)
+        )
     rows = store.latest()
     summary = summarize(rows[rows["config_hash"] == exp.config_hash])
     print_summary(summary, table_console())

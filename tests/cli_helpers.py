@@ -11,8 +11,12 @@ import pandas as pd
 
 from poolbench.results.store import ResultsStore
 
+REPO = Path(__file__).resolve().parents[1]
 
-def run_cli(args, cwd: Path, data_root: Path, mirror: Path | None, timeout=600, env=None):
+
+def run_cli(
+    args, cwd: Path, data_root: Path, mirror: Path | None, timeout=600, env=None
+):
     full_env = {
         k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "HYDRA_"))
     }

@@ -26,7 +26,9 @@ def cli(tmp_path, data_root, mirror):
 def check_cv_rows(frame, dataset, pooler):
     assert list(frame.columns) == COLUMNS
     assert len(frame) == 30
-    assert sorted(set(zip(frame.fold, frame.run))) == [(f, r) for f in range(10) for r in range(3)]
+    assert sorted(set(zip(frame.fold, frame.run))) == [
+        (f, r) for f in range(10) for r in range(3)
+    ]
     assert (frame.status == "ok").all()
     assert frame.test_acc.between(0, 1).all() and frame.val_acc.between(0, 1).all()
     assert (frame.dataset == dataset).all() and (frame.pooler == pooler).all()
@@ -58,7 +60,15 @@ def test_same_seed_gives_identical_rows(cli):
     assert cli(*args, "results.dir=a").returncode == 0
     assert cli(*args, "results.dir=b").returncode == 0
     a, b = rows(cli.cwd, "a"), rows(cli.cwd, "b")
-    cols = ["seed", "best_epoch", "train_acc", "val_acc", "val_loss", "test_acc", "test_loss"]
+    cols = [
+        "seed",
+        "best_epoch",
+        "train_acc",
+        "val_acc",
+        "val_loss",
+        "test_acc",
+        "test_loss",
+    ]
     assert a[cols].equals(b[cols])
     other = cli(*args, "results.dir=c", "seed=1")
     assert other.returncode == 0
@@ -66,26 +76,44 @@ def test_same_seed_gives_identical_rows(cli):
 
 
 def test_multirun_two_by_two(cli):
-    out = cli("train", "-m", "pooler=mincut,topk", "dataset=mutag,ptc_mr",
-              "protocol=holdout", *QUICK)
+    out = cli(
+        "train",
+        "-m",
+        "pooler=mincut,topk",
+        "dataset=mutag,ptc_mr",
+        "protocol=holdout",
+        *QUICK,
+    )
     assert out.returncode == 0, out.stderr
     frame = rows(cli.cwd)
     assert sorted(zip(frame.dataset, frame.pooler)) == [
-        ("MUTAG", "mincut"), ("MUTAG", "topk"), ("PTC_MR", "mincut"), ("PTC_MR", "topk")
+        ("MUTAG", "mincut"),
+        ("MUTAG", "topk"),
+        ("PTC_MR", "mincut"),
+        ("PTC_MR", "topk"),
     ]
     assert frame.config_hash.nunique() == 4
 
 
 @pytest.mark.skipif(shutil.which("wandb") is None, reason="wandb CLI not installed")
 def test_wandb_offline_run_holds_the_logged_metrics(cli):
-    out = cli("train", "pooler=topk", "dataset=mutag", "protocol=holdout", "logger=wandb",
-              *QUICK, env={"WANDB_SILENT": "true"})
+    out = cli(
+        "train",
+        "pooler=topk",
+        "dataset=mutag",
+        "protocol=holdout",
+        "logger=wandb",
+        *QUICK,
+        env={"WANDB_SILENT": "true"},
+    )
     assert out.returncode == 0, out.stderr
     runs = list((cli.cwd / "results" / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
     inspected = subprocess.run(
         ["wandb", "leet", "inspect", "--summary", "--json", str(runs[0])],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     info = json.loads(inspected.stdout)
     text = json.dumps(info)
@@ -120,8 +148,12 @@ def test_bad_input_is_one_line_exit_2_and_no_rows(cli, case):
 def test_missing_dataset_names_both_fixes(tmp_path, data_root):
     empty = tmp_path / "empty_mirror"
     empty.mkdir()
-    out = run_cli(["train", "dataset=mutag", "protocol=holdout"], tmp_path,
-                  tmp_path / "fresh_root", empty)
+    out = run_cli(
+        ["train", "dataset=mutag", "protocol=holdout"],
+        tmp_path,
+        tmp_path / "fresh_root",
+        empty,
+    )
     assert out.returncode == 2
     assert "data.mirror" in out.stderr and "download" in out.stderr
     assert "Traceback" not in out.stderr
@@ -134,7 +166,11 @@ def test_list_and_help(cli):
     for name in ("mincut", "topk", "none", "soft_clustering", "dense", "sparse"):
         assert name in poolers.stdout
     datasets = cli("list", "datasets")
-    assert datasets.returncode == 0 and "MUTAG" in datasets.stdout and "188" in datasets.stdout
+    assert (
+        datasets.returncode == 0
+        and "MUTAG" in datasets.stdout
+        and "188" in datasets.stdout
+    )
     helped = cli("--help")
     assert helped.returncode == 0 and "poolbench train" in helped.stdout
     unknown = cli("frobnicate")

@@ -54,7 +54,9 @@ def build_splits(
             stratify=labels[outer_train],
             random_state=seed + fold,
         )
-        splits.append(Split(sorted(train.tolist()), sorted(val.tolist()), sorted(test.tolist())))
+        splits.append(
+            Split(sorted(train.tolist()), sorted(val.tolist()), sorted(test.tolist()))
+        )
     return splits
 
 
@@ -91,6 +93,13 @@ def load_or_build_splits(
     return splits
 
 
-def splits_path(root: str, dataset: str, folds: int, val_size: float, seed: int, test_size: float) -> Path:
+def splits_path(
+    root: str, dataset: str, folds: int, val_size: float, seed: int, test_size: float
+) -> Path:
     kind = f"cv{folds}" if folds > 1 else f"holdout{test_size:g}"
-    return Path(root).expanduser() / "splits" / dataset / f"{kind}_val{val_size:g}_seed{seed}.json"
+    return (
+        Path(root).expanduser()
+        / "splits"
+        / dataset
+        / f"{kind}_val{val_size:g}_seed{seed}.json"
+    )

@@ -50,7 +50,9 @@ def _fetch_raw(name: str, root: Path, mirror: str | None) -> None:
 
 def _degree_features(graphs, max_degree: int) -> None:
     for g in graphs:
-        deg = degree(g.edge_index[0], g.num_nodes, dtype=torch.long).clamp(max=max_degree)
+        deg = degree(g.edge_index[0], g.num_nodes, dtype=torch.long).clamp(
+            max=max_degree
+        )
         g.x = torch.nn.functional.one_hot(deg, max_degree + 1).float()
 
 

@@ -74,7 +74,9 @@ class HierarchicalGNN(nn.Module):
             self.blocks.append(layers)
             if level < len(blocks) - 1:
                 assert make_pooler is not None
-                self.poolers.append(make_pooler(level, hidden, avg_nodes * pool_ratio**level))
+                self.poolers.append(
+                    make_pooler(level, hidden, avg_nodes * pool_ratio**level)
+                )
         self.readout = READOUTS[readout]
         self.head = nn.Sequential(
             nn.Linear(hidden, mlp_hidden),

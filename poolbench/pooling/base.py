@@ -52,7 +52,8 @@ class PoolOutput:
             raise ValueError(f"PoolOutput.x must be [K, F], got {tuple(self.x.shape)}")
         if self.edge_index.dim() != 2 or self.edge_index.size(0) != 2:
             raise ValueError(
-                f"PoolOutput.edge_index must be [2, E], got {tuple(self.edge_index.shape)}"
+                "PoolOutput.edge_index must be [2, E], "
+                f"got {tuple(self.edge_index.shape)}"
             )
         if self.batch.shape != (n,):
             raise ValueError(

@@ -26,9 +26,7 @@ def to_padded(
     return x_dense, adj, mask
 
 
-def from_padded(
-    x: Tensor, adj: Tensor
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def from_padded(x: Tensor, adj: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Sparse form of a dense pooled batch with K supernodes per graph.
 
     Args:

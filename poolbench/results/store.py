@@ -123,7 +123,9 @@ class ResultsStore(CsvStore):
 
     def _typed(self, frame: pd.DataFrame) -> pd.DataFrame:
         for col in _INT:
-            frame[col] = pd.to_numeric(frame[col], errors="coerce").fillna(-1).astype(int)
+            frame[col] = (
+                pd.to_numeric(frame[col], errors="coerce").fillna(-1).astype(int)
+            )
         for col in _FLOAT:
             frame[col] = pd.to_numeric(frame[col], errors="coerce")
         return frame
@@ -131,6 +133,15 @@ class ResultsStore(CsvStore):
 
 _INT = {"fold", "run", "seed", "best_epoch", "epochs", "params"}
 _FLOAT = {
-    "train_acc", "val_acc", "test_acc", "val_loss", "test_loss", "sec_per_epoch",
-    "total_sec", "precompute_sec", "peak_mem_mb", "avg_nodes_in", "avg_nodes_pooled",
+    "train_acc",
+    "val_acc",
+    "test_acc",
+    "val_loss",
+    "test_loss",
+    "sec_per_epoch",
+    "total_sec",
+    "precompute_sec",
+    "peak_mem_mb",
+    "avg_nodes_in",
+    "avg_nodes_pooled",
 }

@@ -15,7 +15,9 @@ from poolbench.results.row import ResultRow
 
 
 class WandbSink:
-    def __init__(self, config: dict, project: str, mode: str, directory: str, entity=None):
+    def __init__(
+        self, config: dict, project: str, mode: str, directory: str, entity=None
+    ):
         self.config = config
         self.project = project
         self.entity = entity
@@ -29,7 +31,9 @@ class WandbSink:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:  # never let logging break a run
-            warnings.warn(f"wandb {what} failed, continuing without it: {exc}", stacklevel=2)
+            warnings.warn(
+                f"wandb {what} failed, continuing without it: {exc}", stacklevel=2
+            )
             self.run = None
             return None
 
@@ -48,7 +52,12 @@ class WandbSink:
             group=f"{row.experiment}-{row.config_hash}",
             job_type=f"fold{row.fold}",
             name=name,
-            config={**self.config, "fold": row.fold, "run": row.run, "run_seed": row.seed},
+            config={
+                **self.config,
+                "fold": row.fold,
+                "run": row.run,
+                "run_seed": row.seed,
+            },
             reinit="finish_previous",
         )
         if self.run is not None:

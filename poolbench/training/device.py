@@ -15,11 +15,15 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise PoolbenchError("device=cuda asked for but no GPU is visible; use device=auto or cpu")
+        raise PoolbenchError(
+            "device=cuda asked for but no GPU is visible; use device=auto or cpu"
+        )
     try:
         return torch.device(name)
     except RuntimeError:
-        raise PoolbenchError(f"unknown device {name!r}; use auto, cpu or cuda") from None
+        raise PoolbenchError(
+            f"unknown device {name!r}; use auto, cpu or cuda"
+        ) from None
 
 
 def set_threads(threads: int) -> int:

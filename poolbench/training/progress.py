@@ -51,7 +51,9 @@ class ProgressHooks:
 
     def epoch_callback(self, row: ResultRow):
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
-            info = f"val_acc {metrics['val_acc']:.3f} val_loss {metrics['val_loss']:.3f}"
+            info = (
+                f"val_acc {metrics['val_acc']:.3f} val_loss {metrics['val_loss']:.3f}"
+            )
             self.progress.update(self.epochs, completed=epoch + 1, info=info)
 
         return on_epoch

@@ -49,7 +49,9 @@ class ProtocolConfig:
 
     def grid_points(self) -> list[dict]:
         keys = list(self.grid)
-        return [dict(zip(keys, vals)) for vals in itertools.product(*self.grid.values())]
+        return [
+            dict(zip(keys, vals)) for vals in itertools.product(*self.grid.values())
+        ]
 
 
 def _now() -> str:
@@ -73,7 +75,9 @@ def train_once(exp, split, seed: int, device, on_epoch=None) -> dict:
     train = exp.loader(split.train, shuffle=True, generator=generator)
     val = exp.loader(split.val, shuffle=False, generator=None)
     result = fit(model, train, val, exp.trainer, device, on_epoch)
-    test = evaluate(model, exp.loader(split.test, shuffle=False, generator=None), device)
+    test = evaluate(
+        model, exp.loader(split.test, shuffle=False, generator=None), device
+    )
     return {
         "model": model,
         "fit": result,
@@ -91,7 +95,9 @@ def select_on_validation(exp, split, fold: int, base_seed: int, points, device):
         train = candidate.loader(split.train, shuffle=True, generator=generator)
         val = candidate.loader(split.val, shuffle=False, generator=None)
         res = fit(model, train, val, candidate.trainer, device)
-        score = -res.val.loss if candidate.trainer.monitor == "val_loss" else res.val.acc
+        score = (
+            -res.val.loss if candidate.trainer.monitor == "val_loss" else res.val.acc
+        )
         if best_score is None or score > best_score:
             best, best_score = point, score
     return best
@@ -112,7 +118,9 @@ def run_protocol(
     memory = PeakMemory(device)
     base_seed = int(exp.cfg.seed)
     for fold, split in enumerate(splits):
-        todo = [r for r in range(protocol.runs) if (exp.config_hash, fold, r) not in done]
+        todo = [
+            r for r in range(protocol.runs) if (exp.config_hash, fold, r) not in done
+        ]
         if not todo:
             continue
         chosen: dict = {}
@@ -143,13 +151,18 @@ def run_protocol(
             start = perf_counter()
             try:
                 out = train_once(
-                    fold_exp, split, seed, device,
+                    fold_exp,
+                    split,
+                    seed,
+                    device,
                     hooks.epoch_callback(row) if hooks is not None else None,
                 )
                 res, test = out["fit"], out["test"]
                 row.best_epoch, row.epochs = res.best_epoch, res.epochs
                 row.train_acc, row.val_acc, row.val_loss = (
-                    res.train_acc, res.val.acc, res.val.loss,
+                    res.train_acc,
+                    res.val.acc,
+                    res.val.loss,
                 )
                 row.test_acc, row.test_loss = test.acc, test.loss
                 row.sec_per_epoch = res.sec_per_epoch

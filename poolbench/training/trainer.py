@@ -39,11 +39,15 @@ class TrainerConfig:
         from poolbench.errors import PoolbenchError
 
         if self.max_epochs < 1:
-            raise PoolbenchError(f"trainer.max_epochs must be ≥ 1, got {self.max_epochs}")
+            raise PoolbenchError(
+                f"trainer.max_epochs must be ≥ 1, got {self.max_epochs}"
+            )
         if self.patience < 1:
             raise PoolbenchError(f"trainer.patience must be ≥ 1, got {self.patience}")
         if self.batch_size < 1:
-            raise PoolbenchError(f"trainer.batch_size must be ≥ 1, got {self.batch_size}")
+            raise PoolbenchError(
+                f"trainer.batch_size must be ≥ 1, got {self.batch_size}"
+            )
         if self.lr <= 0:
             raise PoolbenchError(f"trainer.lr must be > 0, got {self.lr}")
         if self.monitor not in ("val_loss", "val_acc"):
@@ -99,7 +103,9 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device) -> Metric
         loss_sum += F.cross_entropy(out.logits, y, reduction="sum")
         correct += (out.logits.argmax(-1) == y).sum()
         total += y.numel()
-    return Metrics(loss=float(loss_sum) / max(total, 1), acc=float(correct) / max(total, 1))
+    return Metrics(
+        loss=float(loss_sum) / max(total, 1), acc=float(correct) / max(total, 1)
+    )
 
 
 def _better(monitor: str, value: float, best: float) -> bool:

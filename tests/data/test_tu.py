@@ -25,7 +25,9 @@ def test_missing_dataset_error_names_both_fixes(tmp_path):
 
 
 def test_social_sets_get_a_degree_one_hot(mirror, data_root):
-    ds = load_tu("IMDB-BINARY", str(data_root), str(mirror), features="degree", max_degree=10)
+    ds = load_tu(
+        "IMDB-BINARY", str(data_root), str(mirror), features="degree", max_degree=10
+    )
     assert ds.num_features == 11 and ds.num_classes == 2
     g = ds.graphs[0]
     deg = torch.bincount(g.edge_index[0], minlength=g.num_nodes).clamp(max=10)

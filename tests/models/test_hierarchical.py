@@ -11,13 +11,18 @@ from tests.pooling.graphs import no_edges, random_graph, single_node
 
 def factory(name: str, ratio: float = 0.5):
     def make(level, in_channels, avg_nodes):
-        return get_pooler(name)(in_channels=in_channels, ratio=ratio, avg_nodes=avg_nodes)
+        return get_pooler(name)(
+            in_channels=in_channels, ratio=ratio, avg_nodes=avg_nodes
+        )
 
     return make
 
 
 def batch():
-    graphs = [random_graph(n, seed=n) for n in (12, 7, 9)] + [single_node(), no_edges(4)]
+    graphs = [random_graph(n, seed=n) for n in (12, 7, 9)] + [
+        single_node(),
+        no_edges(4),
+    ]
     for i, g in enumerate(graphs):
         g.y = torch.tensor([i % 3])
     return Batch.from_data_list(graphs)
@@ -31,8 +36,16 @@ def forward(model, b):
 @pytest.mark.parametrize("mp", MP_KINDS)
 def test_output_shapes_and_gradients_reach_every_parameter(pooler, mp):
     torch.manual_seed(0)
-    model = HierarchicalGNN(4, 3, factory(pooler), avg_nodes=8, blocks=[2, 1, 1], mp=mp,
-                            hidden=16, mlp_hidden=8)
+    model = HierarchicalGNN(
+        4,
+        3,
+        factory(pooler),
+        avg_nodes=8,
+        blocks=[2, 1, 1],
+        mp=mp,
+        hidden=16,
+        mlp_hidden=8,
+    )
     b = batch()
     out = forward(model, b)
     assert out.logits.shape == (5, 3)
@@ -44,7 +57,9 @@ def test_output_shapes_and_gradients_reach_every_parameter(pooler, mp):
 
 def test_flat_model_has_no_pooler_and_keeps_the_layer_count():
     flat = HierarchicalGNN(4, 3, None, avg_nodes=8, blocks=[3], hidden=16)
-    identity = HierarchicalGNN(4, 3, factory("none"), avg_nodes=8, blocks=[2, 1], hidden=16)
+    identity = HierarchicalGNN(
+        4, 3, factory("none"), avg_nodes=8, blocks=[2, 1], hidden=16
+    )
     assert len(flat.poolers) == 0
     # the flat baseline and pooler=none have the same parameters: a fair control
     assert sum(p.numel() for p in flat.parameters()) == sum(
@@ -56,7 +71,9 @@ def test_flat_model_has_no_pooler_and_keeps_the_layer_count():
 
 def test_aux_losses_enter_the_training_loss():
     torch.manual_seed(0)
-    model = HierarchicalGNN(4, 3, factory("mincut"), avg_nodes=8, blocks=[1, 1], hidden=8)
+    model = HierarchicalGNN(
+        4, 3, factory("mincut"), avg_nodes=8, blocks=[1, 1], hidden=8
+    )
     b = batch()
     out = forward(model, b)
     assert set(out.aux_loss) == {"pool0/cut", "pool0/ortho"}
@@ -67,7 +84,9 @@ def test_aux_losses_enter_the_training_loss():
 
 
 def test_each_level_gets_avg_nodes_shrunk_by_the_ratio():
-    model = HierarchicalGNN(4, 2, factory("mincut", 0.5), avg_nodes=20, blocks=[1, 1, 1])
+    model = HierarchicalGNN(
+        4, 2, factory("mincut", 0.5), avg_nodes=20, blocks=[1, 1, 1]
+    )
     assert [p.num_clusters for p in model.poolers] == [10, 5]
 
 

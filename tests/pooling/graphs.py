@@ -22,11 +22,15 @@ def random_graph(n: int, p: float = 0.3, features: int = 4, seed: int = 0) -> Da
 
 
 def single_node(features: int = 4) -> Data:
-    return Data(x=torch.randn(1, features), edge_index=torch.empty(2, 0, dtype=torch.long))
+    return Data(
+        x=torch.randn(1, features), edge_index=torch.empty(2, 0, dtype=torch.long)
+    )
 
 
 def no_edges(n: int = 5, features: int = 4) -> Data:
-    return Data(x=torch.randn(n, features), edge_index=torch.empty(2, 0, dtype=torch.long))
+    return Data(
+        x=torch.randn(n, features), edge_index=torch.empty(2, 0, dtype=torch.long)
+    )
 
 
 def disconnected(features: int = 4) -> Data:

@@ -19,13 +19,21 @@ def build(cls, avg_nodes: float = 8.0, seed: int = 0):
 
 
 def pool(pooler, batch) -> PoolOutput:
-    return pooler(batch.x, batch.edge_index, getattr(batch, "edge_weight", None), batch.batch)
+    return pooler(
+        batch.x, batch.edge_index, getattr(batch, "edge_weight", None), batch.batch
+    )
 
 
 @pytest.mark.parametrize("name", REGISTRY)
 def test_metadata_declared(name):
     meta = REGISTRY[name].metadata()
-    assert meta["family"] in {"none", "soft_clustering", "one_over_k", "score", "control"}
+    assert meta["family"] in {
+        "none",
+        "soft_clustering",
+        "one_over_k",
+        "score",
+        "control",
+    }
     assert all(isinstance(meta[k], bool) for k in meta if k != "family")
     if meta["precomputable"]:
         assert not meta["trainable"], "a precomputable pooler cannot learn"
@@ -41,7 +49,9 @@ def test_edge_cases_give_finite_valid_output(name, case):
     assert out.x.size(1) == FEATURES
     assert torch.isfinite(out.x).all()
     if out.edge_index.numel():
-        assert 0 <= int(out.edge_index.min()) and int(out.edge_index.max()) < out.x.size(0)
+        assert 0 <= int(out.edge_index.min()) and int(
+            out.edge_index.max()
+        ) < out.x.size(0)
     if out.edge_weight is not None:
         assert torch.isfinite(out.edge_weight).all()
     for loss_name, loss in out.aux_loss.items():
@@ -74,8 +84,14 @@ def _canonical(out: PoolOutput) -> tuple[torch.Tensor, torch.Tensor]:
     rank[order] = torch.arange(order.numel())
     k = out.x.size(0)
     adj = torch.zeros(k, k)
-    w = out.edge_weight if out.edge_weight is not None else torch.ones(out.edge_index.size(1))
-    adj.index_put_((rank[out.edge_index[0]], rank[out.edge_index[1]]), w, accumulate=True)
+    w = (
+        out.edge_weight
+        if out.edge_weight is not None
+        else torch.ones(out.edge_index.size(1))
+    )
+    adj.index_put_(
+        (rank[out.edge_index[0]], rank[out.edge_index[1]]), w, accumulate=True
+    )
     return out.x[order], adj
 
 

@@ -6,8 +6,17 @@ from poolbench.results.store import ResultsStore
 
 def row(fold=0, run=0, status="ok", acc=0.5, h="abc"):
     return ResultRow(
-        experiment="e", dataset="D", pooler="p", model="m", protocol="cv10",
-        fold=fold, run=run, seed=1, config_hash=h, test_acc=acc, status=status,
+        experiment="e",
+        dataset="D",
+        pooler="p",
+        model="m",
+        protocol="cv10",
+        fold=fold,
+        run=run,
+        seed=1,
+        config_hash=h,
+        test_acc=acc,
+        status=status,
         error="boom, with a comma\nand a newline" if status != "ok" else "",
     )
 

@@ -21,8 +21,12 @@ def model(seed=0, pooler="mincut"):
 
 def loaders(mutag, batch_size=16):
     g = mutag.graphs
-    train = DataLoader(g[:120], batch_size=batch_size, shuffle=True,
-                       generator=torch.Generator().manual_seed(0))
+    train = DataLoader(
+        g[:120],
+        batch_size=batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+    )
     val = DataLoader(g[120:150], batch_size=batch_size)
     test = g[150:]
     return train, val, test
@@ -53,7 +57,9 @@ def test_metrics_do_not_depend_on_batch_size(mutag):
     b = evaluate(m, DataLoader(graphs, batch_size=7), CPU)
     c = evaluate(m, DataLoader(graphs, batch_size=50), CPU)
     assert a.acc == b.acc == c.acc
-    assert a.loss == pytest.approx(b.loss, abs=1e-5) and b.loss == pytest.approx(c.loss, abs=1e-5)
+    assert a.loss == pytest.approx(b.loss, abs=1e-5) and b.loss == pytest.approx(
+        c.loss, abs=1e-5
+    )
 
 
 def test_best_weights_are_restored(mutag):
