@@ -166,6 +166,7 @@ def run_protocol(
                 )
                 row.test_acc, row.test_loss = test.acc, test.loss
                 row.sec_per_epoch = res.sec_per_epoch
+                row.avg_nodes_in = res.avg_nodes_in
                 row.avg_nodes_pooled = res.avg_nodes_pooled
                 row.params = sum(p.numel() for p in out["model"].parameters())
             except PoolbenchError:
@@ -181,7 +182,6 @@ def run_protocol(
             row.total_sec = perf_counter() - start
             row.peak_mem_mb = memory.peak_mb()
             row.mem_kind = memory.kind
-            row.avg_nodes_in = exp.dataset.avg_nodes
             row.finished_at = _now()
             on_row(row)
             rows.append(row)

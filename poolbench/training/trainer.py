@@ -67,6 +67,7 @@ class FitResult:
     train_acc: float
     val: Metrics
     sec_per_epoch: float
+    avg_nodes_in: float
     avg_nodes_pooled: float
     history: list[dict[str, float]] = field(default_factory=list)
 
@@ -129,7 +130,7 @@ def fit(
     best = math.inf if cfg.monitor == "val_loss" else -math.inf
     best_state, best_epoch, best_val, best_train_acc = None, -1, None, float("nan")
     epoch_times, history = [], []
-    pooled_sum, graphs_seen = 0.0, 0
+    nodes_sum, pooled_sum, graphs_seen = 0, 0, 0
     stale = 0
     for epoch in range(cfg.max_epochs):
         start = time.perf_counter()
@@ -137,7 +138,8 @@ def fit(
         # Accumulated on the device: no host sync inside the batch loop.
         correct = torch.zeros((), device=device, dtype=torch.long)
         finite = torch.ones((), device=device, dtype=torch.bool)
-        seen = 0
+        aux_sums: dict[str, torch.Tensor] = {}
+        seen = steps = 0
         for batch in train_loader:
             batch = batch.to(device)
             out = _forward(model, batch)
@@ -152,9 +154,12 @@ def fit(
             opt.step()
             correct += (out.logits.detach().argmax(-1) == y).sum()
             seen += y.numel()
-            if out.pooled_nodes:
-                pooled_sum += out.pooled_nodes[-1]
-                graphs_seen += batch.num_graphs
+            for name, value in out.aux_loss.items():
+                aux_sums[name] = aux_sums.get(name, 0.0) + value.detach()
+            nodes_sum += batch.num_nodes
+            pooled_sum += out.pooled_nodes[-1] if out.pooled_nodes else batch.num_nodes
+            graphs_seen += batch.num_graphs
+            steps += 1
         if not bool(finite):
             raise RunFailure("nan", f"non-finite loss or gradient in epoch {epoch}")
         train_acc = float(correct) / max(seen, 1)
@@ -164,6 +169,8 @@ def fit(
         epoch_times.append(time.perf_counter() - start)
         value = val.loss if cfg.monitor == "val_loss" else val.acc
         record = {"train_acc": train_acc, "val_loss": val.loss, "val_acc": val.acc}
+        # each aux term on its own, so a loss that dominates or vanishes shows
+        record.update({f"aux/{k}": float(v) / max(steps, 1) for k, v in aux_sums.items()})
         history.append(record)
         if on_epoch is not None:
             on_epoch(epoch, record)
@@ -177,12 +184,16 @@ def fit(
                 break
     assert best_state is not None and best_val is not None
     model.load_state_dict(best_state)
+    timed = epoch_times[1:] or epoch_times
     return FitResult(
         best_epoch=best_epoch,
         epochs=len(epoch_times),
         train_acc=best_train_acc,
         val=best_val,
-        sec_per_epoch=sum(epoch_times) / len(epoch_times),
-        avg_nodes_pooled=pooled_sum / graphs_seen if graphs_seen else float("nan"),
+        # The first epoch pays one-off warm-up (allocator, kernels): left out
+        # of the per-epoch cost whenever there are later epochs to average.
+        sec_per_epoch=sum(timed) / len(timed),
+        avg_nodes_in=nodes_sum / max(graphs_seen, 1),
+        avg_nodes_pooled=pooled_sum / max(graphs_seen, 1),
         history=history,
     )
