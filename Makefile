@@ -6,7 +6,8 @@ PIP ?= $(PYTHON) -m pip
 TORCH ?= torch==2.13.0
 export POOLBENCH_DATA_MIRROR ?= $(abspath ../shared/datasets)
 
-.PHONY: install install-reference test test-slow lint train-example
+.PHONY: install install-reference test test-slow lint train-example bench-smoke bench-synthetic bench-tu table bench bench-parallel bench-scaling
+.PHONY: eval-expressiveness eval-autoencoder eval-spectral eval-all
 
 install:
 	$(PIP) install $(TORCH)
@@ -27,3 +28,44 @@ lint:
 
 train-example:
 	poolbench train pooler=mincut dataset=mutag
+
+# Speed and memory (README, Performance). Timings depend on what else runs.
+bench:
+	poolbench bench
+
+bench-parallel:
+	poolbench bench --parallel
+
+# Cost vs N for every pooler: docs/scaling/scaling.{csv,png}, a few minutes.
+bench-scaling:
+	OMP_NUM_THREADS=1 poolbench bench --scaling --out docs/scaling
+
+# Benchmarks: each prints its jobs and run count, shows progress, resumes when
+# rerun, and ends with the table. BENCH_ARGS adds options or overrides, e.g.
+# make bench-tu BENCH_ARGS="--jobs 8 trainer.threads=1"
+BENCH_ARGS ?=
+bench-smoke:
+	$(PYTHON) scripts/bench.py smoke $(BENCH_ARGS)
+
+bench-synthetic:
+	$(PYTHON) scripts/bench.py synthetic $(BENCH_ARGS)
+
+bench-tu:
+	$(PYTHON) scripts/bench.py tu $(BENCH_ARGS)
+
+# Tables and figures from results/; TABLE_ARGS filters, e.g. TABLE_ARGS="dataset=mutag"
+TABLE_ARGS ?=
+table:
+	$(PYTHON) -m poolbench table $(TABLE_ARGS)
+
+# Pooling-quality evaluations over every registered pooler; each prints its
+# table, appends rows to results/evaluations.csv and draws results/figures/.
+# EVAL_ARGS narrows or changes them, e.g. EVAL_ARGS="pooler=mincut,topk".
+EVAL_ARGS ?=
+eval-expressiveness:
+	$(PYTHON) -m poolbench eval expressiveness $(EVAL_ARGS)
+eval-autoencoder:
+	$(PYTHON) -m poolbench eval autoencoder $(EVAL_ARGS)
+eval-spectral:
+	$(PYTHON) -m poolbench eval spectral $(EVAL_ARGS)
+eval-all: eval-expressiveness eval-autoencoder eval-spectral

@@ -10,24 +10,29 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field, replace
 from functools import cached_property
+from pathlib import Path
 
 import torch
 from hydra.utils import get_class, get_method
 from omegaconf import DictConfig, OmegaConf
 from torch_geometric.loader import DataLoader
 
+from poolbench.data.batching import PackedGraphs, PackedLoader
 from poolbench.data.dataset import GraphDataset
 from poolbench.data.splits import Split, load_or_build_splits, splits_path
 from poolbench.errors import PoolbenchError
 from poolbench.models.hierarchical import HierarchicalGNN
-from poolbench.pooling.base import Pooler
+from poolbench.pooling.base import Pooler, TopologyPooler
+from poolbench.pooling.precompute import cache_key, load_or_compute
 from poolbench.pooling.registry import name_of
 from poolbench.training.trainer import TrainerConfig
 
 # Keys that change how fast a run goes, never what it computes: kept out of the hash.
-_NOT_IDENTITY = {"threads", "n_jobs", "fail_fast"}
+# (fast_data and precompute are proven result-neutral on the CPU by the tests.)
+_NOT_IDENTITY = {"threads", "n_jobs", "fail_fast", "fast_data", "precompute", "compile"}
 
 
 def _without(section: dict, keys: set[str]) -> dict:
@@ -44,7 +49,11 @@ def config_hash(cfg: DictConfig) -> str:
         "dataset": resolved["dataset"],
         "model": resolved["model"],
         "pooler": resolved["pooler"],
-        "trainer": _without(resolved["trainer"], _NOT_IDENTITY),
+        # amp changes the arithmetic; left out while off so older hashes still match
+        "trainer": _without(
+            resolved["trainer"],
+            _NOT_IDENTITY | (set() if resolved["trainer"].get("amp") else {"amp"}),
+        ),
         "protocol": _without(resolved["protocol"], _NOT_IDENTITY),
         "seed": resolved["seed"],
     }
@@ -74,11 +83,25 @@ def load_dataset(cfg: DictConfig) -> GraphDataset:
 
 
 @dataclass
+class FastDataCache:
+    """What the fast data path builds once and every fold, run and grid point of
+    an experiment reuses: the packed dataset and its precomputed topologies."""
+
+    packed: PackedGraphs | None = None
+    # precompute cache key -> the packed dataset with those topologies
+    with_topology: dict[str, PackedGraphs] = field(default_factory=dict)
+    # Seconds spent getting topologies (computed or read from disk) not yet
+    # claimed by a result row.
+    unclaimed_precompute_sec: float = 0.0
+
+
+@dataclass
 class Experiment:
     """The dataset, splits and model factory of one composed config."""
 
     cfg: DictConfig
     dataset: GraphDataset
+    fast: FastDataCache = field(default_factory=FastDataCache)
 
     @cached_property
     def trainer(self) -> TrainerConfig:
@@ -149,6 +172,12 @@ class Experiment:
             ) from None
 
     def make_model(self, device: torch.device) -> HierarchicalGNN:
+        for flag in ("compile", "amp"):
+            if getattr(self.trainer, flag) and device.type != "cuda":
+                raise PoolbenchError(
+                    f"trainer.{flag}=true needs a CUDA device (got {device}); "
+                    f"set trainer.{flag}=false on the CPU"
+                )
         model_cfg = OmegaConf.to_container(self.cfg.model, resolve=True)
         try:
             model = HierarchicalGNN(
@@ -165,6 +194,12 @@ class Experiment:
     def loader(
         self, index: list[int], shuffle: bool, generator: torch.Generator | None
     ):
+        """Batches of the graphs ``index``: the packed fast path by default, or
+        PyG's DataLoader (``trainer.fast_data=false``); both give one result."""
+        if self.trainer.fast_data:
+            return PackedLoader(
+                self.packed_graphs(), index, self.trainer.batch_size, shuffle, generator
+            )
         graphs = [self.dataset.graphs[i] for i in index]
         return DataLoader(
             graphs,
@@ -179,4 +214,55 @@ class Experiment:
         cfg = OmegaConf.merge(
             self.cfg, OmegaConf.from_dotlist([f"{k}={v}" for k, v in overrides.items()])
         )
-        return Experiment(cfg, self.dataset)
+        return Experiment(cfg, self.dataset, self.fast)
+
+    @property
+    def pooling_levels(self) -> int:
+        return len(self.cfg.model.blocks) - 1
+
+    @property
+    def precomputes_pooling(self) -> bool:
+        return (
+            self.trainer.precompute
+            and self.pooling_levels > 0
+            and issubclass(self.pooler_class, TopologyPooler)
+        )
+
+    def packed_graphs(self) -> PackedGraphs:
+        """The dataset packed once (CPU; the trainer moves it to the device once),
+        with the pooler's precomputed topologies when it has any."""
+        if self.fast.packed is None:
+            self.fast.packed = PackedGraphs.from_graphs(
+                self.dataset.graphs, torch.device("cpu")
+            )
+        if not self.precomputes_pooling:
+            return self.fast.packed
+        params = OmegaConf.to_container(self.cfg.pooler, resolve=True)
+        key = cache_key(
+            self.dataset.fingerprint, self.pooler_class, params, self.pooling_levels
+        )
+        if key not in self.fast.with_topology:
+            start = time.perf_counter()
+            hidden = int(self.cfg.model.hidden)
+            avg = self.dataset.avg_nodes
+            ratio = self.cfg.model.pool_ratio
+            poolers = [
+                self.make_pooler(level, hidden, avg * ratio**level)
+                for level in range(self.pooling_levels)
+            ]
+            cache_dir = Path(self.cfg.data.root) / "precompute" / self.dataset.name
+            result = load_or_compute(poolers, self.dataset.graphs, cache_dir, key)
+            self.fast.with_topology[key] = replace(
+                self.fast.packed, levels=result.levels, _copies={}
+            )
+            self.fast.unclaimed_precompute_sec += time.perf_counter() - start
+        return self.fast.with_topology[key]
+
+    def take_precompute_sec(self) -> float:
+        """Precompute seconds spent since the last call: for one result row's
+        ``precompute_sec`` (they already lie inside that run's ``total_sec``)."""
+        seconds, self.fast.unclaimed_precompute_sec = (
+            self.fast.unclaimed_precompute_sec,
+            0.0,
+        )
+        return seconds

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -19,9 +21,32 @@ from poolbench.report.console import table_console
 from poolbench.report.summary import summarize
 from poolbench.results.store import ResultsStore
 from poolbench.results.wandb_sink import WandbSink
-from poolbench.training.device import resolve_device, set_threads
+from poolbench.training.device import pin_job_to_gpu, resolve_device, set_threads
 from poolbench.training.progress import Hooks, ProgressHooks
-from poolbench.training.protocol import ProtocolConfig, run_protocol
+from poolbench.training.protocol import FailFast, ProtocolConfig, run_protocol
+
+EXIT_RUN_FAILED = 1
+
+
+def place_sweep_job(device: str) -> str:
+    """In a multirun: the job's GPU and the parallel-jobs count its threads divide.
+
+    Runs before anything touches CUDA. ``POOLBENCH_PARALLEL_JOBS`` comes from
+    the joblib launcher's ``n_jobs`` (-1: one job per core) unless already set.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return device
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return device
+    n_jobs = hydra_cfg.launcher.get("n_jobs")
+    if n_jobs is not None and "POOLBENCH_PARALLEL_JOBS" not in os.environ:
+        jobs = int(n_jobs) if int(n_jobs) > 0 else (os.cpu_count() or 1)
+        os.environ["POOLBENCH_PARALLEL_JOBS"] = str(jobs)
+    return pin_job_to_gpu(int(hydra_cfg.job.num), device)
 
 
 @cache
@@ -88,10 +113,11 @@ def print_summary(frame, console: Console) -> None:
 
 def run_experiment(cfg: DictConfig) -> dict:
     """Run the protocol for one config; rows go to the store as runs finish."""
+    device_name = place_sweep_job(cfg.device)
     set_threads(cfg.trainer.threads)  # first: interop threads are fixed at first use
     validate(cfg)
     protocol = ProtocolConfig(**OmegaConf.to_container(cfg.protocol, resolve=True))
-    device = resolve_device(cfg.device)
+    device = resolve_device(device_name)
     dataset = load_dataset(cfg)
     exp = Experiment(cfg, dataset)
     _ = exp.trainer  # bad trainer, model or pooler settings fail before any row
@@ -127,10 +153,15 @@ def run_experiment(cfg: DictConfig) -> dict:
             directory=str(cfg.results.dir),  # wandb adds its own wandb/ folder
             entity=cfg.logger.entity,
         )
-    with ProgressHooks(exp.name, todo, exp.trainer.max_epochs) as progress:
-        run_protocol(
-            exp, protocol, device, provenance, done, store.append, Hooks(progress, sink)
-        )
+    try:
+        with ProgressHooks(exp.name, todo, exp.trainer.max_epochs) as progress:
+            hooks = Hooks(progress, sink)
+            run_protocol(exp, protocol, device, provenance, done, store.append, hooks)
+    except FailFast as exc:
+        # SystemExit, unlike an exception, is not held back by Hydra until the
+        # end of a multirun (Hydra 2284): the sweep stops here.
+        print(f"poolbench: run failed: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_RUN_FAILED) from None
     rows = store.latest()
     summary = summarize(rows[rows["config_hash"] == exp.config_hash])
     print_summary(summary, table_console())

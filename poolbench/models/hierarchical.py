@@ -92,14 +92,22 @@ class HierarchicalGNN(nn.Module):
         edge_weight: Tensor | None,
         batch: Tensor,
         num_graphs: int,
+        topology: list[dict[str, Tensor]] | None = None,
     ) -> ModelOutput:
+        """``topology`` holds each level's precomputed pooled topology, for
+        :class:`~poolbench.pooling.base.TopologyPooler` levels only."""
         aux: dict[str, Tensor] = {}
         pooled_nodes: list[int] = []
         for level, layers in enumerate(self.blocks):
             for layer in layers:
                 x = torch.relu(layer(x, edge_index, edge_weight))
             if level < len(self.poolers):
-                out = self.poolers[level](x, edge_index, edge_weight, batch)
+                if topology is not None:
+                    out = self.poolers[level](
+                        x, edge_index, edge_weight, batch, topology=topology[level]
+                    )
+                else:
+                    out = self.poolers[level](x, edge_index, edge_weight, batch)
                 x, edge_index, edge_weight, batch = (
                     out.x,
                     out.edge_index,

@@ -12,6 +12,15 @@ import pandas as pd
 GROUP = ["experiment", "dataset", "pooler", "model", "protocol", "config_hash"]
 
 
+def fold_means(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per experiment and fold: the mean test accuracy of its ok final runs."""
+    ok = frame[frame["status"] == "ok"]
+    if ok.empty:
+        return pd.DataFrame(columns=GROUP + ["fold", "test_acc"])
+    means = ok.groupby(GROUP + ["fold"], sort=True, dropna=False)["test_acc"].mean()
+    return means.reset_index()
+
+
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per experiment: acc mean/std over folds, cost, run counts."""
     if frame.empty:
@@ -29,6 +38,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
                 "runs": int(len(ok)),
                 "failed": int(len(rows) - len(ok)),
                 "sec_per_epoch": ok["sec_per_epoch"].mean(),
+                "sec_per_epoch_std": ok["sec_per_epoch"].std(ddof=0),
                 "total_sec": rows["total_sec"].sum(),
                 "peak_mem_mb": ok["peak_mem_mb"].max(),
                 "mem_kind": ok["mem_kind"].iloc[0] if len(ok) else "",

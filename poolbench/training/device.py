@@ -26,6 +26,14 @@ def resolve_device(name: str) -> torch.device:
         ) from None
 
 
+def usable_cores() -> int:
+    """Cores this process may run on: a Slurm or cgroup CPU set, else all."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def set_threads(threads: int) -> int:
     """Fix torch's intra-op threads for this process.
 
@@ -36,7 +44,7 @@ def set_threads(threads: int) -> int:
     """
     if threads <= 0:
         jobs = max(1, int(os.environ.get("POOLBENCH_PARALLEL_JOBS", "1")))
-        threads = max(1, (os.cpu_count() or 1) // jobs)
+        threads = max(1, usable_cores() // jobs)
     torch.set_num_threads(threads)
     try:
         torch.set_num_interop_threads(1)
@@ -85,3 +93,45 @@ class PeakMemory:
         import resource
 
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def gpu_for_job(job_num: int, visible: list[str]) -> str:
+    """The GPU a parallel job takes: its job number modulo the visible GPUs.
+
+    Hydra's launchers do not share GPUs out among parallel jobs (Hydra 1331):
+    without this every job of a joblib sweep piles onto GPU 0.
+    """
+    if not visible:
+        raise ValueError("no GPU to choose from")
+    return visible[job_num % len(visible)]
+
+
+def visible_gpus() -> list[str]:
+    """The GPU ids this process may use, found without initialising CUDA."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [d.strip() for d in env.split(",") if d.strip() not in ("", "-1")]
+    try:  # NVML counts GPUs without the CUDA init that would freeze the choice
+        count = torch.cuda._device_count_nvml()
+    except Exception:
+        count = -1
+    return [str(i) for i in range(max(count, 0))]
+
+
+def pin_job_to_gpu(job_num: int, device: str) -> str:
+    """Give job ``job_num`` of a multirun its own GPU; returns the device to use.
+
+    Before CUDA initialises, ``CUDA_VISIBLE_DEVICES`` narrows the process to
+    one GPU. A reused worker process (loky keeps them) has CUDA initialised
+    already and keeps the GPUs it saw then, so it gets an explicit index.
+    ``device=cpu`` or ``cuda:i`` are the user's choice and left alone.
+    """
+    if device not in ("auto", "cuda"):
+        return device
+    visible = visible_gpus()
+    if len(visible) <= 1:
+        return device
+    if torch.cuda.is_initialized():
+        return f"cuda:{job_num % len(visible)}"
+    os.environ["CUDA_VISIBLE_DEVICES"] = gpu_for_job(job_num, visible)
+    return device

@@ -4,6 +4,8 @@ Errica et al. (2020), as in PyDGN: outer stratified folds; inside each, an
 optional grid is selected on the inner validation split only; then
 ``runs`` final trainings with distinct seeds, each scored on the fold's test
 split at its best-validation epoch. Every finished run is one results row.
+Folds are independent, so ``n_jobs > 1`` runs them in parallel processes
+(:mod:`poolbench.training.parallel_folds`) with the same rows as in sequence.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class ProtocolConfig:
     def __post_init__(self) -> None:
         if self.folds < 1 or self.runs < 1:
             raise PoolbenchError("protocol.folds and protocol.runs must be ≥ 1")
+        if self.n_jobs < 1:
+            raise PoolbenchError(f"protocol.n_jobs must be ≥ 1, got {self.n_jobs}")
         if not 0 < self.val_size < 1 or not 0 < self.test_size < 1:
             raise PoolbenchError("protocol.val_size and test_size must lie in (0, 1)")
         for key, values in self.grid.items():
@@ -103,6 +107,99 @@ def select_on_validation(exp, split, fold: int, base_seed: int, points, device):
     return best
 
 
+class FailFast(RuntimeError):
+    """A run failed under ``protocol.fail_fast``: the sweep stops, not just the run."""
+
+
+@dataclass
+class FoldJob:
+    """The runs still to do in one outer fold."""
+
+    fold: int
+    runs: list[int]
+
+
+def pending_folds(exp, protocol: ProtocolConfig, done: set) -> list[FoldJob]:
+    jobs = []
+    for fold in range(protocol.folds):
+        todo = [
+            r for r in range(protocol.runs) if (exp.config_hash, fold, r) not in done
+        ]
+        if todo:
+            jobs.append(FoldJob(fold, todo))
+    return jobs
+
+
+def run_fold(
+    exp, protocol, job: FoldJob, split, device, provenance, on_row, hooks=None
+) -> list[ResultRow]:
+    """Select on validation (when a grid is given), then the fold's final runs."""
+    memory = PeakMemory(device)
+    base_seed = int(exp.cfg.seed)
+    chosen: dict = {}
+    if protocol.grid:
+        chosen = select_on_validation(
+            exp, split, job.fold, base_seed, protocol.grid_points(), device
+        )
+    fold_exp = exp.with_overrides(chosen) if chosen else exp
+    rows: list[ResultRow] = []
+    for run in job.runs:
+        row = ResultRow(
+            experiment=exp.name,
+            dataset=exp.dataset.name,
+            pooler=exp.pooler_name,
+            model=exp.model_name,
+            protocol=protocol.name,
+            fold=job.fold,
+            run=run,
+            seed=run_seed(base_seed, job.fold, run),
+            config_hash=exp.config_hash,
+            selected=json.dumps(chosen, sort_keys=True) if chosen else "",
+            started_at=_now(),
+            **provenance,
+        )
+        if hooks is not None:
+            hooks.run_started(row)
+        memory.reset()
+        start = perf_counter()
+        try:
+            on_epoch = hooks.epoch_callback(row) if hooks is not None else None
+            out = train_once(fold_exp, split, row.seed, device, on_epoch)
+            row.precompute_sec = fold_exp.take_precompute_sec()
+            res, test = out["fit"], out["test"]
+            row.best_epoch, row.epochs = res.best_epoch, res.epochs
+            row.train_acc, row.val_acc = res.train_acc, res.val.acc
+            row.val_loss = res.val.loss
+            row.test_acc, row.test_loss = test.acc, test.loss
+            row.sec_per_epoch = res.sec_per_epoch
+            row.avg_nodes_in = res.avg_nodes_in
+            row.avg_nodes_pooled = res.avg_nodes_pooled
+            row.params = sum(p.numel() for p in out["model"].parameters())
+        except PoolbenchError:
+            raise
+        except RunFailure as exc:
+            row.status, row.error = exc.status, str(exc)
+        except Exception as exc:  # recorded as a failed row; the sweep goes on
+            row.status = "oom" if _is_oom(exc) else "failed"
+            row.error = _one_line(exc)
+            if protocol.fail_fast:
+                traceback.print_exc()
+        row.total_sec = perf_counter() - start
+        row.peak_mem_mb = memory.peak_mb()
+        row.mem_kind = memory.kind
+        row.finished_at = _now()
+        on_row(row)  # the failed row is written even when the sweep stops next
+        rows.append(row)
+        if hooks is not None:
+            hooks.run_finished(row)
+        if row.status != "ok" and protocol.fail_fast:
+            raise FailFast(
+                f"{exp.name} fold {job.fold} run {run} {row.status}: {row.error} "
+                "(protocol.fail_fast=true stops the sweep)"
+            )
+    return rows
+
+
 def run_protocol(
     exp,
     protocol: ProtocolConfig,
@@ -112,79 +209,23 @@ def run_protocol(
     on_row: Callable[[ResultRow], None],
     hooks=None,
 ) -> list[ResultRow]:
-    """Run every (fold, run) not in ``done``; hand each finished row to ``on_row``."""
+    """Run every (fold, run) not in ``done``; hand each finished row to ``on_row``.
+
+    With ``protocol.n_jobs > 1`` the folds run in that many spawned processes;
+    ``on_row`` then runs in the workers, so it must be picklable (the store's
+    locked ``append`` is), and ``hooks`` hear of each run when its fold ends.
+    """
     splits = exp.splits()
+    jobs = pending_folds(exp, protocol, done)
+    if protocol.n_jobs > 1 and len(jobs) > 1:
+        from poolbench.training.parallel_folds import run_folds_in_processes
+
+        return run_folds_in_processes(
+            exp, protocol, jobs, splits, device, provenance, on_row, hooks
+        )
     rows: list[ResultRow] = []
-    memory = PeakMemory(device)
-    base_seed = int(exp.cfg.seed)
-    for fold, split in enumerate(splits):
-        todo = [
-            r for r in range(protocol.runs) if (exp.config_hash, fold, r) not in done
-        ]
-        if not todo:
-            continue
-        chosen: dict = {}
-        if protocol.grid:
-            chosen = select_on_validation(
-                exp, split, fold, base_seed, protocol.grid_points(), device
-            )
-        fold_exp = exp.with_overrides(chosen) if chosen else exp
-        for run in todo:
-            seed = run_seed(base_seed, fold, run)
-            row = ResultRow(
-                experiment=exp.name,
-                dataset=exp.dataset.name,
-                pooler=exp.pooler_name,
-                model=exp.model_name,
-                protocol=protocol.name,
-                fold=fold,
-                run=run,
-                seed=seed,
-                config_hash=exp.config_hash,
-                selected=json.dumps(chosen, sort_keys=True) if chosen else "",
-                started_at=_now(),
-                **provenance,
-            )
-            if hooks is not None:
-                hooks.run_started(row)
-            memory.reset()
-            start = perf_counter()
-            try:
-                out = train_once(
-                    fold_exp,
-                    split,
-                    seed,
-                    device,
-                    hooks.epoch_callback(row) if hooks is not None else None,
-                )
-                res, test = out["fit"], out["test"]
-                row.best_epoch, row.epochs = res.best_epoch, res.epochs
-                row.train_acc, row.val_acc, row.val_loss = (
-                    res.train_acc,
-                    res.val.acc,
-                    res.val.loss,
-                )
-                row.test_acc, row.test_loss = test.acc, test.loss
-                row.sec_per_epoch = res.sec_per_epoch
-                row.avg_nodes_in = res.avg_nodes_in
-                row.avg_nodes_pooled = res.avg_nodes_pooled
-                row.params = sum(p.numel() for p in out["model"].parameters())
-            except PoolbenchError:
-                raise
-            except RunFailure as exc:
-                row.status, row.error = exc.status, str(exc)
-            except Exception as exc:  # recorded as a failed row; the sweep goes on
-                row.status = "oom" if _is_oom(exc) else "failed"
-                row.error = _one_line(exc)
-                if protocol.fail_fast:
-                    traceback.print_exc()
-                    raise
-            row.total_sec = perf_counter() - start
-            row.peak_mem_mb = memory.peak_mb()
-            row.mem_kind = memory.kind
-            row.finished_at = _now()
-            on_row(row)
-            rows.append(row)
-            if hooks is not None:
-                hooks.run_finished(row)
+    for job in jobs:
+        rows += run_fold(
+            exp, protocol, job, splits[job.fold], device, provenance, on_row, hooks
+        )
     return rows

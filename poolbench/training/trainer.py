@@ -34,6 +34,11 @@ class TrainerConfig:
     grad_clip: float = 0.0
     monitor: str = "val_loss"
     threads: int = 1
+    # Speed levers; none changes what a run computes on the CPU (tested).
+    fast_data: bool = True  # packed tensors batched by index, not PyG collation
+    precompute: bool = True  # topology poolers: pooled graphs cached per dataset
+    compile: bool = False  # torch.compile the model (CUDA only)
+    amp: bool = False  # bf16 autocast (CUDA only)
 
     def __post_init__(self) -> None:
         from poolbench.errors import PoolbenchError
@@ -73,13 +78,30 @@ class FitResult:
 
 
 def _forward(model: nn.Module, batch):
+    # Precomputed pooled topologies ride on packed batches only.
+    topology = getattr(batch, "topology", None)
+    extra = {"topology": topology} if topology is not None else {}
     return model(
         batch.x,
         batch.edge_index,
         getattr(batch, "edge_weight", None),
         batch.batch,
         batch.num_graphs,
+        **extra,
     )
+
+
+def placed(loader: Iterable, device: torch.device) -> Iterable:
+    """A packed loader moved to ``device`` once (it then builds batches there);
+    any other loader as it is, its batches moved one by one."""
+    on = getattr(loader, "on", None)
+    return on(device) if callable(on) else loader
+
+
+def autocast(cfg: TrainerConfig | None, device: torch.device):
+    """bf16 autocast when ``trainer.amp`` (CUDA only, refused earlier on CPU)."""
+    enabled = bool(cfg is not None and cfg.amp and device.type == "cuda")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
 def objective(out, y):
@@ -91,17 +113,24 @@ def objective(out, y):
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader: Iterable, device: torch.device) -> Metrics:
+def evaluate(
+    model: nn.Module,
+    loader: Iterable,
+    device: torch.device,
+    cfg: TrainerConfig | None = None,
+) -> Metrics:
     """Loss and accuracy from accumulated predictions: independent of batch size."""
     model.eval()
+    loader = placed(loader, device)
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     total = 0
     for batch in loader:
         batch = batch.to(device)
-        out = _forward(model, batch)
+        with autocast(cfg, device):
+            out = _forward(model, batch)
         y = batch.y.view(-1)
-        loss_sum += F.cross_entropy(out.logits, y, reduction="sum")
+        loss_sum += F.cross_entropy(out.logits.float(), y, reduction="sum")
         correct += (out.logits.argmax(-1) == y).sum()
         total += y.numel()
     return Metrics(
@@ -127,6 +156,11 @@ def fit(
         RunFailure: status ``nan`` when the loss or gradients stop being finite.
     """
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    train_loader = placed(train_loader, device)
+    val_loader = placed(val_loader, device)
+    # The compiled wrapper shares parameters with ``model``; state is read from
+    # ``model`` so checkpoints never carry the wrapper's key prefix.
+    step_model = torch.compile(model, dynamic=True) if cfg.compile else model
     best = math.inf if cfg.monitor == "val_loss" else -math.inf
     best_state, best_epoch, best_val, best_train_acc = None, -1, None, float("nan")
     epoch_times, history = [], []
@@ -142,9 +176,10 @@ def fit(
         seen = steps = 0
         for batch in train_loader:
             batch = batch.to(device)
-            out = _forward(model, batch)
-            y = batch.y.view(-1)
-            loss = objective(out, y)
+            with autocast(cfg, device):
+                out = _forward(step_model, batch)
+                y = batch.y.view(-1)
+                loss = objective(out, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:
@@ -163,14 +198,15 @@ def fit(
         if not bool(finite):
             raise RunFailure("nan", f"non-finite loss or gradient in epoch {epoch}")
         train_acc = float(correct) / max(seen, 1)
-        val = evaluate(model, val_loader, device)
+        val = evaluate(step_model, val_loader, device, cfg)
         if not math.isfinite(val.loss):
             raise RunFailure("nan", f"non-finite validation loss in epoch {epoch}")
         epoch_times.append(time.perf_counter() - start)
         value = val.loss if cfg.monitor == "val_loss" else val.acc
         record = {"train_acc": train_acc, "val_loss": val.loss, "val_acc": val.acc}
         # each aux term on its own, so a loss that dominates or vanishes shows
-        record.update({f"aux/{k}": float(v) / max(steps, 1) for k, v in aux_sums.items()})
+        for name, total in aux_sums.items():
+            record[f"aux/{name}"] = float(total) / max(steps, 1)
         history.append(record)
         if on_epoch is not None:
             on_epoch(epoch, record)

@@ -1,0 +1,1 @@
+"""Benchmarks of poolbench itself: epoch throughput, parallel sweeps, cost scaling."""

@@ -1,0 +1,171 @@
+"""``poolbench bench``: epoch throughput, parallel sweeps and cost scaling."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from poolbench.errors import PoolbenchError
+from poolbench.report.console import table_console
+
+DESCRIPTION = """\
+Speed and memory benchmarks, on the CPU, one process, same seeds.
+
+default: a plain PyG training loop (DataLoader shuffle, batch 32, torch's
+  default threads, then tuned to 1 thread) against poolbench's path (packed
+  fast data, precomputed pooling, 1 thread), same model, data, epochs and
+  Adam, for each dataset x pooler. Prints sec/epoch, speedups, the overhead
+  share (1 - forward+backward+step over wall time) and peak memory.
+--parallel: 8 runs as 1 job, as 2 jobs of 1 thread, and as 2 naive jobs with
+  torch's default threads; prints sweep wall times and speedups.
+--scaling: time and memory of one forward+backward of every registered pooler
+  against N (10^2..10^5) on Erdos-Renyi and Barabasi-Albert graphs; writes
+  scaling.csv and scaling.png to --out.
+
+Timings depend on what else runs on the machine: state it with the numbers."""
+
+EPILOG = """examples:
+  poolbench bench
+  poolbench bench --datasets mutag --poolers topk --epochs 3 --json
+  poolbench bench --parallel
+  poolbench bench --scaling --max-nodes 10000 --out docs/scaling"""
+
+
+def _names(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="poolbench bench",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--parallel", action="store_true", help="measure parallel sweeps")
+    mode.add_argument("--scaling", action="store_true", help="measure cost vs N")
+    parser.add_argument("--datasets", default="mutag,proteins", help="comma list")
+    parser.add_argument("--poolers", default="mincut,topk,graclus", help="comma list")
+    parser.add_argument(
+        "--epochs", type=int, default=10, help="epochs per path (first is warm-up)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print JSON rows only")
+    group = parser.add_argument_group("--parallel")
+    group.add_argument("--runs", type=int, default=8, help="runs in the sweep")
+    group = parser.add_argument_group("--scaling")
+    group.add_argument("--max-nodes", type=int, default=100_000)
+    group.add_argument("--mem-cap-mb", type=float, default=2048.0)
+    group.add_argument("--time-cap-sec", type=float, default=5.0)
+    group.add_argument("--out", default="docs/scaling", help="folder for CSV and plot")
+    args = parser.parse_args(argv)
+    if args.epochs < 2:
+        raise PoolbenchError("--epochs must be ≥ 2 (the first is a warm-up)")
+    if args.runs < 2:
+        raise PoolbenchError("--runs must be ≥ 2")
+    if args.max_nodes < 100:
+        raise PoolbenchError("--max-nodes must be ≥ 100")
+    return args
+
+
+def bench_command(argv: list[str]) -> None:
+    args = parse_args(argv)
+    console = Console(stderr=True)
+    if args.parallel:
+        _parallel(args, console)
+    elif args.scaling:
+        _scaling(args, console)
+    else:
+        _epochs(args, console)
+
+
+def _epochs(args, console: Console) -> None:
+    from poolbench.bench.epochs import geomean, measure_epochs
+    from poolbench.bench.setup import build_experiment
+
+    details = []
+    for dataset in _names(args.datasets):
+        for pooler in _names(args.poolers):
+            exp = build_experiment(dataset, pooler, [f"seed={args.seed}"])
+            console.print(f"timing {exp.dataset.name} × {pooler} …", highlight=False)
+            details.append(measure_epochs(exp, args.epochs, args.seed))
+    if args.json:
+        print(json.dumps([asdict(d.row) for d in details], indent=1))
+        return
+    table = Table(title=f"poolbench bench: seconds per epoch ({args.epochs} epochs)")
+    for col in (
+        "dataset", "pooler", f"PyG default ({details[0].threads_default} thr)",
+        "PyG tuned (1 thr)", "poolbench", "× default", "× tuned",
+        "overhead poolbench", "overhead PyG tuned", "precompute s", "peak MB pb / PyG",
+    ):  # fmt: skip
+        table.add_column(col, justify="left" if col == "pooler" else "right")
+    for d in details:
+        r = d.row
+        table.add_row(
+            r.dataset, r.pooler, f"{r.default_sec_per_epoch:.4f}",
+            f"{r.tuned_sec_per_epoch:.4f}", f"{r.poolbench_sec_per_epoch:.4f}",
+            f"{r.speedup_vs_default:.2f}", f"{r.speedup_vs_tuned:.2f}",
+            f"{100 * r.overhead_share:.0f} %", f"{100 * d.tuned_overhead_share:.0f} %",
+            f"{d.precompute_sec:.2f}",
+            f"{r.peak_mem_mb:.0f} / {d.plain_peak_mem_mb:.0f}",
+        )  # fmt: skip
+    table_console().print(table)
+    tuned = [d.row.speedup_vs_tuned for d in details]
+    default = [d.row.speedup_vs_default for d in details]
+    table_console().print(
+        f"geomean speedup vs tuned {geomean(tuned):.2f}× (min {min(tuned):.2f}×), "
+        f"vs default {geomean(default):.2f}×; max overhead share "
+        f"{100 * max(d.row.overhead_share for d in details):.0f} %",
+        highlight=False,
+    )
+
+
+def _parallel(args, console: Console) -> None:
+    from poolbench.bench.parallel import measure_parallel
+
+    dataset, pooler = _names(args.datasets)[0], _names(args.poolers)[0]
+    console.print(
+        f"{args.runs} runs of {dataset} × {pooler}, {args.epochs} epochs each …",
+        highlight=False,
+    )
+    rows = measure_parallel(dataset, pooler, args.runs, args.epochs)
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], indent=1))
+        return
+    table = Table(title=f"parallel sweep: {args.runs} runs of {dataset} × {pooler}")
+    for col in ("setting", "jobs", "threads/job", "wall s", "speedup vs 1 job"):
+        table.add_column(col, justify="left" if col == "setting" else "right")
+    for r in rows:
+        table.add_row(
+            r.setting, str(r.jobs), r.threads_per_job, f"{r.wall_sec:.2f}",
+            f"{r.speedup_vs_1_job:.2f}",
+        )  # fmt: skip
+    table_console().print(table)
+
+
+def _scaling(args, console: Console) -> None:
+    from poolbench.bench.scaling import measure_scaling, save_scaling
+
+    def progress(name, points):
+        ok = [p for p in points if p.status == "ok"]
+        top = max((p.nodes for p in ok), default=0)
+        stops = sorted({p.status for p in points} - {"ok"})
+        console.print(
+            f"{name:>18}: up to N={top:,}"
+            + (f" ({', '.join(stops)})" if stops else ""),
+            highlight=False,
+        )
+
+    points = measure_scaling(
+        args.max_nodes, args.mem_cap_mb, args.time_cap_sec, None, progress
+    )
+    csv_path, png_path = save_scaling(points, Path(args.out))
+    if args.json:
+        print(json.dumps([asdict(p) for p in points], indent=1))
+    console.print(f"wrote {csv_path} and {png_path}", highlight=False)

@@ -1,0 +1,180 @@
+"""Epoch throughput: a plain PyG training loop against poolbench's path.
+
+Both train the same model (same seed, so the same initial weights) on the same
+fold-0 train split for the same epochs with the same Adam, and run a validation
+pass after every epoch: the work of any training loop with model selection.
+
+- *plain* is the loop of PyG's examples: ``DataLoader(shuffle=True,
+  batch_size=32)`` collating ``Data`` objects each step, ``float(loss)`` per
+  step for logging. It runs with torch's default intra-op threads and tuned to
+  one thread.
+- *poolbench* is :func:`poolbench.training.trainer.fit` on the experiment's
+  loaders: packed fast data, precomputed pooling for topology poolers, one
+  thread, early stopping bookkeeping included.
+
+The first epoch of each is a warm-up and is not timed. The overhead share comes
+from a separate, instrumented poolbench pass (:mod:`poolbench.bench.overhead`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+from torch_geometric.loader import DataLoader
+
+from poolbench.bench.overhead import WorkTimers
+from poolbench.experiment import Experiment
+from poolbench.training.device import PeakMemory, set_threads
+from poolbench.training.seeding import seed_everything
+from poolbench.training.trainer import TrainerConfig, _forward, fit, objective
+
+# torch's own choice, read before anything in this process changes it.
+DEFAULT_THREADS = torch.get_num_threads()
+
+
+@dataclass
+class EpochRow:
+    """One line of ``poolbench bench --json`` (exactly these keys)."""
+
+    dataset: str
+    pooler: str
+    default_sec_per_epoch: float
+    tuned_sec_per_epoch: float
+    poolbench_sec_per_epoch: float
+    speedup_vs_default: float
+    speedup_vs_tuned: float
+    overhead_share: float
+    peak_mem_mb: float
+
+
+@dataclass
+class EpochDetail:
+    """What the table shows beyond the JSON row."""
+
+    row: EpochRow
+    tuned_overhead_share: float
+    plain_peak_mem_mb: float
+    precompute_sec: float
+    threads_default: int
+
+
+def _mean_after_warmup(stamps: list[float]) -> float:
+    """Mean epoch time from epoch-end timestamps (``stamps[0]`` is the start);
+    the first epoch is a warm-up."""
+    laps = [b - a for a, b in zip(stamps, stamps[1:])]
+    timed = laps[1:] or laps
+    return sum(timed) / len(timed)
+
+
+def plain_loop(exp: Experiment, split, epochs: int, seed: int, timers=None) -> float:
+    """The PyG-example training loop; returns seconds per epoch."""
+    cpu = torch.device("cpu")
+    generator = seed_everything(seed)
+    model = exp.make_model(cpu)
+    cfg = exp.trainer
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    graphs = exp.dataset.graphs
+    train = DataLoader(
+        [graphs[i] for i in split.train],
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        generator=generator,
+    )
+    val = DataLoader([graphs[i] for i in split.val], batch_size=cfg.batch_size)
+    if timers is not None:
+        timers.attach(model)
+    stamps = [time.perf_counter()]
+    for _ in range(epochs):
+        model.train()
+        total_loss = 0.0
+        for batch in train:
+            opt.zero_grad()
+            out = _forward(model, batch)
+            loss = objective(out, batch.y.view(-1))
+            loss.backward()
+            opt.step()
+            total_loss += float(loss.detach()) * batch.num_graphs
+        model.eval()
+        correct = 0
+        with torch.no_grad():
+            for batch in val:
+                out = _forward(model, batch)
+                correct += int((out.logits.argmax(-1) == batch.y.view(-1)).sum())
+        stamps.append(time.perf_counter())
+    return _mean_after_warmup(stamps)
+
+
+def poolbench_loop(
+    exp: Experiment, split, epochs: int, seed: int, timers=None
+) -> tuple[float, float]:
+    """:func:`fit` on the experiment's loaders; seconds per epoch, precompute s."""
+    cpu = torch.device("cpu")
+    exp.take_precompute_sec()
+    generator = seed_everything(seed)
+    model = exp.make_model(cpu)
+    train = exp.loader(split.train, shuffle=True, generator=generator)
+    val = exp.loader(split.val, shuffle=False, generator=None)
+    precompute = exp.take_precompute_sec()
+    cfg = TrainerConfig(
+        **{**asdict(exp.trainer), "max_epochs": epochs, "patience": epochs + 1}
+    )
+    if timers is not None:
+        timers.attach(model)
+    stamps = [time.perf_counter()]
+    fit(model, train, val, cfg, cpu, lambda *_: stamps.append(time.perf_counter()))
+    return _mean_after_warmup(stamps), precompute
+
+
+def overhead_share(run, exp, split, epochs, seed) -> float:
+    """1 - (forward + backward + optimizer step) / wall, timed on ``run``."""
+    with WorkTimers(torch.device("cpu")) as timers:
+        run(exp, split, epochs, seed, timers)
+    return timers.overhead_share()
+
+
+def measure_epochs(exp: Experiment, epochs: int, seed: int = 0) -> EpochDetail:
+    """Time one (dataset, pooler) pair on the CPU, same seed for every path."""
+    split = exp.splits()[0]
+    memory = PeakMemory(torch.device("cpu"))
+    epochs = max(2, epochs)
+
+    set_threads(DEFAULT_THREADS)
+    default = plain_loop(exp, split, epochs, seed)
+    set_threads(1)
+    memory.reset()
+    tuned = plain_loop(exp, split, epochs, seed)
+    plain_peak = memory.peak_mb()
+    memory.reset()
+    fast, precompute = poolbench_loop(exp, split, epochs, seed)
+    peak = memory.peak_mb()
+    work_epochs = min(epochs, 4)
+    row = EpochRow(
+        dataset=exp.dataset.name,
+        pooler=exp.pooler_name,
+        default_sec_per_epoch=default,
+        tuned_sec_per_epoch=tuned,
+        poolbench_sec_per_epoch=fast,
+        speedup_vs_default=default / fast,
+        speedup_vs_tuned=tuned / fast,
+        overhead_share=overhead_share(
+            lambda *a: poolbench_loop(*a)[0], exp, split, work_epochs, seed
+        ),
+        peak_mem_mb=peak,
+    )
+    return EpochDetail(
+        row=row,
+        tuned_overhead_share=overhead_share(plain_loop, exp, split, work_epochs, seed),
+        plain_peak_mem_mb=plain_peak,
+        precompute_sec=precompute,
+        threads_default=DEFAULT_THREADS,
+    )
+
+
+def geomean(values: list[float]) -> float:
+    values = [v for v in values if v > 0 and math.isfinite(v)]
+    if not values:
+        return float("nan")
+    return math.exp(sum(math.log(v) for v in values) / len(values))

@@ -1,0 +1,156 @@
+"""Parallel-sweep scaling: 8 runs by 1 job, by 2 jobs, and by 2 naive jobs.
+
+Each job is a separate Python process (as a Hydra joblib or Slurm job is) that
+loads the data, waits at a barrier, then trains its share of the runs with
+poolbench's trainer. The sweep's time is from the barrier to the last run's
+end, so interpreter start-up and data loading are left out (they are the same
+in every setting). Settings:
+
+- ``1 job, 1 thread``: the reference;
+- ``2 jobs, 1 thread each``: poolbench's thread policy;
+- ``2 jobs, default threads``: the naive sweep, torch's default intra-op
+  threads in each job (oversubscribed when jobs x threads > cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from poolbench.errors import PoolbenchError
+
+
+@dataclass
+class ParallelRow:
+    setting: str
+    jobs: int
+    threads_per_job: str
+    runs: int
+    wall_sec: float
+    speedup_vs_1_job: float
+
+
+SETTINGS = [
+    ("1 job, 1 thread", 1, 1),
+    ("2 jobs, 1 thread each", 2, 1),
+    ("2 jobs, default threads", 2, 0),
+]
+
+
+def _worker_env(threads: int) -> dict:
+    env = dict(os.environ)
+    if threads == 0:  # torch's own default: no thread caps inherited
+        for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.pop(key, None)
+    else:
+        env["OMP_NUM_THREADS"] = str(threads)
+    return env
+
+
+def run_setting(
+    jobs: int, threads: int, runs: int, dataset: str, pooler: str, epochs: int
+) -> float:
+    """Wall seconds of ``runs`` trainings shared out over ``jobs`` processes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        go = Path(tmp) / "go"
+        procs = []
+        for job in range(jobs):
+            share = list(range(job, runs, jobs))
+            cmd = [
+                sys.executable,
+                "-m",
+                "poolbench.bench.parallel",
+                "--dataset", dataset,
+                "--pooler", pooler,
+                "--epochs", str(epochs),
+                "--threads", str(threads),
+                "--runs", ",".join(map(str, share)),
+                "--ready", str(Path(tmp) / f"ready{job}"),
+                "--go", str(go),
+            ]  # fmt: skip
+            procs.append(
+                subprocess.Popen(
+                    cmd, env=_worker_env(threads), stdout=subprocess.PIPE, text=True
+                )
+            )
+        deadline = time.time() + 600
+        while not all((Path(tmp) / f"ready{j}").exists() for j in range(jobs)):
+            if any(p.poll() not in (None, 0) for p in procs) or time.time() > deadline:
+                for p in procs:
+                    p.kill()
+                raise PoolbenchError("a bench worker failed before its runs started")
+            time.sleep(0.05)
+        go_time = time.time()
+        go.touch()
+        outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+        if any(p.returncode for p in procs):
+            raise PoolbenchError("a bench worker failed; rerun to see its error")
+    return max(o["end"] for o in outs) - go_time
+
+
+def measure_parallel(
+    dataset: str = "mutag", pooler: str = "mincut", runs: int = 8, epochs: int = 20
+) -> list[ParallelRow]:
+    rows: list[ParallelRow] = []
+    for label, jobs, threads in SETTINGS:
+        wall = run_setting(jobs, threads, runs, dataset, pooler, epochs)
+        rows.append(
+            ParallelRow(
+                label, jobs, "default" if threads == 0 else str(threads), runs, wall, 0
+            )
+        )
+    for row in rows:
+        row.speedup_vs_1_job = rows[0].wall_sec / row.wall_sec
+    return rows
+
+
+def _worker(argv: list[str]) -> None:
+    """One job: load, signal ready, wait for go, train the given runs, print JSON."""
+    parser = argparse.ArgumentParser(prog="poolbench.bench.parallel")
+    for flag in ("--dataset", "--pooler", "--runs", "--ready", "--go"):
+        parser.add_argument(flag, required=True)
+    parser.add_argument("--epochs", type=int, required=True)
+    parser.add_argument("--threads", type=int, required=True)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from poolbench.bench.setup import build_experiment
+    from poolbench.training.seeding import run_seed, seed_everything
+    from poolbench.training.trainer import TrainerConfig, fit
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    exp = build_experiment(args.dataset, args.pooler, [])
+    split = exp.splits()[0]
+    cfg = TrainerConfig(
+        **{
+            **exp.trainer.__dict__,
+            "max_epochs": args.epochs,
+            "patience": args.epochs + 1,
+        }
+    )
+    cpu = torch.device("cpu")
+    exp.packed_graphs()  # packing and precompute are not part of the sweep's time
+    Path(args.ready).touch()
+    while not Path(args.go).exists():
+        time.sleep(0.01)
+    start = time.time()
+    for run in map(int, args.runs.split(",")):
+        generator = seed_everything(run_seed(0, 0, run))
+        model = exp.make_model(cpu)
+        train = exp.loader(split.train, shuffle=True, generator=generator)
+        val = exp.loader(split.val, shuffle=False, generator=None)
+        fit(model, train, val, cfg, cpu)
+    print(json.dumps({"start": start, "end": time.time()}))
+
+
+if __name__ == "__main__":
+    _worker(sys.argv[1:])

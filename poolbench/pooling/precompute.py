@@ -1,0 +1,221 @@
+"""Precomputed pooling: the fixed topology of parameter-free poolers, once per dataset.
+
+A :class:`~poolbench.pooling.base.TopologyPooler` (graclus, ndp, kmis) reads
+only the graph structure, so its SEL and CON give the same pooled graph every
+epoch, fold and run. :func:`load_or_compute` runs ``precompute`` on each graph
+alone, level after level (level ``l + 1`` pools level ``l``'s pooled graph,
+which is fixed too), packs the results into flat tensors and caches them on
+disk keyed by the dataset fingerprint, the pooler config, the number of levels,
+the poolbench version and a hash of the algorithm's source. A batch then takes
+its topology by gathering (:meth:`PackedTopology.batch`), exactly what
+``precompute`` gives on the batch: the algorithms never couple two graphs.
+
+NMF is precomputable in principle too, but its output is a dense soft
+assignment ``[N, K]`` feeding dense RED/CON, not this sparse topology; it
+is left to run on the fly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+import poolbench
+from poolbench.data.batching import Segments, offsets
+from poolbench.pooling.base import TopologyPooler
+
+# Bump when the packed format changes.
+FORMAT_VERSION = 1
+
+
+@dataclass
+class PackedTopology:
+    """One pooling level of every graph, stored back to back.
+
+    ``cluster`` ``[sum N_in]`` holds each input node's supernode, local to its
+    graph (-1 where dropped); ``edge_index`` ``[2, sum E']`` the pooled edges,
+    local too, with ``edge_weight`` ``[sum E']``. ``inputs``, ``pooled`` and
+    ``edges`` give each graph's range of input nodes, supernodes and edges.
+    """
+
+    cluster: Tensor
+    edge_index: Tensor
+    edge_weight: Tensor
+    inputs: Segments
+    pooled: Segments
+    edges: Segments
+
+    def batch(self, ids: Tensor, ids_cpu: Tensor) -> dict[str, Tensor]:
+        """The ``precompute`` dict of the batch of graphs ``ids``."""
+        in_index, in_counts, num_in = self.inputs.gather(ids, ids_cpu)
+        _, out_counts, num_out = self.pooled.gather(ids, ids_cpu)
+        edge_rows, edge_counts, num_edges = self.edges.gather(ids, ids_cpu)
+        cluster = self.cluster[in_index]
+        shifted = cluster + offsets(out_counts, in_counts, num_in)
+        return {
+            "cluster": torch.where(cluster >= 0, shifted, cluster),
+            "edge_index": self.edge_index[:, edge_rows]
+            + offsets(out_counts, edge_counts, num_edges),
+            "edge_weight": self.edge_weight[edge_rows],
+            "batch": torch.repeat_interleave(
+                torch.arange(ids.numel(), device=ids.device),
+                out_counts,
+                output_size=num_out,
+            ),
+        }
+
+    def to(self, device: torch.device) -> PackedTopology:
+        def seg(s: Segments) -> Segments:
+            return Segments(s.ptr.to(device), s.ptr_cpu)
+
+        return PackedTopology(
+            self.cluster.to(device),
+            self.edge_index.to(device),
+            self.edge_weight.to(device),
+            seg(self.inputs),
+            seg(self.pooled),
+            seg(self.edges),
+        )
+
+    def state(self) -> dict[str, Tensor]:
+        return {
+            "cluster": self.cluster,
+            "edge_index": self.edge_index,
+            "edge_weight": self.edge_weight,
+            "inputs": self.inputs.ptr_cpu,
+            "pooled": self.pooled.ptr_cpu,
+            "edges": self.edges.ptr_cpu,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Tensor]) -> PackedTopology:
+        def seg(ptr: Tensor) -> Segments:
+            return Segments(ptr, ptr)
+
+        return cls(
+            state["cluster"],
+            state["edge_index"],
+            state["edge_weight"],
+            seg(state["inputs"]),
+            seg(state["pooled"]),
+            seg(state["edges"]),
+        )
+
+
+def compute_topologies(
+    poolers: list[TopologyPooler], graphs: list[Data]
+) -> list[PackedTopology]:
+    """Each level's topology for every graph, computed one graph at a time (CPU)."""
+    per_level: list[dict[str, list]] = [
+        {"cluster": [], "edge_index": [], "edge_weight": [], "n_in": [], "n_out": []}
+        for _ in poolers
+    ]
+    with torch.no_grad():
+        for g in graphs:
+            edge_index = g.edge_index.cpu()
+            edge_weight = getattr(g, "edge_weight", None)
+            num_nodes = int(g.num_nodes)
+            for pooler, acc in zip(poolers, per_level):
+                batch = torch.zeros(num_nodes, dtype=torch.long)
+                topo = pooler.precompute(edge_index, edge_weight, batch)
+                pooled = int(topo["batch"].numel())
+                weight = topo["edge_weight"]
+                if weight is None:
+                    weight = torch.ones(topo["edge_index"].size(1))
+                acc["cluster"].append(topo["cluster"])
+                acc["edge_index"].append(topo["edge_index"])
+                acc["edge_weight"].append(weight)
+                acc["n_in"].append(num_nodes)
+                acc["n_out"].append(pooled)
+                edge_index, edge_weight, num_nodes = topo["edge_index"], weight, pooled
+    cpu = torch.device("cpu")
+    levels = []
+    for acc in per_level:
+        edge_counts = torch.tensor([e.size(1) for e in acc["edge_index"]])
+        levels.append(
+            PackedTopology(
+                cluster=torch.cat(acc["cluster"]),
+                edge_index=torch.cat(acc["edge_index"], 1),
+                edge_weight=torch.cat(acc["edge_weight"]),
+                inputs=Segments.from_counts(torch.tensor(acc["n_in"]), cpu),
+                pooled=Segments.from_counts(torch.tensor(acc["n_out"]), cpu),
+                edges=Segments.from_counts(edge_counts, cpu),
+            )
+        )
+    return levels
+
+
+def algorithm_hash(pooler_class: type) -> str:
+    """Hash of the source the pooled topology depends on: the pooler's module
+    and the shared SEL/CON code. Editing the algorithm invalidates the cache."""
+    from poolbench.pooling import base, connect, select
+
+    h = hashlib.sha1()
+    for module in (sys.modules[pooler_class.__module__], base, connect, select):
+        try:
+            h.update(inspect.getsource(module).encode())
+        except (OSError, TypeError):
+            h.update(module.__name__.encode())
+    return h.hexdigest()[:12]
+
+
+def cache_key(
+    data_fingerprint: str, pooler_class: type, pooler_config: dict, levels: int
+) -> str:
+    identity = {
+        "data": data_fingerprint,
+        "pooler": f"{pooler_class.__module__}.{pooler_class.__qualname__}",
+        "config": pooler_config,
+        "levels": levels,
+        "poolbench": poolbench.__version__,
+        "algorithm": algorithm_hash(pooler_class),
+        "format": FORMAT_VERSION,
+    }
+    blob = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+@dataclass
+class PrecomputeResult:
+    levels: list[PackedTopology]
+    seconds: float  # to compute, or to load from the cache
+    from_cache: bool
+    path: Path
+
+
+def load_or_compute(
+    poolers: list[TopologyPooler],
+    graphs: list[Data],
+    cache_dir: str | Path,
+    key: str,
+) -> PrecomputeResult:
+    """The packed topologies, from ``cache_dir/<key>.pt`` when there, else computed
+    and saved there (atomically: concurrent jobs may race on the same file)."""
+    start = time.perf_counter()
+    path = Path(cache_dir) / f"{key}.pt"
+    if path.exists():
+        try:
+            states = torch.load(path, weights_only=True)
+            levels = [PackedTopology.from_state(s) for s in states]
+            if len(levels) == len(poolers):
+                return PrecomputeResult(levels, time.perf_counter() - start, True, path)
+        except Exception:  # a torn or foreign file: recompute and replace it
+            pass
+    levels = compute_topologies(poolers, graphs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    torch.save([level.state() for level in levels], tmp)
+    os.replace(tmp, path)
+    return PrecomputeResult(levels, time.perf_counter() - start, False, path)

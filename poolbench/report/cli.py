@@ -1,0 +1,140 @@
+"""``poolbench table``: the results store into tables (md, tex, csv, rich), figures."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from poolbench.errors import PoolbenchError
+from poolbench.report.console import table_console
+
+FILTER_KEYS = ("dataset", "pooler", "experiment", "protocol", "model", "config_hash")
+
+EPILOG = """filters: KEY=VALUE[,VALUE...] with KEY one of
+  dataset, pooler, experiment, protocol, model, config_hash
+  e.g. poolbench table dataset=mutag,proteins pooler=mincut,topk protocol=cv10
+dataset names match config names too (imdb_binary = IMDB-BINARY)."""
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="poolbench table",
+        description="Aggregate the results store into benchmark tables and figures.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("filters", nargs="*", metavar="KEY=VALUE")
+    parser.add_argument(
+        "--kind",
+        choices=["runs", "eval"],
+        default="runs",
+        help="runs: training results (results.csv); eval: pooling-quality "
+        "evaluations (evaluations.csv)",
+    )
+    parser.add_argument("--results-dir", default="results", type=Path)
+    parser.add_argument(
+        "--out", type=Path, help="tables folder (default RESULTS_DIR/tables)"
+    )
+    parser.add_argument(
+        "--figures", type=Path, help="figures folder (default RESULTS_DIR/figures)"
+    )
+    parser.add_argument("--no-figures", action="store_true", help="tables only")
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as exc:
+        if exc.code == 0:
+            raise
+        raise PoolbenchError("bad `poolbench table` arguments (see above)") from None
+
+
+def parse_filters(items: list[str]) -> dict[str, list[str]]:
+    filters: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not value:
+            raise PoolbenchError(f"filter {item!r} must look like KEY=VALUE[,VALUE]")
+        if key not in FILTER_KEYS:
+            raise PoolbenchError(
+                f"unknown filter {key!r}; use one of {', '.join(FILTER_KEYS)}"
+            )
+        filters.setdefault(key, []).extend(v for v in value.split(",") if v)
+    return filters
+
+
+def _norm(value: str, key: str) -> str:
+    return value.upper().replace("_", "-") if key == "dataset" else value
+
+
+def apply_filters(frame: pd.DataFrame, filters: dict[str, list[str]]) -> pd.DataFrame:
+    for key, values in filters.items():
+        wanted = {_norm(v, key) for v in values}
+        column = frame[key].astype(str).map(lambda v, k=key: _norm(v, k))
+        frame = frame[column.isin(wanted)]
+    return frame
+
+
+def table_command(argv: list[str]) -> None:
+    args = parse_args(argv)
+    console = table_console()
+    if args.kind == "eval":
+        render_eval(args, console)
+        return
+    from poolbench.report.figures import draw_figures
+    from poolbench.report.render import print_tables, to_csv, to_latex, to_markdown
+    from poolbench.report.summary import fold_means
+    from poolbench.report.tables import build_tables
+    from poolbench.results.store import ResultsStore
+
+    filters = parse_filters(args.filters)
+    store = ResultsStore(args.results_dir)
+    latest = store.latest()
+    if latest.empty:
+        raise PoolbenchError(
+            f"no results in {store.path}: run `poolbench train ...` first, or "
+            "point --results-dir at another store"
+        )
+    chosen = apply_filters(latest, filters)
+    if chosen.empty:
+        have = {k: sorted(set(latest[k])) for k in ("dataset", "pooler", "protocol")}
+        raise PoolbenchError(
+            f"no rows of {store.path} match {' '.join(args.filters)}; the store has "
+            + "; ".join(f"{k}: {', '.join(v)}" for k, v in have.items())
+        )
+    tables, summary = build_tables(chosen)
+    out = args.out or args.results_dir / "tables"
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "summary.csv"]
+    summary.to_csv(written[0], index=False)
+    for table in tables:
+        for ext, render in (("md", to_markdown), ("tex", to_latex), ("csv", to_csv)):
+            path = out / f"{table.name}.{ext}"
+            path.write_text(render(table))
+            written.append(path)
+    print_tables(tables, console)
+    if not args.no_figures:
+        figures = args.figures or args.results_dir / "figures"
+        written += draw_figures(summary, fold_means(chosen), figures)
+    console.print(
+        f"{len(chosen)} runs from {store.path} → {len(written)} files: "
+        f"tables in {out}" + ("" if args.no_figures else f", figures in {figures}")
+    )
+
+
+def render_eval(args: argparse.Namespace, console) -> None:
+    """Pooling-quality tables, drawn by the evaluation package's own report."""
+    if args.filters:
+        raise PoolbenchError(
+            "filters apply to --kind runs only; --kind eval tabulates "
+            f"{args.results_dir / 'evaluations.csv'} whole"
+        )
+    try:
+        from poolbench.evaluation.report import render_eval_tables
+    except ImportError as exc:
+        raise PoolbenchError(
+            "`poolbench table --kind eval` needs poolbench.evaluation.report, "
+            f"which is not available ({exc}); update poolbench"
+        ) from None
+    out = args.out or args.results_dir / "tables"
+    render_eval_tables(args.results_dir, out, console)

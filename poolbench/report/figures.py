@@ -1,0 +1,138 @@
+"""Benchmark figures (PNG and PDF): accuracy vs cost, peak memory, fold accuracies.
+
+Drawn with matplotlib's Agg backend, so they render on headless machines and
+in CI. Inputs are the tidy summary of :func:`poolbench.report.tables.build_tables`
+and the per-fold means of :func:`poolbench.report.summary.fold_means`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot: no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from poolbench.report.summary import GROUP  # noqa: E402
+
+FORMATS = ("png", "pdf")
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats on both cost (lower) and accuracy.
+
+    ``points`` are ``(seconds, accuracy)``; the front is returned by rising cost.
+    """
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front, best_acc = [], -math.inf
+    for i in order:
+        if points[i][1] > best_acc + 1e-12:  # equal accuracy at more cost: dominated
+            front.append(i)
+            best_acc = points[i][1]
+    return front
+
+
+def _grid(n: int, width: float = 4.6, height: float = 3.6):
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(width * cols, height * rows), squeeze=False
+    )
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
+
+
+def _save(fig, out_dir: Path, stem: str) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    paths = [out_dir / f"{stem}.{ext}" for ext in FORMATS]
+    for path in paths:
+        fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return paths
+
+
+def accuracy_vs_time(summary: pd.DataFrame, out_dir: Path, stem: str) -> list[Path]:
+    """Per dataset: accuracy (± std) against seconds per epoch, Pareto front in red."""
+    data = summary[summary["folds"] > 0]
+    datasets = sorted(data["dataset"].unique())
+    fig, axes = _grid(len(datasets))
+    for ax, dataset in zip(axes, datasets):
+        part = data[data["dataset"] == dataset].reset_index(drop=True)
+        xs, ys = part["sec_per_epoch"].tolist(), (100 * part["acc_mean"]).tolist()
+        ax.errorbar(
+            xs, ys, yerr=100 * part["acc_std"], fmt="o", color="tab:blue", alpha=0.7
+        )
+        front = pareto_front(list(zip(xs, ys)))
+        ax.plot(
+            [xs[i] for i in front],
+            [ys[i] for i in front],
+            "s-",
+            color="tab:red",
+            drawstyle="steps-post",
+            label="Pareto front",
+        )
+        for x, y, label in zip(xs, ys, part["label"]):
+            ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4))
+        if len(xs) > 1 and max(xs) / max(min(xs), 1e-9) > 20:
+            ax.set_xscale("log")
+        ax.set_title(dataset)
+        ax.set_xlabel("seconds per epoch")
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize="small")
+    return _save(fig, out_dir, f"accuracy-vs-time-{stem}")
+
+
+def peak_memory(summary: pd.DataFrame, out_dir: Path, stem: str) -> list[Path]:
+    """Peak memory per pooler, one bar per dataset."""
+    data = summary[summary["runs"] > 0]
+    table = data.pivot_table(
+        index="label", columns="dataset", values="peak_mem_mb", aggfunc="max"
+    )
+    kinds = ", ".join(sorted(set(data["mem_kind"]) - {""})) or "n/a"
+    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(table) + 2), 4))
+    table.plot.bar(ax=ax, rot=45, width=0.8)
+    ax.set_ylabel(f"peak memory (MB, {kinds})")
+    ax.set_xlabel("pooler")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize="small", title="dataset")
+    return _save(fig, out_dir, f"peak-memory-{stem}")
+
+
+def fold_boxplots(
+    summary: pd.DataFrame, folds: pd.DataFrame, out_dir: Path, stem: str
+) -> list[Path]:
+    """Per dataset: a box of the per-fold mean accuracies of each pooler."""
+    labelled = folds.merge(summary[GROUP + ["label"]], on=GROUP)
+    datasets = sorted(labelled["dataset"].unique())
+    fig, axes = _grid(len(datasets), width=max(4.6, 0.5 * labelled.label.nunique()))
+    for ax, dataset in zip(axes, datasets):
+        part = labelled[labelled["dataset"] == dataset]
+        labels = sorted(part["label"].unique())
+        values = [100 * part.loc[part.label == lb, "test_acc"] for lb in labels]
+        ax.boxplot(values, tick_labels=labels)
+        ax.tick_params(axis="x", rotation=45)
+        ax.set_title(dataset)
+        ax.set_ylabel("fold test accuracy (%)")
+        ax.grid(axis="y", alpha=0.3)
+    return _save(fig, out_dir, f"fold-accuracy-{stem}")
+
+
+def draw_figures(
+    summary: pd.DataFrame, folds: pd.DataFrame, out_dir: Path
+) -> list[Path]:
+    """Every figure, per protocol; returns the files written."""
+    paths: list[Path] = []
+    for protocol, part in summary.groupby("protocol", sort=True):
+        part_folds = folds[folds["protocol"] == protocol]
+        if (part["folds"] > 0).any():
+            paths += accuracy_vs_time(part, out_dir, protocol)
+            paths += fold_boxplots(part, part_folds, out_dir, protocol)
+        if (part["runs"] > 0).any():
+            paths += peak_memory(part, out_dir, protocol)
+    return paths

@@ -1,0 +1,84 @@
+"""Outer folds of one experiment in parallel worker processes (``protocol.n_jobs``).
+
+Workers are spawned, not forked: a forked child would inherit torch's thread
+pools and any CUDA context of the parent, which break or deadlock. Each worker
+rebuilds the experiment from the resolved config and the pickled dataset, runs
+``trainer.threads`` torch threads (cores / n_jobs when 0), and writes its rows
+itself through ``on_row`` (the store's locked append), so a killed parent loses
+no finished run. Seeds depend on (fold, run) only, hence the rows match a
+sequential run's.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+from omegaconf import OmegaConf
+
+from poolbench.errors import PoolbenchError
+from poolbench.results.row import ResultRow
+
+
+def _start_worker(parallel_jobs: int) -> None:
+    os.environ["POOLBENCH_PARALLEL_JOBS"] = str(parallel_jobs)
+
+
+def _fold_worker(cfg_dict, dataset, protocol, job, split, device, provenance, on_row):
+    from poolbench.experiment import Experiment
+    from poolbench.training.device import set_threads
+    from poolbench.training.protocol import FailFast, run_fold
+
+    set_threads(int(cfg_dict["trainer"]["threads"]))
+    exp = Experiment(OmegaConf.create(cfg_dict), dataset)
+    try:
+        return run_fold(exp, protocol, job, split, device, provenance, on_row)
+    except (PoolbenchError, FailFast):
+        raise
+    except BaseException as exc:  # exotic exceptions may not unpickle in the parent
+        raise RuntimeError(f"fold {job.fold}: {type(exc).__name__}: {exc}") from None
+
+
+def run_folds_in_processes(
+    exp, protocol, jobs, splits, device, provenance, on_row, hooks
+) -> list[ResultRow]:
+    """Run one fold per job in ``protocol.n_jobs`` processes; rows in fold order."""
+    workers = min(protocol.n_jobs, len(jobs))
+    outer = max(1, int(os.environ.get("POOLBENCH_PARALLEL_JOBS", "1")))
+    cfg_dict = OmegaConf.to_container(exp.cfg, resolve=True)
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(outer * workers,),
+    )
+    by_fold: dict[int, list[ResultRow]] = {}
+    try:
+        pending = {
+            pool.submit(
+                _fold_worker,
+                cfg_dict,
+                exp.dataset,
+                protocol,
+                job,
+                splits[job.fold],
+                device,
+                provenance,
+                on_row,
+            ): job
+            for job in jobs
+        }
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in finished:
+                job = pending.pop(future)
+                rows = future.result()  # re-raises a worker's error here
+                by_fold[job.fold] = rows
+                for row in rows:
+                    if hooks is not None:  # W&B gets each run's summary, no curves
+                        hooks.run_started(row)
+                        hooks.run_finished(row)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return [row for fold in sorted(by_fold) for row in by_fold[fold]]

@@ -1,0 +1,76 @@
+"""``poolbench bench`` through the real CLI: keys and sane values, no timing goals."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from tests.cli_helpers import REPO, run_cli
+
+KEYS = {
+    "dataset",
+    "pooler",
+    "default_sec_per_epoch",
+    "tuned_sec_per_epoch",
+    "poolbench_sec_per_epoch",
+    "speedup_vs_default",
+    "speedup_vs_tuned",
+    "overhead_share",
+    "peak_mem_mb",
+}
+
+
+def test_bench_json_rows_have_exactly_the_keys_and_sane_values(
+    tmp_path, data_root, mirror
+):
+    args = ["bench", "--datasets", "mutag", "--poolers", "topk,graclus"]
+    res = run_cli([*args, "--epochs", "2", "--json"], tmp_path, data_root, mirror)
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)
+    assert [(r["dataset"], r["pooler"]) for r in rows] == [
+        ("MUTAG", "topk"),
+        ("MUTAG", "graclus"),
+    ]
+    for row in rows:
+        assert set(row) == KEYS
+        for key in KEYS - {"dataset", "pooler"}:
+            assert isinstance(row[key], float) and math.isfinite(row[key]), key
+        for key in ("default", "tuned", "poolbench"):
+            assert row[f"{key}_sec_per_epoch"] > 0
+        assert math.isclose(
+            row["speedup_vs_tuned"],
+            row["tuned_sec_per_epoch"] / row["poolbench_sec_per_epoch"],
+        )
+        assert 0 <= row["overhead_share"] < 1
+        assert row["peak_mem_mb"] > 0
+
+
+def test_bench_help_and_bad_input(tmp_path, data_root):
+    res = run_cli(["bench", "--help"], tmp_path, data_root, None)
+    assert res.returncode == 0
+    for word in ("--json", "--parallel", "--scaling", "overhead", "peak memory"):
+        assert word in res.stdout
+    res = run_cli(["bench", "--poolers", "nope"], tmp_path, data_root, None)
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0 and "unknown pooler 'nope'" in res.stderr
+
+
+def test_scaling_sweep_writes_csv_and_plot_and_skips_at_the_cap(tmp_path, data_root):
+    out = tmp_path / "scaling"
+    args = ["bench", "--scaling", "--max-nodes", "1000", "--mem-cap-mb", "5"]
+    res = run_cli([*args, "--out", str(out), "--json"], tmp_path, data_root, None)
+    assert res.returncode == 0, res.stderr
+    points = json.loads(res.stdout)
+    assert (out / "scaling.csv").stat().st_size > 0
+    assert (out / "scaling.png").stat().st_size > 0
+    by = {(p["pooler"], p["graph"], p["nodes"]): p for p in points}
+    # A dense pooler's N=1000 estimate (32 MB x 1.5) passes the 5 MB cap: skipped.
+    assert by[("mincut", "erdos_renyi", 1000)]["status"] == "skip_mem"
+    assert by[("mincut", "erdos_renyi", 100)]["status"] == "ok"
+    assert by[("topk", "barabasi_albert", 100)]["status"] == "ok"
+    assert {p["status"] for p in points} <= {"ok", "skip_mem", "skip_time"}
+
+
+def test_readme_names_the_scaling_outputs():
+    text = (REPO / "README.md").read_text()
+    assert "make bench-scaling" in text and "docs/scaling/scaling.png" in text

@@ -1,0 +1,131 @@
+"""``poolbench table`` on a store built by a real sweep, against a hand computation."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import defaultdict
+
+import matplotlib.image
+import pytest
+
+from tests.cli_helpers import run_cli
+
+SWEEP = [
+    "train",
+    "-m",
+    "pooler=topk,none",
+    "dataset=mutag",
+    "protocol.folds=3",
+    "protocol.runs=2",
+    "trainer.max_epochs=3",
+    "trainer.patience=3",
+    "model.hidden=16",
+]
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory, data_root, mirror):
+    cwd = tmp_path_factory.mktemp("table")
+    out = run_cli(SWEEP, cwd, data_root, mirror)
+    assert out.returncode == 0, out.stderr
+    table = run_cli(["table"], cwd, data_root, mirror)
+    assert table.returncode == 0, table.stderr
+    return cwd, table
+
+
+def hand_summary(path):
+    """Mean ± population std over folds of per-fold means, from the raw CSV."""
+    by_pooler = defaultdict(lambda: defaultdict(list))
+    secs = defaultdict(list)
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            if row["status"] == "ok":
+                by_pooler[row["pooler"]][int(row["fold"])].append(
+                    float(row["test_acc"])
+                )
+                secs[row["pooler"]].append(float(row["sec_per_epoch"]))
+    out = {}
+    for pooler, folds in by_pooler.items():
+        means = [sum(v) / len(v) for v in folds.values()]
+        mean = sum(means) / len(means)
+        std = math.sqrt(sum((m - mean) ** 2 for m in means) / len(means))
+        out[pooler] = (mean, std, sum(secs[pooler]) / len(secs[pooler]))
+    return out
+
+
+def read_cells(path):
+    with open(path, newline="") as f:
+        return {r["pooler"]: r for r in csv.DictReader(f)}
+
+
+def test_accuracy_table_matches_a_hand_computation(swept):
+    cwd, table = swept
+    expected = hand_summary(cwd / "results" / "results.csv")
+    cells = read_cells(cwd / "results" / "tables" / "accuracy-cv10.csv")
+    assert set(cells) == {"topk", "none"}
+    for pooler, (mean, std, _) in expected.items():
+        assert cells[pooler]["MUTAG"] == f"{100 * mean:.2f} ± {100 * std:.2f}"
+        assert f"{100 * mean:.2f} ± {100 * std:.2f}" in table.stdout
+    best = max(expected, key=lambda p: expected[p][0])
+    markdown = (cwd / "results" / "tables" / "accuracy-cv10.md").read_text()
+    assert f"| {best} | **{100 * expected[best][0]:.2f}" in markdown
+    assert "3 fold(s) × 2 final run(s) = 6 runs per cell" in markdown
+    assert "population, ddof=0" in table.stdout
+
+
+def test_cost_and_count_tables(swept):
+    cwd, _ = swept
+    expected = hand_summary(cwd / "results" / "results.csv")
+    tables = cwd / "results" / "tables"
+    times = read_cells(tables / "sec-per-epoch-cv10.csv")
+    for pooler, (_, _, sec) in expected.items():
+        assert times[pooler]["MUTAG"].startswith(f"{sec:.4f} ± ")
+    counts = read_cells(tables / "runs-cv10.csv")
+    assert counts["topk"]["MUTAG"] == counts["none"]["MUTAG"] == "6/6"
+    latex = (tables / "accuracy-cv10.tex").read_text()
+    assert r"\toprule" in latex and r"\bottomrule" in latex and r"$\pm$" in latex
+    assert float(read_cells(tables / "accuracy-cv10.csv")["topk"]["avg. rank"]) in (
+        1.0,
+        1.5,
+        2.0,
+    )
+
+
+def test_figures_are_valid_images(swept):
+    cwd, _ = swept
+    figures = cwd / "results" / "figures"
+    for stem in ("accuracy-vs-time-cv10", "peak-memory-cv10", "fold-accuracy-cv10"):
+        image = matplotlib.image.imread(figures / f"{stem}.png")
+        assert image.ndim == 3 and min(image.shape[:2]) > 200
+        assert image.std() > 0  # something was drawn
+        pdf = (figures / f"{stem}.pdf").read_bytes()
+        assert pdf.startswith(b"%PDF") and pdf.rstrip().endswith(b"%%EOF")
+
+
+def test_filters_out_dir_and_no_figures(swept, tmp_path, data_root, mirror):
+    cwd, _ = swept
+    out = run_cli(
+        ["table", "pooler=topk", f"--out={tmp_path}", "--no-figures"],
+        cwd,
+        data_root,
+        mirror,
+    )
+    assert out.returncode == 0, out.stderr
+    assert set(read_cells(tmp_path / "accuracy-cv10.csv")) == {"topk"}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["colour=red"], "unknown filter 'colour'"),
+        (["dataset=proteins"], "no rows of results/results.csv match"),
+        (["--results-dir=nowhere"], "no results in nowhere/results.csv"),
+        (["--kind=eval", "pooler=topk"], "filters apply to --kind runs only"),
+    ],
+)
+def test_bad_table_input_is_one_line_exit_2(swept, data_root, mirror, args, message):
+    cwd, _ = swept
+    out = run_cli(["table", *args], cwd, data_root, mirror)
+    assert out.returncode == 2
+    assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
