@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import math
 import time
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -170,6 +171,23 @@ class Experiment:
             raise PoolbenchError(
                 f"bad pooler config for {self.pooler_name}: {exc}"
             ) from None
+
+    def dense_memory_mb(self) -> float:
+        """Estimated peak memory of a dense pooler's first level, in MB.
+
+        Dense poolers pad each batch to ``B x N_max`` and build ``B x N_max^2``
+        adjacencies (PyG 5101): with the largest graphs batched together this
+        is ``4 bytes x B x (N^2 + 3 N K + 2 N F)``, times 3 for autograd's
+        saved tensors. Zero for sparse poolers.
+        """
+        if not self.pooler_class.is_dense:
+            return 0.0
+        sizes = sorted((g.num_nodes for g in self.dataset.graphs), reverse=True)
+        b = min(self.trainer.batch_size, len(sizes))
+        n = sizes[0]
+        k = max(1, math.ceil(self.cfg.model.pool_ratio * self.dataset.avg_nodes))
+        f = self.cfg.model.hidden
+        return 3 * 4 * b * (n * n + 3 * n * k + 2 * n * f) / 2**20
 
     def make_model(self, device: torch.device) -> HierarchicalGNN:
         for flag in ("compile", "amp"):

@@ -95,6 +95,16 @@ class PeakMemory:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def available_memory_mb(device: torch.device) -> float:
+    """Memory a run may still take: free GPU memory, or available system RAM."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free / 2**20
+    import psutil
+
+    return psutil.virtual_memory().available / 2**20
+
+
 def gpu_for_job(job_num: int, visible: list[str]) -> str:
     """The GPU a parallel job takes: its job number modulo the visible GPUs.
 

@@ -22,7 +22,7 @@ import torch
 
 from poolbench.errors import PoolbenchError, RunFailure
 from poolbench.results.row import ResultRow
-from poolbench.training.device import PeakMemory
+from poolbench.training.device import PeakMemory, available_memory_mb
 from poolbench.training.seeding import run_seed, seed_everything
 from poolbench.training.trainer import evaluate, fit
 
@@ -107,6 +107,20 @@ def select_on_validation(exp, split, fold: int, base_seed: int, points, device):
     return best
 
 
+def dense_memory_verdict(exp, device) -> str:
+    """Why a dense pooler cannot fit in memory here, or "" when it can."""
+    need = exp.dense_memory_mb()
+    if need == 0:
+        return ""
+    have = available_memory_mb(device)
+    if need <= 0.8 * have:
+        return ""
+    return (
+        f"estimated {need:.0f} MB for the dense pooler's padded batches exceeds "
+        f"80% of the {have:.0f} MB available; lower trainer.batch_size"
+    )
+
+
 class FailFast(RuntimeError):
     """A run failed under ``protocol.fail_fast``: the sweep stops, not just the run."""
 
@@ -143,6 +157,8 @@ def run_fold(
         )
     fold_exp = exp.with_overrides(chosen) if chosen else exp
     rows: list[ResultRow] = []
+    # Dense poolers on big graphs would die mid-run; decide before starting.
+    too_big = dense_memory_verdict(fold_exp, device)
     for run in job.runs:
         row = ResultRow(
             experiment=exp.name,
@@ -163,6 +179,8 @@ def run_fold(
         memory.reset()
         start = perf_counter()
         try:
+            if too_big:
+                raise RunFailure("oom", too_big)
             on_epoch = hooks.epoch_callback(row) if hooks is not None else None
             out = train_once(fold_exp, split, row.seed, device, on_epoch)
             row.precompute_sec = fold_exp.take_precompute_sec()

@@ -1,0 +1,55 @@
+"""Dense poolers that cannot fit are recorded as oom rows before training."""
+
+from __future__ import annotations
+
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+from torch_geometric.data import Data
+
+from poolbench.data.dataset import GraphDataset
+from poolbench.experiment import Experiment
+from poolbench.hydra_app import CONF_DIR
+from poolbench.training.protocol import (
+    ProtocolConfig,
+    dense_memory_verdict,
+    run_protocol,
+)
+
+CPU = torch.device("cpu")
+
+
+def experiment(pooler: str, root, huge: int) -> Experiment:
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose(
+            "config",
+            overrides=[f"pooler={pooler}", "protocol=holdout", f"data.root={root}"],
+        )
+    sizes = [5] * 19 + [huge]
+    graphs = [
+        Data(x=torch.ones(n, 2), edge_index=torch.empty(2, 0, dtype=torch.long),
+             y=torch.tensor([i % 2]))
+        for i, n in enumerate(sizes)
+    ]
+    return Experiment(cfg, GraphDataset("HUGE", graphs, 2))
+
+
+def test_estimate_grows_with_the_square_of_the_largest_graph(tmp_path):
+    small = experiment("mincut", tmp_path, 1000).dense_memory_mb()
+    large = experiment("mincut", tmp_path, 2000).dense_memory_mb()
+    assert 3.5 < large / small < 4.1  # the N^2 adjacency dominates
+    assert experiment("topk", tmp_path, 2000).dense_memory_mb() == 0
+
+
+def test_a_dense_pooler_too_big_for_memory_gives_oom_rows_not_a_crash(tmp_path):
+    exp = experiment("mincut", tmp_path, 200_000)  # ~480 GB of padded adjacency
+    assert "trainer.batch_size" in dense_memory_verdict(exp, CPU)
+    protocol = ProtocolConfig(**OmegaConf.to_container(exp.cfg.protocol))
+    rows = []
+    run_protocol(exp, protocol, CPU, {}, set(), rows.append)
+    assert [r.status for r in rows] == ["oom"]
+    assert "exceeds" in rows[0].error and rows[0].epochs == 0
+
+
+def test_graphs_that_fit_pass_the_check(tmp_path):
+    assert dense_memory_verdict(experiment("mincut", tmp_path, 50), CPU) == ""
