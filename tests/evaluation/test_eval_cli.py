@@ -1,0 +1,72 @@
+"""``poolbench eval`` end to end in a subprocess: rows, tables, figures, bad input."""
+
+from __future__ import annotations
+
+import pytest
+from rich.console import Console
+
+from poolbench.errors import PoolbenchError
+from poolbench.evaluation.cli import eval_command
+from poolbench.evaluation.report import render_eval_tables
+from poolbench.evaluation.rows import EvalStore
+from tests.cli_helpers import run_cli
+
+
+def test_autoencoder_and_spectral_write_rows_tables_and_figures(tmp_path, data_root):
+    common = ["pooler=none,topk", "eval.steps=3", "eval.graphs=[ring,grid]"]
+    for kind in ("autoencoder", "spectral"):
+        proc = run_cli(["eval", kind, *common], tmp_path, data_root, None, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+    rows = EvalStore(tmp_path / "results").read()
+    assert len(rows) == 8 and set(rows["status"]) == {"ok"}
+    spectral = rows[rows["kind"] == "spectral"].set_index(["pooler", "graph"])
+    assert spectral.loc[("none", "ring"), "spectral_loss"] < 1e-8
+    assert spectral.loc[("topk", "ring"), "k_over_n"] == 0.5
+    figures = tmp_path / "results" / "figures"
+    for name in (
+        "autoencoder_ring",
+        "autoencoder_grid",
+        "spectral_ring",
+        "spectral_grid",
+    ):
+        assert (figures / f"{name}.png").stat().st_size > 1000
+    written = render_eval_tables(tmp_path / "results", tmp_path / "tables", Console())
+    assert {p.name for p in written} >= {"eval_autoencoder.md", "eval_spectral.csv"}
+    assert "| topk |" in (tmp_path / "tables" / "eval_spectral.md").read_text()
+
+
+def test_expressiveness_runs_on_a_small_generated_set(tmp_path, data_root):
+    args = ["eval", "expressiveness", "pooler=topk", "dataset.pairs=20"]
+    args += ["trainer.max_epochs=2", "trainer.batch_size=8"]
+    proc = run_cli(args, tmp_path, data_root, None, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    (row,) = EvalStore(tmp_path / "results").read().itertuples()
+    assert row.status == "ok" and row.wl_mp == "yes" and row.epochs == 2
+    assert row.rowsum_spread == 1.0 and row.verdict == "not: row sums, RED"
+    assert 0.0 <= row.test_acc <= 1.0 and "Expressiveness" in proc.stdout
+
+
+def test_bad_input_from_the_shell_is_one_line_and_exit_2(tmp_path, data_root):
+    args = ["eval", "spectral", "pooler=nosuch"]
+    proc = run_cli(args, tmp_path, data_root, None, timeout=120)
+    assert proc.returncode == 2 and "unknown pooler" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["nosuch"], "unknown evaluation"),
+        (["spectral", "pooler=none,nosuch"], "unknown pooler"),
+        (["spectral", "pooler=none", "eval.nosuch=1"], "eval setting"),
+        (["spectral", "pooler=none", "trainer.lrr=1"], "bad override"),
+        (["autoencoder", "pooler=none", "eval.graphs=[cube]"], "cube"),
+        (["autoencoder", "stray"], "key=value"),
+    ],
+)
+def test_bad_input_fails_before_any_row(tmp_path, args, message):
+    with pytest.raises(PoolbenchError, match=message) as info:
+        eval_command([*args, f"results.dir={tmp_path}"])
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "evaluations.csv").exists()
