@@ -16,7 +16,10 @@ from typing import ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
-from poolbench.pooling.reduce import cluster_reduce
+from poolbench.pooling.connect import dense_connect
+from poolbench.pooling.dense import from_padded, to_padded
+from poolbench.pooling.reduce import cluster_reduce, dense_reduce
+from poolbench.pooling.select import DenseSelect
 
 Family = Literal["none", "soft_clustering", "one_over_k", "score", "control"]
 
@@ -182,3 +185,51 @@ def as_batch(batch: Tensor | None, x: Tensor) -> Tensor:
     if batch is None:
         return torch.zeros(x.size(0), dtype=torch.long, device=x.device)
     return batch
+
+
+class SoftClusterPooler(Pooler):
+    """Dense soft clustering, the skeleton shared by MinCut, DiffPool, DMoN & co.
+
+    - SEL: :meth:`assign` gives ``S`` ``[B, N, K]``; by default the learned
+      ``softmax(MLP(X) / temp)`` of :class:`~poolbench.pooling.select.DenseSelect`.
+    - RED: ``X' = S^T X`` ``[B, K, F]``.
+    - CON: ``A' = D^{-1/2} (S^T A S - diag) D^{-1/2}`` ``[B, K, K]``.
+    - Aux losses: whatever :meth:`aux_losses` returns, already weighted.
+
+    Subclasses differ only in SEL and in their losses, so those are the two
+    hooks; the padded round trip stays in one place.
+    """
+
+    family = "soft_clustering"
+    is_dense = True
+    trainable = True
+    has_aux_loss = True
+    expressive = True
+
+    def __init__(
+        self,
+        in_channels: int,
+        ratio: float = 0.5,
+        avg_nodes: float = 0.0,
+        temp: float | None = 1.0,
+    ):
+        super().__init__(in_channels, ratio, avg_nodes)
+        if temp is not None:
+            self.select = DenseSelect(in_channels, self.num_clusters, temp=temp)
+
+    def assign(self, x: Tensor, adj: Tensor, mask: Tensor) -> Tensor:
+        return self.select(x, mask)
+
+    def aux_losses(self, adj: Tensor, s: Tensor, mask: Tensor) -> dict[str, Tensor]:
+        return {}
+
+    def forward(
+        self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor
+    ) -> PoolOutput:
+        x_dense, adj, mask = to_padded(x, edge_index, edge_weight, batch)
+        s = self.assign(x_dense, adj, mask)
+        x_pool = dense_reduce(x_dense, s)
+        adj_pool = dense_connect(adj, s, remove_loops=True, degree_norm=True)
+        aux = self.aux_losses(adj, s, mask)
+        x_out, ei, ew, b = from_padded(x_pool, adj_pool)
+        return PoolOutput(x_out, ei, ew, b, s=s, aux_loss=aux, info={"mask": mask})

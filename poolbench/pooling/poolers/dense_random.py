@@ -20,22 +20,17 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from poolbench.pooling.base import Pooler, PoolOutput
-from poolbench.pooling.connect import dense_connect
-from poolbench.pooling.dense import from_padded, to_padded
-from poolbench.pooling.reduce import dense_reduce
+from poolbench.pooling.base import SoftClusterPooler
 from poolbench.pooling.registry import register
 
 _CHUNK = 64
 
 
 @register("dense_random")
-class DenseRandomPool(Pooler):
+class DenseRandomPool(SoftClusterPooler):
     family = "control"
-    is_dense = True
     trainable = False
     has_aux_loss = False
-    expressive = True
     # S is indexed by a node's position in its graph, so permuting the nodes
     # changes which random row each one gets: order dependence is the point.
     order_invariant = False
@@ -47,7 +42,7 @@ class DenseRandomPool(Pooler):
         avg_nodes: float = 0.0,
         seed: int = 0,
     ):
-        super().__init__(in_channels, ratio, avg_nodes)
+        super().__init__(in_channels, ratio, avg_nodes, temp=None)
         self.seed = seed
         # Not persistent: the table is a function of the seed and K, rebuilt
         # on demand, and its length depends on the largest graph seen.
@@ -63,17 +58,10 @@ class DenseRandomPool(Pooler):
             self.table = torch.cat([self.table, block.to(device)])
         return self.table[:rows]
 
-    def forward(
-        self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor
-    ) -> PoolOutput:
-        x_dense, adj, mask = to_padded(x, edge_index, edge_weight, batch)
-        logits = self._logits(x_dense.size(1), x_dense.device)
-        s = torch.softmax(logits, dim=-1).to(x_dense.dtype)
-        s = s.unsqueeze(0) * mask.unsqueeze(-1).to(s.dtype)
-        x_pool = dense_reduce(x_dense, s)
-        adj_pool = dense_connect(adj, s, remove_loops=True, degree_norm=True)
-        x_out, ei, ew, b = from_padded(x_pool, adj_pool)
-        return PoolOutput(x_out, ei, ew, b, s=s, info={"mask": mask})
+    def assign(self, x: Tensor, adj: Tensor, mask: Tensor) -> Tensor:
+        logits = self._logits(x.size(1), x.device)
+        s = torch.softmax(logits, dim=-1).to(x.dtype)
+        return s.unsqueeze(0) * mask.unsqueeze(-1).to(s.dtype)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, seed={self.seed}"

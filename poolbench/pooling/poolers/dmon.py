@@ -18,23 +18,13 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from poolbench.pooling.base import Pooler, PoolOutput
-from poolbench.pooling.connect import dense_connect
-from poolbench.pooling.dense import from_padded, to_padded
+from poolbench.pooling.base import SoftClusterPooler
 from poolbench.pooling.losses import cluster_loss, orthogonality_loss, spectral_loss
-from poolbench.pooling.reduce import dense_reduce
 from poolbench.pooling.registry import register
-from poolbench.pooling.select import DenseSelect
 
 
 @register("dmon")
-class DMoNPool(Pooler):
-    family = "soft_clustering"
-    is_dense = True
-    trainable = True
-    has_aux_loss = True
-    expressive = True
-
+class DMoNPool(SoftClusterPooler):
     def __init__(
         self,
         in_channels: int,
@@ -45,23 +35,14 @@ class DMoNPool(Pooler):
         ortho_coeff: float = 0.0,
         temp: float = 1.0,
     ):
-        super().__init__(in_channels, ratio, avg_nodes)
-        self.select = DenseSelect(in_channels, self.num_clusters, temp=temp)
+        super().__init__(in_channels, ratio, avg_nodes, temp)
         self.spectral_coeff = spectral_coeff
         self.cluster_coeff = cluster_coeff
         self.ortho_coeff = ortho_coeff
 
-    def forward(
-        self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor
-    ) -> PoolOutput:
-        x_dense, adj, mask = to_padded(x, edge_index, edge_weight, batch)
-        s = self.select(x_dense, mask)
-        x_pool = dense_reduce(x_dense, s)
-        adj_pool = dense_connect(adj, s, remove_loops=True, degree_norm=True)
-        aux = {
+    def aux_losses(self, adj: Tensor, s: Tensor, mask: Tensor) -> dict[str, Tensor]:
+        return {
             "spectral": self.spectral_coeff * spectral_loss(adj, s),
             "cluster": self.cluster_coeff * cluster_loss(s, mask),
             "ortho": self.ortho_coeff * orthogonality_loss(s),
         }
-        x_out, ei, ew, b = from_padded(x_pool, adj_pool)
-        return PoolOutput(x_out, ei, ew, b, s=s, aux_loss=aux, info={"mask": mask})

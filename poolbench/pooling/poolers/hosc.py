@@ -21,28 +21,18 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from poolbench.pooling.base import Pooler, PoolOutput
-from poolbench.pooling.connect import dense_connect
-from poolbench.pooling.dense import from_padded, to_padded
+from poolbench.pooling.base import SoftClusterPooler
 from poolbench.pooling.losses import (
     hosc_orthogonality_loss,
     mincut_loss,
     orthogonality_loss,
     triangle_adjacency,
 )
-from poolbench.pooling.reduce import dense_reduce
 from poolbench.pooling.registry import register
-from poolbench.pooling.select import DenseSelect
 
 
 @register("hosc")
-class HOSCPool(Pooler):
-    family = "soft_clustering"
-    is_dense = True
-    trainable = True
-    has_aux_loss = True
-    expressive = True
-
+class HOSCPool(SoftClusterPooler):
     def __init__(
         self,
         in_channels: int,
@@ -53,21 +43,14 @@ class HOSCPool(Pooler):
         hosc_ortho: bool = False,
         temp: float = 1.0,
     ):
-        super().__init__(in_channels, ratio, avg_nodes)
+        super().__init__(in_channels, ratio, avg_nodes, temp)
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
-        self.select = DenseSelect(in_channels, self.num_clusters, temp=temp)
         self.alpha = alpha
         self.mu = mu
         self.hosc_ortho = hosc_ortho
 
-    def forward(
-        self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor
-    ) -> PoolOutput:
-        x_dense, adj, mask = to_padded(x, edge_index, edge_weight, batch)
-        s = self.select(x_dense, mask)
-        x_pool = dense_reduce(x_dense, s)
-        adj_pool = dense_connect(adj, s, remove_loops=True, degree_norm=True)
+    def aux_losses(self, adj: Tensor, s: Tensor, mask: Tensor) -> dict[str, Tensor]:
         k = s.size(-1)
         cut = ho_cut = s.new_zeros(())
         if self.alpha < 1:
@@ -79,9 +62,7 @@ class HOSCPool(Pooler):
             ortho = hosc_orthogonality_loss(s, mask)
         else:
             ortho = orthogonality_loss(s)
-        aux = {
+        return {
             "hosc": ((1 - self.alpha) * cut + self.alpha * ho_cut) / k,
             "ortho": self.mu * ortho,
         }
-        x_out, ei, ew, b = from_padded(x_pool, adj_pool)
-        return PoolOutput(x_out, ei, ew, b, s=s, aux_loss=aux, info={"mask": mask})

@@ -13,23 +13,13 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from poolbench.pooling.base import Pooler, PoolOutput
-from poolbench.pooling.connect import dense_connect
-from poolbench.pooling.dense import from_padded, to_padded
+from poolbench.pooling.base import SoftClusterPooler
 from poolbench.pooling.losses import mincut_loss, orthogonality_loss
-from poolbench.pooling.reduce import dense_reduce
 from poolbench.pooling.registry import register
-from poolbench.pooling.select import DenseSelect
 
 
 @register("mincut")
-class MinCutPool(Pooler):
-    family = "soft_clustering"
-    is_dense = True
-    trainable = True
-    has_aux_loss = True
-    expressive = True
-
+class MinCutPool(SoftClusterPooler):
     def __init__(
         self,
         in_channels: int,
@@ -39,21 +29,12 @@ class MinCutPool(Pooler):
         ortho_coeff: float = 1.0,
         temp: float = 1.0,
     ):
-        super().__init__(in_channels, ratio, avg_nodes)
-        self.select = DenseSelect(in_channels, self.num_clusters, temp=temp)
+        super().__init__(in_channels, ratio, avg_nodes, temp)
         self.cut_coeff = cut_coeff
         self.ortho_coeff = ortho_coeff
 
-    def forward(
-        self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor
-    ) -> PoolOutput:
-        x_dense, adj, mask = to_padded(x, edge_index, edge_weight, batch)
-        s = self.select(x_dense, mask)
-        x_pool = dense_reduce(x_dense, s)
-        adj_pool = dense_connect(adj, s, remove_loops=True, degree_norm=True)
-        aux = {
+    def aux_losses(self, adj: Tensor, s: Tensor, mask: Tensor) -> dict[str, Tensor]:
+        return {
             "cut": self.cut_coeff * mincut_loss(adj, s),
             "ortho": self.ortho_coeff * orthogonality_loss(s),
         }
-        x_out, ei, ew, b = from_padded(x_pool, adj_pool)
-        return PoolOutput(x_out, ei, ew, b, s=s, aux_loss=aux, info={"mask": mask})

@@ -23,10 +23,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from poolbench.pooling.base import Pooler, PoolOutput
-from poolbench.pooling.connect import dense_connect
-from poolbench.pooling.dense import from_padded, to_padded
-from poolbench.pooling.reduce import dense_reduce
+from poolbench.pooling.base import SoftClusterPooler
 from poolbench.pooling.registry import register
 
 
@@ -88,14 +85,11 @@ def nmf_assignment(adj: Tensor, mask: Tensor, k: int, iterations: int) -> Tensor
 
 
 @register("nmf")
-class NMFPool(Pooler):
-    family = "soft_clustering"
-    is_dense = True
+class NMFPool(SoftClusterPooler):
     trainable = False
     has_aux_loss = False
     # S is a function of the graph alone, so it can be computed once per graph.
     precomputable = True
-    expressive = True
 
     def __init__(
         self,
@@ -104,19 +98,12 @@ class NMFPool(Pooler):
         avg_nodes: float = 0.0,
         iterations: int = 200,
     ):
-        super().__init__(in_channels, ratio, avg_nodes)
+        super().__init__(in_channels, ratio, avg_nodes, temp=None)
         if iterations < 0:
             raise ValueError(f"iterations must be >= 0, got {iterations}")
         self.iterations = iterations
 
-    def forward(
-        self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor
-    ) -> PoolOutput:
-        x_dense, adj, mask = to_padded(x, edge_index, edge_weight, batch)
+    def assign(self, x: Tensor, adj: Tensor, mask: Tensor) -> Tensor:
         with torch.no_grad():
             s = nmf_assignment(adj, mask, self.num_clusters, self.iterations)
-        s = s.to(x_dense.dtype)
-        x_pool = dense_reduce(x_dense, s)
-        adj_pool = dense_connect(adj, s, remove_loops=True, degree_norm=True)
-        x_out, ei, ew, b = from_padded(x_pool, adj_pool)
-        return PoolOutput(x_out, ei, ew, b, s=s, info={"mask": mask})
+        return s.to(x.dtype)
