@@ -29,7 +29,6 @@ at ``EXPWL1/raw/EXPWL1.pkl``.
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import shutil
 from dataclasses import dataclass
@@ -40,8 +39,8 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
+from poolbench.data.cache import load_or_generate, params_digest
 from poolbench.data.dataset import GraphDataset
-from poolbench.data.synthetic import _save_atomic
 from poolbench.errors import PoolbenchError
 
 # Bump when the construction changes so old cache files are never reused.
@@ -241,17 +240,8 @@ def load_expwl1(
         "seed": int(seed),
         "generator_version": GENERATOR_VERSION,
     }
-    digest = hashlib.sha1(repr(sorted(params.items())).encode()).hexdigest()[:10]
+    digest = params_digest(params)
     folder = Path(root).expanduser() / "expressiveness"
     path = folder / f"expwl1_seed{seed}_{digest}.pt"
-    graphs = None
-    if path.is_file():
-        try:
-            graphs = torch.load(path, weights_only=False)
-        except (OSError, EOFError, RuntimeError, pickle.UnpicklingError):
-            graphs = None  # a damaged cache is rebuilt
-    if graphs is None:
-        graphs = generate(params)
-        folder.mkdir(parents=True, exist_ok=True)
-        _save_atomic(graphs, path)
+    graphs = load_or_generate(path, lambda: generate(params))
     return GraphDataset("EXPWL1-GEN", graphs, 2, params)

@@ -39,10 +39,6 @@ order cannot leak through node ids. Graphs are cached per parameter set.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import pickle
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +47,7 @@ from sklearn.datasets import make_blobs, make_gaussian_quantiles, make_moons
 from sklearn.neighbors import kneighbors_graph
 from torch_geometric.data import Data
 
+from poolbench.data.cache import load_or_generate, params_digest
 from poolbench.data.dataset import GraphDataset
 from poolbench.errors import PoolbenchError
 
@@ -139,25 +136,6 @@ def _generate(params: dict) -> list[Data]:
     return [_make_graph(int(c), params, rng) for c in labels]
 
 
-def _params_hash(params: dict) -> str:
-    return hashlib.sha1(repr(sorted(params.items())).encode()).hexdigest()[:10]
-
-
-def _save_atomic(graphs: list[Data], path: Path) -> None:
-    # A temp file in the same folder makes os.replace atomic, so a crash or a
-    # concurrent run never leaves a half-written cache behind.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(graphs, tmp)
-        # mkstemp makes the file private; the cache is meant to be shared.
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def load_synthetic(
     name: str, root: str, seed: int = 0, small: bool = True
 ) -> GraphDataset:
@@ -183,17 +161,7 @@ def load_synthetic(
     }
     size = "small" if small else "full"
     folder = Path(root).expanduser() / "synthetic"
-    path = folder / f"{version}_{size}_seed{seed}_{_params_hash(params)}.pt"
-    graphs = None
-    if path.is_file():
-        # A damaged or truncated cache is rebuilt rather than fatal.
-        try:
-            graphs = torch.load(path, weights_only=False)
-        except (OSError, EOFError, RuntimeError, pickle.UnpicklingError):
-            graphs = None
-    if graphs is None:
-        graphs = _generate(params)
-        folder.mkdir(parents=True, exist_ok=True)
-        _save_atomic(graphs, path)
+    path = folder / f"{version}_{size}_seed{seed}_{params_digest(params)}.pt"
+    graphs = load_or_generate(path, lambda: _generate(params))
     display = f"SYNTH-{version.upper()}" + ("-SMALL" if small else "")
     return GraphDataset(display, graphs, NUM_CLASSES, params)
