@@ -16,8 +16,9 @@ install:
 # The reference library tgp needs torch-scatter compiled against the installed
 # torch (about 6 minutes on 2 cores).
 install-reference:
-	$(PYTHON) -c "import torch_scatter" 2>/dev/null || \
-		$(PIP) install --no-build-isolation torch-scatter
+	$(PYTHON) -c "import torch_scatter" 2>/dev/null || { \
+		$(PIP) install "setuptools>=70" wheel && \
+		$(PIP) install --no-build-isolation torch-scatter; }
 	$(PIP) install -e ".[dev,reference]"
 
 test:
