@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 EXIT_BAD_INPUT = 2
 
 USAGE = """poolbench: benchmark pooling operators in GNNs on graph classification.

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from poolbench.data.point_clouds import point_cloud
 from poolbench.evaluation.assignment import lift
+from poolbench.evaluation.connectivity import single_graph_components
 from poolbench.evaluation.rows import EvalRow, now
 from poolbench.evaluation.single_graph import (
     MPStack,
@@ -92,6 +93,7 @@ def reconstruct_graph(cfg: DictConfig, settings: DictConfig, name: str) -> EvalR
         params=sum(p.numel() for p in model.parameters()),
         k_over_n=pooled.x.size(0) / x.size(0),
         edges_kept=pooled.edge_index.size(1) / edge_index.size(1),
+        **single_graph_components(edge_index, x.size(0), pooled),
         epochs=fit.steps,
         total_sec=perf_counter() - start,
         device=str(device),

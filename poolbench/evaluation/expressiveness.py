@@ -17,6 +17,7 @@ import torch
 from omegaconf import DictConfig
 
 from poolbench.evaluation.assignment import has_assignment, red_error, row_sums
+from poolbench.evaluation.connectivity import components_per_graph
 from poolbench.evaluation.rows import EvalRow, now
 from poolbench.experiment import Experiment, load_dataset
 from poolbench.models.mp import WL_EXPRESSIVE
@@ -38,6 +39,8 @@ class ConditionReport:
     edges_in: int = 0
     edges_pooled: int = 0
     graphs: int = 0
+    components_in: int = 0
+    components_pooled: int = 0
     k_over_n: list[float] = field(default_factory=list)
 
     @property
@@ -55,6 +58,11 @@ class ConditionReport:
         self.k_over_n += (nodes_out / nodes_in.clamp_min(1)).tolist()
         self.edges_in += edge_index.size(1)
         self.edges_pooled += out.edge_index.size(1)
+        before = components_per_graph(edge_index, batch, num_graphs)
+        self.components_in += int(before.sum())
+        self.components_pooled += int(
+            components_per_graph(out.edge_index, out.batch, num_graphs).sum()
+        )
         if not has_assignment(out):
             self.measurable = False
             return
@@ -144,5 +152,7 @@ def run_expressiveness(cfg: DictConfig, settings: DictConfig) -> list[EvalRow]:
     row.params = sum(p.numel() for p in model.parameters())
     row.k_over_n = sum(report.k_over_n) / max(len(report.k_over_n), 1)
     row.edges_kept = report.edges_pooled / max(report.edges_in, 1)
+    row.components_in = report.components_in / max(report.graphs, 1)
+    row.components_pooled = report.components_pooled / max(report.graphs, 1)
     row.total_sec = perf_counter() - start
     return [row]

@@ -37,6 +37,7 @@ def expressiveness_table(rows: pd.DataFrame) -> pd.DataFrame:
             "params": ok["params"].astype(str),
             "K/N": [_num(v, ".3f") for v in ok["k_over_n"]],
             "edges kept": [_num(v, ".3f") for v in ok["edges_kept"]],
+            "components in→out": _components(ok),
             "epochs": ok["epochs"].astype(str),
             "sec": [_num(v, ".0f") for v in ok["total_sec"]],
             "status": ok["status"],
@@ -52,7 +53,9 @@ def preservation_table(rows: pd.DataFrame, kind: str) -> pd.DataFrame:
         return pd.DataFrame()
     pivot = part.pivot_table(index="pooler", columns="graph", values=metric)
     graphs = list(pivot.columns)
-    cost = part.groupby("pooler")[["params", "k_over_n", "edges_kept"]].mean()
+    cost = part.groupby("pooler")[
+        ["params", "k_over_n", "edges_kept", "components_in", "components_pooled"]
+    ].mean()
     failed = rows[(rows["kind"] == kind) & (rows["status"] != "ok")]
     table = pd.DataFrame(
         {"pooler": sorted(set(part["pooler"]) | set(failed["pooler"]))}
@@ -67,10 +70,19 @@ def preservation_table(rows: pd.DataFrame, kind: str) -> pd.DataFrame:
         table[col.replace("k_over_n", "K/N").replace("edges_kept", "edges kept")] = [
             _num(cost[col].get(p, float("nan")), fmt) for p in table["pooler"]
         ]
+    table["components in→out"] = _components(cost.reindex(table["pooler"]))
     table["status"] = [
         "failed" if p in set(failed["pooler"]) else "ok" for p in table["pooler"]
     ]
     return table
+
+
+def _components(frame: pd.DataFrame) -> list[str]:
+    """Mean connected components per graph before → after pooling."""
+    return [
+        f"{_num(a, '.2f')}→{_num(b, '.2f')}"
+        for a, b in zip(frame["components_in"], frame["components_pooled"])
+    ]
 
 
 TITLES = {

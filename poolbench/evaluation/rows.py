@@ -42,6 +42,8 @@ class EvalRow:
     params: int = 0
     k_over_n: float = float("nan")  # pooled nodes per input node, averaged
     edges_kept: float = float("nan")  # pooled edges / input edges
+    components_in: float = float("nan")  # connected components per input graph
+    components_pooled: float = float("nan")  # ... per pooled graph
     epochs: int = 0
     total_sec: float = float("nan")
     # provenance and outcome
@@ -53,7 +55,7 @@ class EvalRow:
 
 _FLOAT = (
     "test_acc val_acc rowsum_spread red_error mse spectral_loss k_over_n "
-    "edges_kept total_sec"
+    "edges_kept components_in components_pooled total_sec"
 ).split()
 _INT = ("seed", "params", "epochs")
 

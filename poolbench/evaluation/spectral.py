@@ -25,6 +25,7 @@ from torch_geometric.utils import to_dense_adj
 
 from poolbench.data.point_clouds import point_cloud
 from poolbench.evaluation.assignment import pooled_signal
+from poolbench.evaluation.connectivity import single_graph_components
 from poolbench.evaluation.rows import EvalRow, now
 from poolbench.evaluation.single_graph import (
     MPStack,
@@ -120,6 +121,7 @@ def coarsen_graph(cfg: DictConfig, settings: DictConfig, name: str) -> EvalRow:
         params=sum(p.numel() for p in model.parameters()),
         k_over_n=out.x.size(0) / n,
         edges_kept=out.edge_index.size(1) / edge_index.size(1),
+        **single_graph_components(edge_index, n, out),
         epochs=fit.steps,
         total_sec=perf_counter() - start,
         device=str(device),
