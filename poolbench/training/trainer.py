@@ -7,7 +7,6 @@ returns, on the best-validation weights.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -212,7 +211,8 @@ def fit(
             on_epoch(epoch, record)
         if _better(cfg.monitor, value, best):
             best, best_epoch, best_val, best_train_acc = value, epoch, val, train_acc
-            best_state = copy.deepcopy(model.state_dict())
+            # plain tensor clones: a third of deepcopy's cost, paid every improvement
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             stale = 0
         else:
             stale += 1
