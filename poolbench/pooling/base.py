@@ -16,7 +16,7 @@ from typing import ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
-from poolbench.pooling.connect import dense_connect
+from poolbench.pooling.connect import clean_pooled
 from poolbench.pooling.dense import from_padded, to_padded
 from poolbench.pooling.reduce import cluster_reduce, dense_reduce
 from poolbench.pooling.select import DenseSelect
@@ -220,7 +220,10 @@ class SoftClusterPooler(Pooler):
     def assign(self, x: Tensor, adj: Tensor, mask: Tensor) -> Tensor:
         return self.select(x, mask)
 
-    def aux_losses(self, adj: Tensor, s: Tensor, mask: Tensor) -> dict[str, Tensor]:
+    def aux_losses(
+        self, adj: Tensor, s: Tensor, mask: Tensor, sas: Tensor
+    ) -> dict[str, Tensor]:
+        """Named, weighted losses; ``sas`` is the raw ``S^T A S`` ``[B, K, K]``."""
         return {}
 
     def forward(
@@ -229,7 +232,10 @@ class SoftClusterPooler(Pooler):
         x_dense, adj, mask = to_padded(x, edge_index, edge_weight, batch)
         s = self.assign(x_dense, adj, mask)
         x_pool = dense_reduce(x_dense, s)
-        adj_pool = dense_connect(adj, s, remove_loops=True, degree_norm=True)
-        aux = self.aux_losses(adj, s, mask)
+        # S^T A S is the costly B N^2 K product: made once, shared by CON and
+        # the losses that need it (MinCut's cut, DMoN's modularity).
+        sas = s.transpose(1, 2) @ (adj @ s)
+        adj_pool = clean_pooled(sas, remove_loops=True, degree_norm=True)
+        aux = self.aux_losses(adj, s, mask, sas)
         x_out, ei, ew, b = from_padded(x_pool, adj_pool)
         return PoolOutput(x_out, ei, ew, b, s=s, aux_loss=aux, info={"mask": mask})

@@ -21,7 +21,14 @@ def dense_connect(
 
     Shapes: ``adj`` ``[B, N, N]``, ``s`` ``[B, N, K]`` -> ``[B, K, K]``.
     """
-    out = s.transpose(1, 2) @ adj @ s
+    return clean_pooled(s.transpose(1, 2) @ (adj @ s), remove_loops, degree_norm)
+
+
+def clean_pooled(
+    pooled: Tensor, remove_loops: bool = False, degree_norm: bool = False
+) -> Tensor:
+    """CON's post-processing of a raw ``S^T A S`` ``[B, K, K]``."""
+    out = pooled
     if remove_loops:
         out = out * (1 - torch.eye(out.size(-1), device=out.device, dtype=out.dtype))
     if degree_norm:

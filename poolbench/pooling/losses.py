@@ -17,9 +17,13 @@ def _trace(m: Tensor) -> Tensor:
     return m.diagonal(dim1=-2, dim2=-1).sum(-1)
 
 
-def mincut_loss(adj: Tensor, s: Tensor) -> Tensor:
-    """``-Tr(S^T A S) / Tr(S^T D S)`` (Bianchi et al. 2020); 0 for edgeless graphs."""
-    num = _trace(s.transpose(1, 2) @ adj @ s)
+def mincut_loss(adj: Tensor, s: Tensor, sas: Tensor | None = None) -> Tensor:
+    """``-Tr(S^T A S) / Tr(S^T D S)`` (Bianchi et al. 2020); 0 for edgeless graphs.
+
+    ``sas``: ``S^T A S`` when the caller already has it (the pooled adjacency
+    before CON's clean-up), which saves the dominant ``B N^2 K`` product.
+    """
+    num = _trace(s.transpose(1, 2) @ adj @ s if sas is None else sas)
     deg = adj.sum(-1)
     den = _trace(s.transpose(1, 2) @ (deg.unsqueeze(-1) * s))
     return (-num / (den + EPS)).mean()
@@ -60,18 +64,18 @@ def entropy_loss(s: Tensor, mask: Tensor) -> Tensor:
     return (ent.sum(-1) / _num_nodes(mask, s.dtype)).mean()
 
 
-def spectral_loss(adj: Tensor, s: Tensor) -> Tensor:
+def spectral_loss(adj: Tensor, s: Tensor, sas: Tensor | None = None) -> Tensor:
     """DMoN modularity loss ``-Tr(S^T B S) / 2m`` with ``B = A - d d^T / 2m``.
 
     ``m`` is each graph's own edge mass (PyG 8284 used the batch's); graphs
-    without edges contribute 0.
+    without edges contribute 0. ``sas`` as in :func:`mincut_loss`.
     """
     deg = adj.sum(-1)
     two_m = deg.sum(-1)
     safe = torch.where(two_m > 0, two_m, torch.ones_like(two_m))
-    sas = _trace(s.transpose(1, 2) @ adj @ s)
+    within = _trace(s.transpose(1, 2) @ adj @ s if sas is None else sas)
     ca = (s * deg.unsqueeze(-1)).sum(1)
-    loss = -(sas - ca.pow(2).sum(-1) / safe) / safe
+    loss = -(within - ca.pow(2).sum(-1) / safe) / safe
     return torch.where(two_m > 0, loss, torch.zeros_like(loss)).mean()
 
 

@@ -37,7 +37,9 @@ class AsymCheegerCutPool(SoftClusterPooler):
         self.totvar_coeff = totvar_coeff
         self.balance_coeff = balance_coeff
 
-    def aux_losses(self, adj: Tensor, s: Tensor, mask: Tensor) -> dict[str, Tensor]:
+    def aux_losses(
+        self, adj: Tensor, s: Tensor, mask: Tensor, sas: Tensor
+    ) -> dict[str, Tensor]:
         return {
             "totvar": self.totvar_coeff * totvar_loss(adj, s),
             "balance": self.balance_coeff * asym_norm_loss(s, mask),

@@ -42,7 +42,9 @@ class DiffPool(SoftClusterPooler):
         self.entropy_coeff = entropy_coeff
         self.link_normalize = link_normalize
 
-    def aux_losses(self, adj: Tensor, s: Tensor, mask: Tensor) -> dict[str, Tensor]:
+    def aux_losses(
+        self, adj: Tensor, s: Tensor, mask: Tensor, sas: Tensor
+    ) -> dict[str, Tensor]:
         return {
             "link": self.link_coeff * link_loss(adj, s, mask, self.link_normalize),
             "entropy": self.entropy_coeff * entropy_loss(s, mask),

@@ -40,9 +40,11 @@ class DMoNPool(SoftClusterPooler):
         self.cluster_coeff = cluster_coeff
         self.ortho_coeff = ortho_coeff
 
-    def aux_losses(self, adj: Tensor, s: Tensor, mask: Tensor) -> dict[str, Tensor]:
+    def aux_losses(
+        self, adj: Tensor, s: Tensor, mask: Tensor, sas: Tensor
+    ) -> dict[str, Tensor]:
         return {
-            "spectral": self.spectral_coeff * spectral_loss(adj, s),
+            "spectral": self.spectral_coeff * spectral_loss(adj, s, sas),
             "cluster": self.cluster_coeff * cluster_loss(s, mask),
             "ortho": self.ortho_coeff * orthogonality_loss(s),
         }

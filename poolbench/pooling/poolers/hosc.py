@@ -50,11 +50,13 @@ class HOSCPool(SoftClusterPooler):
         self.mu = mu
         self.hosc_ortho = hosc_ortho
 
-    def aux_losses(self, adj: Tensor, s: Tensor, mask: Tensor) -> dict[str, Tensor]:
+    def aux_losses(
+        self, adj: Tensor, s: Tensor, mask: Tensor, sas: Tensor
+    ) -> dict[str, Tensor]:
         k = s.size(-1)
         cut = ho_cut = s.new_zeros(())
         if self.alpha < 1:
-            cut = mincut_loss(adj, s)
+            cut = mincut_loss(adj, s, sas)
         # The motif matrix costs a dense N x N product: skip it when unused.
         if self.alpha > 0:
             ho_cut = mincut_loss(triangle_adjacency(adj), s)

@@ -34,5 +34,7 @@ class JustBalancePool(SoftClusterPooler):
         super().__init__(in_channels, ratio, avg_nodes, temp)
         self.balance_coeff = balance_coeff
 
-    def aux_losses(self, adj: Tensor, s: Tensor, mask: Tensor) -> dict[str, Tensor]:
+    def aux_losses(
+        self, adj: Tensor, s: Tensor, mask: Tensor, sas: Tensor
+    ) -> dict[str, Tensor]:
         return {"balance": self.balance_coeff * balance_loss(s, mask)}

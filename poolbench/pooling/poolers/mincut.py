@@ -33,8 +33,10 @@ class MinCutPool(SoftClusterPooler):
         self.cut_coeff = cut_coeff
         self.ortho_coeff = ortho_coeff
 
-    def aux_losses(self, adj: Tensor, s: Tensor, mask: Tensor) -> dict[str, Tensor]:
+    def aux_losses(
+        self, adj: Tensor, s: Tensor, mask: Tensor, sas: Tensor
+    ) -> dict[str, Tensor]:
         return {
-            "cut": self.cut_coeff * mincut_loss(adj, s),
+            "cut": self.cut_coeff * mincut_loss(adj, s, sas),
             "ortho": self.ortho_coeff * orthogonality_loss(s),
         }

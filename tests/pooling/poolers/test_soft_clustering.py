@@ -220,3 +220,17 @@ def test_dense_random_does_not_depend_on_the_global_seed():
             ).s
         )
     torch.testing.assert_close(outs[0], outs[1])
+
+
+def test_losses_reuse_a_given_sts_product_without_changing_their_value():
+    from poolbench.pooling.losses import mincut_loss, spectral_loss
+
+    g = torch.Generator().manual_seed(0)
+    adj = (torch.rand(3, 6, 6, generator=g) > 0.5).float()
+    adj = ((adj + adj.transpose(1, 2)) > 0).float()
+    s = torch.softmax(torch.randn(3, 6, 2, generator=g), -1)
+    sas = s.transpose(1, 2) @ adj @ s
+    torch.testing.assert_close(mincut_loss(adj, s, sas), mincut_loss(adj, s))
+    torch.testing.assert_close(spectral_loss(adj, s, sas), spectral_loss(adj, s))
+    # and the given product is what is used
+    assert not torch.isclose(mincut_loss(adj, s, 2 * sas), mincut_loss(adj, s))
