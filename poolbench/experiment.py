@@ -175,10 +175,11 @@ class Experiment:
     def dense_memory_mb(self) -> float:
         """Estimated peak memory of a dense pooler's first level, in MB.
 
-        Dense poolers pad each batch to ``B x N_max`` and build ``B x N_max^2``
-        adjacencies (PyG 5101): with the largest graphs batched together this
-        is ``4 bytes x B x (N^2 + 3 N K + 2 N F)``, times 3 for autograd's
-        saved tensors. Zero for sparse poolers.
+        Dense poolers pad each batch to ``B x N_max``; most also build
+        ``B x N_max^2`` adjacencies (PyG 5101): with the largest graphs batched
+        together this is ``4 bytes x B x (N^2 + 3 N K + 2 N F)``, times 3 for
+        autograd's saved tensors; the N^2 term drops for poolers that declare
+        ``needs_dense_adj = False``. Zero for sparse poolers.
         """
         if not self.pooler_class.is_dense:
             return 0.0
@@ -187,7 +188,8 @@ class Experiment:
         n = sizes[0]
         k = max(1, math.ceil(self.cfg.model.pool_ratio * self.dataset.avg_nodes))
         f = self.cfg.model.hidden
-        return 3 * 4 * b * (n * n + 3 * n * k + 2 * n * f) / 2**20
+        square = n * n if getattr(self.pooler_class, "needs_dense_adj", True) else 0
+        return 3 * 4 * b * (square + 3 * n * k + 2 * n * f) / 2**20
 
     def make_model(self, device: torch.device) -> HierarchicalGNN:
         for flag in ("compile", "amp"):

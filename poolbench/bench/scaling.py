@@ -6,8 +6,9 @@ pooler, then ``sum(x') + aux losses`` backward. For every registered pooler, N
 grows by 10x from 10^2 to ``max_nodes``; a point is skipped, and recorded as
 skipped, when its estimate passes a cap:
 
-- memory: dense poolers (``is_dense``) hold ``[N, N]`` adjacencies and
-  ``[N, K]`` assignments with K = N/2, estimated as 4 bytes x 8 x (N^2 + N K);
+- memory: dense poolers (``is_dense``) hold ``[N, K]`` assignments with
+  K = N/2 and, unless they declare ``needs_dense_adj = False``, ``[N, N]``
+  adjacencies: estimated as 4 bytes x 8 x (N^2 + N K), or x N K;
   others are extrapolated from the last two measured points with their own
   growth exponent (at least linear). Over ``mem_cap_mb``: ``skip_mem``.
 - time: extrapolated the same way (exponent between 1 and 3). Over
@@ -139,7 +140,8 @@ def measure_pooler(
         prev: list[ScalingPoint] = []
         for n, edge_index in by_n.items():
             if cls.is_dense:
-                est_mem = 4 * 8 * (n * n + n * math.ceil(n / 2)) / 2**20
+                square = n * n if getattr(cls, "needs_dense_adj", True) else 0
+                est_mem = 4 * 8 * (square + n * math.ceil(n / 2)) / 2**20
             else:
                 est_mem = _grow(prev, n, "peak_mem_mb", 1.0, 2.0)
             est_sec = _grow(prev, n, "sec", 1.0, 3.0)

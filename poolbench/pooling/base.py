@@ -15,9 +15,10 @@ from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.utils import to_dense_adj, to_dense_batch
 
 from poolbench.pooling.connect import clean_pooled
-from poolbench.pooling.dense import from_padded, to_padded
+from poolbench.pooling.dense import from_padded, sparse_adj_times
 from poolbench.pooling.reduce import cluster_reduce, dense_reduce
 from poolbench.pooling.select import DenseSelect
 
@@ -197,7 +198,10 @@ class SoftClusterPooler(Pooler):
     - Aux losses: whatever :meth:`aux_losses` returns, already weighted.
 
     Subclasses differ only in SEL and in their losses, so those are the two
-    hooks; the padded round trip stays in one place.
+    hooks; the padded round trip stays in one place. A subclass whose SEL and
+    losses need only ``S^T A S`` and the degrees sets ``needs_dense_adj =
+    False``: then ``A S`` is summed over the edges and the ``[B, N, N]``
+    adjacency is never built (``adj`` is None in the hooks).
     """
 
     family = "soft_clustering"
@@ -205,6 +209,7 @@ class SoftClusterPooler(Pooler):
     trainable = True
     has_aux_loss = True
     expressive = True
+    needs_dense_adj: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -217,25 +222,52 @@ class SoftClusterPooler(Pooler):
         if temp is not None:
             self.select = DenseSelect(in_channels, self.num_clusters, temp=temp)
 
-    def assign(self, x: Tensor, adj: Tensor, mask: Tensor) -> Tensor:
+    def assign(self, x: Tensor, adj: Tensor | None, mask: Tensor) -> Tensor:
         return self.select(x, mask)
 
-    def aux_losses(
-        self, adj: Tensor, s: Tensor, mask: Tensor, sas: Tensor
-    ) -> dict[str, Tensor]:
-        """Named, weighted losses; ``sas`` is the raw ``S^T A S`` ``[B, K, K]``."""
+    def aux_losses(self, g: PaddedGraph) -> dict[str, Tensor]:
+        """Named, weighted losses of one padded batch."""
         return {}
 
     def forward(
         self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor
     ) -> PoolOutput:
-        x_dense, adj, mask = to_padded(x, edge_index, edge_weight, batch)
+        num_graphs = int(batch.max()) + 1 if batch.numel() else 1
+        x_dense, mask = to_dense_batch(x, batch, batch_size=num_graphs)
+        adj = None
+        if self.needs_dense_adj:
+            adj = to_dense_adj(
+                edge_index,
+                batch,
+                edge_attr=edge_weight,
+                max_num_nodes=x_dense.size(1),
+                batch_size=num_graphs,
+            )
         s = self.assign(x_dense, adj, mask)
+        if adj is None:
+            a_s, deg = sparse_adj_times(edge_index, edge_weight, s, mask)
+        else:
+            a_s, deg = adj @ s, adj.sum(-1)
+        # S^T A S is made once, shared by CON and the losses that need it.
+        sas = s.transpose(1, 2) @ a_s
         x_pool = dense_reduce(x_dense, s)
-        # S^T A S is the costly B N^2 K product: made once, shared by CON and
-        # the losses that need it (MinCut's cut, DMoN's modularity).
-        sas = s.transpose(1, 2) @ (adj @ s)
         adj_pool = clean_pooled(sas, remove_loops=True, degree_norm=True)
-        aux = self.aux_losses(adj, s, mask, sas)
+        aux = self.aux_losses(PaddedGraph(adj, s, mask, sas, deg))
         x_out, ei, ew, b = from_padded(x_pool, adj_pool)
         return PoolOutput(x_out, ei, ew, b, s=s, aux_loss=aux, info={"mask": mask})
+
+
+@dataclass
+class PaddedGraph:
+    """What a soft-clustering loss may read about one padded batch.
+
+    ``adj`` ``[B, N, N]`` (None when the pooler declared it does not need it),
+    ``s`` ``[B, N, K]``, ``mask`` ``[B, N]``, ``sas`` = ``S^T A S``
+    ``[B, K, K]`` and ``deg`` ``[B, N]``.
+    """
+
+    adj: Tensor | None
+    s: Tensor
+    mask: Tensor
+    sas: Tensor
+    deg: Tensor

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch_geometric.utils import to_dense_adj, to_dense_batch
+from torch_geometric.utils import scatter, to_dense_adj, to_dense_batch
 
 
 def to_padded(
@@ -24,6 +24,32 @@ def to_padded(
         batch_size=num_graphs,
     )
     return x_dense, adj, mask
+
+
+def sparse_adj_times(
+    edge_index: Tensor, edge_weight: Tensor | None, s: Tensor, mask: Tensor
+) -> tuple[Tensor, Tensor]:
+    """``A S`` ``[B, N, K]`` and the degrees ``[B, N]`` without building ``A``.
+
+    A sum over the E edges costs ``E K`` instead of the padded ``B N^2 K``, and
+    memory stays ``B N K``: what lets dense poolers follow N K, not N^2.
+    ``edge_index`` indexes the batch's nodes, in the row order of ``s[mask]``.
+    """
+    s_flat = s[mask]
+    n = s_flat.size(0)
+    row, col = edge_index
+    w = (
+        torch.ones(row.numel(), device=s.device, dtype=s.dtype)
+        if edge_weight is None
+        else edge_weight.to(s.dtype)
+    )
+    as_flat = scatter(w.unsqueeze(-1) * s_flat[col], row, dim=0, dim_size=n)
+    deg_flat = scatter(w, row, dim=0, dim_size=n)
+    a_s = s.new_zeros(s.shape)
+    a_s[mask] = as_flat
+    deg = s.new_zeros(mask.shape)
+    deg[mask] = deg_flat
+    return a_s, deg
 
 
 def from_padded(x: Tensor, adj: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:

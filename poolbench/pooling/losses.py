@@ -17,14 +17,19 @@ def _trace(m: Tensor) -> Tensor:
     return m.diagonal(dim1=-2, dim2=-1).sum(-1)
 
 
-def mincut_loss(adj: Tensor, s: Tensor, sas: Tensor | None = None) -> Tensor:
+def mincut_loss(
+    adj: Tensor | None,
+    s: Tensor,
+    sas: Tensor | None = None,
+    deg: Tensor | None = None,
+) -> Tensor:
     """``-Tr(S^T A S) / Tr(S^T D S)`` (Bianchi et al. 2020); 0 for edgeless graphs.
 
-    ``sas``: ``S^T A S`` when the caller already has it (the pooled adjacency
-    before CON's clean-up), which saves the dominant ``B N^2 K`` product.
+    ``sas`` (``S^T A S``) and ``deg`` (``[B, N]``), when the caller already has
+    them, replace ``adj``, which then may be None: no ``B N^2`` work here.
     """
     num = _trace(s.transpose(1, 2) @ adj @ s if sas is None else sas)
-    deg = adj.sum(-1)
+    deg = adj.sum(-1) if deg is None else deg
     den = _trace(s.transpose(1, 2) @ (deg.unsqueeze(-1) * s))
     return (-num / (den + EPS)).mean()
 
@@ -64,13 +69,18 @@ def entropy_loss(s: Tensor, mask: Tensor) -> Tensor:
     return (ent.sum(-1) / _num_nodes(mask, s.dtype)).mean()
 
 
-def spectral_loss(adj: Tensor, s: Tensor, sas: Tensor | None = None) -> Tensor:
+def spectral_loss(
+    adj: Tensor | None,
+    s: Tensor,
+    sas: Tensor | None = None,
+    deg: Tensor | None = None,
+) -> Tensor:
     """DMoN modularity loss ``-Tr(S^T B S) / 2m`` with ``B = A - d d^T / 2m``.
 
     ``m`` is each graph's own edge mass (PyG 8284 used the batch's); graphs
-    without edges contribute 0. ``sas`` as in :func:`mincut_loss`.
+    without edges contribute 0. ``sas`` and ``deg`` as in :func:`mincut_loss`.
     """
-    deg = adj.sum(-1)
+    deg = adj.sum(-1) if deg is None else deg
     two_m = deg.sum(-1)
     safe = torch.where(two_m > 0, two_m, torch.ones_like(two_m))
     within = _trace(s.transpose(1, 2) @ adj @ s if sas is None else sas)

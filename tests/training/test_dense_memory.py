@@ -35,10 +35,17 @@ def experiment(pooler: str, root, huge: int) -> Experiment:
 
 
 def test_estimate_grows_with_the_square_of_the_largest_graph(tmp_path):
-    small = experiment("mincut", tmp_path, 1000).dense_memory_mb()
-    large = experiment("mincut", tmp_path, 2000).dense_memory_mb()
+    small = experiment("diffpool", tmp_path, 1000).dense_memory_mb()
+    large = experiment("diffpool", tmp_path, 2000).dense_memory_mb()
     assert 3.5 < large / small < 4.1  # the N^2 adjacency dominates
     assert experiment("topk", tmp_path, 2000).dense_memory_mb() == 0
+
+
+def test_poolers_without_a_dense_adjacency_skip_the_square_term(tmp_path):
+    # mincut sums A S over the edges: only the N K and N F terms remain
+    mincut = experiment("mincut", tmp_path, 2000).dense_memory_mb()
+    diffpool = experiment("diffpool", tmp_path, 2000).dense_memory_mb()
+    assert mincut < 0.5 * diffpool
 
 
 def test_a_dense_pooler_too_big_for_memory_gives_oom_rows_not_a_crash(tmp_path):

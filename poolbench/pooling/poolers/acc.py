@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from poolbench.pooling.base import SoftClusterPooler
+from poolbench.pooling.base import PaddedGraph, SoftClusterPooler
 from poolbench.pooling.losses import asym_norm_loss, totvar_loss
 from poolbench.pooling.registry import register
 
@@ -37,10 +37,8 @@ class AsymCheegerCutPool(SoftClusterPooler):
         self.totvar_coeff = totvar_coeff
         self.balance_coeff = balance_coeff
 
-    def aux_losses(
-        self, adj: Tensor, s: Tensor, mask: Tensor, sas: Tensor
-    ) -> dict[str, Tensor]:
+    def aux_losses(self, g: PaddedGraph) -> dict[str, Tensor]:
         return {
-            "totvar": self.totvar_coeff * totvar_loss(adj, s),
-            "balance": self.balance_coeff * asym_norm_loss(s, mask),
+            "totvar": self.totvar_coeff * totvar_loss(g.adj, g.s),
+            "balance": self.balance_coeff * asym_norm_loss(g.s, g.mask),
         }

@@ -29,6 +29,7 @@ _CHUNK = 64
 @register("dense_random")
 class DenseRandomPool(SoftClusterPooler):
     family = "control"
+    needs_dense_adj = False  # S ignores the graph
     trainable = False
     has_aux_loss = False
     # S is indexed by a node's position in its graph, so permuting the nodes
@@ -58,7 +59,7 @@ class DenseRandomPool(SoftClusterPooler):
             self.table = torch.cat([self.table, block.to(device)])
         return self.table[:rows]
 
-    def assign(self, x: Tensor, adj: Tensor, mask: Tensor) -> Tensor:
+    def assign(self, x: Tensor, adj: Tensor | None, mask: Tensor) -> Tensor:
         logits = self._logits(x.size(1), x.device)
         s = torch.softmax(logits, dim=-1).to(x.dtype)
         return s.unsqueeze(0) * mask.unsqueeze(-1).to(s.dtype)

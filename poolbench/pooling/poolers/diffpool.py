@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from poolbench.pooling.base import SoftClusterPooler
+from poolbench.pooling.base import PaddedGraph, SoftClusterPooler
 from poolbench.pooling.losses import entropy_loss, link_loss
 from poolbench.pooling.registry import register
 
@@ -42,10 +42,9 @@ class DiffPool(SoftClusterPooler):
         self.entropy_coeff = entropy_coeff
         self.link_normalize = link_normalize
 
-    def aux_losses(
-        self, adj: Tensor, s: Tensor, mask: Tensor, sas: Tensor
-    ) -> dict[str, Tensor]:
+    def aux_losses(self, g: PaddedGraph) -> dict[str, Tensor]:
         return {
-            "link": self.link_coeff * link_loss(adj, s, mask, self.link_normalize),
-            "entropy": self.entropy_coeff * entropy_loss(s, mask),
+            "link": self.link_coeff
+            * link_loss(g.adj, g.s, g.mask, self.link_normalize),
+            "entropy": self.entropy_coeff * entropy_loss(g.s, g.mask),
         }

@@ -18,13 +18,16 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from poolbench.pooling.base import SoftClusterPooler
+from poolbench.pooling.base import PaddedGraph, SoftClusterPooler
 from poolbench.pooling.losses import cluster_loss, orthogonality_loss, spectral_loss
 from poolbench.pooling.registry import register
 
 
 @register("dmon")
 class DMoNPool(SoftClusterPooler):
+    # Its losses read S^T A S and degrees only: A is never made dense.
+    needs_dense_adj = False
+
     def __init__(
         self,
         in_channels: int,
@@ -40,11 +43,9 @@ class DMoNPool(SoftClusterPooler):
         self.cluster_coeff = cluster_coeff
         self.ortho_coeff = ortho_coeff
 
-    def aux_losses(
-        self, adj: Tensor, s: Tensor, mask: Tensor, sas: Tensor
-    ) -> dict[str, Tensor]:
+    def aux_losses(self, g: PaddedGraph) -> dict[str, Tensor]:
         return {
-            "spectral": self.spectral_coeff * spectral_loss(adj, s, sas),
-            "cluster": self.cluster_coeff * cluster_loss(s, mask),
-            "ortho": self.ortho_coeff * orthogonality_loss(s),
+            "spectral": self.spectral_coeff * spectral_loss(None, g.s, g.sas, g.deg),
+            "cluster": self.cluster_coeff * cluster_loss(g.s, g.mask),
+            "ortho": self.ortho_coeff * orthogonality_loss(g.s),
         }

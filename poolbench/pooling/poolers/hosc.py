@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from poolbench.pooling.base import SoftClusterPooler
+from poolbench.pooling.base import PaddedGraph, SoftClusterPooler
 from poolbench.pooling.losses import (
     hosc_orthogonality_loss,
     mincut_loss,
@@ -50,20 +50,18 @@ class HOSCPool(SoftClusterPooler):
         self.mu = mu
         self.hosc_ortho = hosc_ortho
 
-    def aux_losses(
-        self, adj: Tensor, s: Tensor, mask: Tensor, sas: Tensor
-    ) -> dict[str, Tensor]:
-        k = s.size(-1)
-        cut = ho_cut = s.new_zeros(())
+    def aux_losses(self, g: PaddedGraph) -> dict[str, Tensor]:
+        k = g.s.size(-1)
+        cut = ho_cut = g.s.new_zeros(())
         if self.alpha < 1:
-            cut = mincut_loss(adj, s, sas)
+            cut = mincut_loss(g.adj, g.s, g.sas, g.deg)
         # The motif matrix costs a dense N x N product: skip it when unused.
         if self.alpha > 0:
-            ho_cut = mincut_loss(triangle_adjacency(adj), s)
+            ho_cut = mincut_loss(triangle_adjacency(g.adj), g.s)
         if self.hosc_ortho:
-            ortho = hosc_orthogonality_loss(s, mask)
+            ortho = hosc_orthogonality_loss(g.s, g.mask)
         else:
-            ortho = orthogonality_loss(s)
+            ortho = orthogonality_loss(g.s)
         return {
             "hosc": ((1 - self.alpha) * cut + self.alpha * ho_cut) / k,
             "ortho": self.mu * ortho,

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from poolbench.pooling.base import SoftClusterPooler
+from poolbench.pooling.base import PaddedGraph, SoftClusterPooler
 from poolbench.pooling.losses import balance_loss
 from poolbench.pooling.registry import register
 
 
 @register("justbalance")
 class JustBalancePool(SoftClusterPooler):
+    # Its losses read S^T A S and degrees only: A is never made dense.
+    needs_dense_adj = False
+
     def __init__(
         self,
         in_channels: int,
@@ -34,7 +37,5 @@ class JustBalancePool(SoftClusterPooler):
         super().__init__(in_channels, ratio, avg_nodes, temp)
         self.balance_coeff = balance_coeff
 
-    def aux_losses(
-        self, adj: Tensor, s: Tensor, mask: Tensor, sas: Tensor
-    ) -> dict[str, Tensor]:
-        return {"balance": self.balance_coeff * balance_loss(s, mask)}
+    def aux_losses(self, g: PaddedGraph) -> dict[str, Tensor]:
+        return {"balance": self.balance_coeff * balance_loss(g.s, g.mask)}

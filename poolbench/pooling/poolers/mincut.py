@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from poolbench.pooling.base import SoftClusterPooler
+from poolbench.pooling.base import PaddedGraph, SoftClusterPooler
 from poolbench.pooling.losses import mincut_loss, orthogonality_loss
 from poolbench.pooling.registry import register
 
 
 @register("mincut")
 class MinCutPool(SoftClusterPooler):
+    # Its losses read S^T A S and degrees only: A is never made dense.
+    needs_dense_adj = False
+
     def __init__(
         self,
         in_channels: int,
@@ -33,10 +36,8 @@ class MinCutPool(SoftClusterPooler):
         self.cut_coeff = cut_coeff
         self.ortho_coeff = ortho_coeff
 
-    def aux_losses(
-        self, adj: Tensor, s: Tensor, mask: Tensor, sas: Tensor
-    ) -> dict[str, Tensor]:
+    def aux_losses(self, g: PaddedGraph) -> dict[str, Tensor]:
         return {
-            "cut": self.cut_coeff * mincut_loss(adj, s, sas),
-            "ortho": self.ortho_coeff * orthogonality_loss(s),
+            "cut": self.cut_coeff * mincut_loss(None, g.s, g.sas, g.deg),
+            "ortho": self.ortho_coeff * orthogonality_loss(g.s),
         }

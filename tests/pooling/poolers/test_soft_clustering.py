@@ -234,3 +234,32 @@ def test_losses_reuse_a_given_sts_product_without_changing_their_value():
     torch.testing.assert_close(spectral_loss(adj, s, sas), spectral_loss(adj, s))
     # and the given product is what is used
     assert not torch.isclose(mincut_loss(adj, s, 2 * sas), mincut_loss(adj, s))
+
+
+@pytest.mark.parametrize("name", ["mincut", "dmon", "justbalance", "dense_random"])
+def test_the_edge_sum_path_equals_the_dense_adjacency_path(name):
+    """Poolers that skip the [B, N, N] adjacency give the same pooled graph."""
+    cls = discover()[name]
+    assert cls.needs_dense_adj is False
+    graphs = []
+    for n, seed in ((9, 0), (5, 1), (1, 2)):
+        gen = torch.Generator().manual_seed(seed)
+        upper = torch.triu(torch.rand(n, n, generator=gen) < 0.4, diagonal=1)
+        ei = upper.nonzero().t()
+        ei = torch.cat([ei, ei.flip(0)], dim=1)
+        w = torch.rand(ei.size(1), generator=gen) + 0.1
+        graphs.append(Data(x=torch.randn(n, 4, generator=gen), edge_index=ei,
+                           edge_weight=w))
+    b = Batch.from_data_list(graphs)
+    torch.manual_seed(0)
+    sparse = cls(in_channels=4, ratio=0.5, avg_nodes=6)
+    dense = cls(in_channels=4, ratio=0.5, avg_nodes=6)
+    dense.load_state_dict(sparse.state_dict())
+    dense.needs_dense_adj = True
+    a = sparse(b.x, b.edge_index, b.edge_weight, b.batch)
+    c = dense(b.x, b.edge_index, b.edge_weight, b.batch)
+    torch.testing.assert_close(a.x, c.x)
+    assert torch.equal(a.edge_index, c.edge_index)
+    torch.testing.assert_close(a.edge_weight, c.edge_weight)
+    for key in c.aux_loss:
+        torch.testing.assert_close(a.aux_loss[key], c.aux_loss[key])
