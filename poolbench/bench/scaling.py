@@ -7,8 +7,9 @@ grows by 10x from 10^2 to ``max_nodes``; a point is skipped, and recorded as
 skipped, when its estimate passes a cap:
 
 - memory: dense poolers (``is_dense``) hold ``[N, K]`` assignments with
-  K = N/2 and, unless they declare ``needs_dense_adj = False``, ``[N, N]``
-  adjacencies: estimated as 4 bytes x 8 x (N^2 + N K), or x N K;
+  K = N/2, a dense ``[K, K]`` pooled graph and, unless they declare
+  ``needs_dense_adj = False``, ``[N, N]`` adjacencies: estimated as
+  4 bytes x 8 x (N^2 + N K + K^2), without the N^2 term for the latter;
   others are extrapolated from the last two measured points with their own
   growth exponent (at least linear). Over ``mem_cap_mb``: ``skip_mem``.
 - time: extrapolated the same way (exponent between 1 and 3). Over
@@ -140,8 +141,10 @@ def measure_pooler(
         prev: list[ScalingPoint] = []
         for n, edge_index in by_n.items():
             if cls.is_dense:
+                k = math.ceil(n / 2)
                 square = n * n if getattr(cls, "needs_dense_adj", True) else 0
-                est_mem = 4 * 8 * (square + n * math.ceil(n / 2)) / 2**20
+                # S is N x K and the pooled graph K x K (dense, K^2 edges)
+                est_mem = 4 * 8 * (square + n * k + k * k) / 2**20
             else:
                 est_mem = _grow(prev, n, "peak_mem_mb", 1.0, 2.0)
             est_sec = _grow(prev, n, "sec", 1.0, 3.0)
