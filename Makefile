@@ -2,7 +2,8 @@
 PYTHON ?= python
 PIP ?= $(PYTHON) -m pip
 # A pinned CPU torch that pip takes from this machine's disk; a looser spec can
-# pull a multi-GB CUDA build. Override on GPU machines: make install TORCH=torch==2.13.0
+# pull a multi-GB CUDA build. On a GPU machine install the torch build you want
+# first and run `make install TORCH=` (empty) so it is left alone.
 TORCH ?= torch==2.13.0
 export POOLBENCH_DATA_MIRROR ?= $(abspath ../shared/datasets)
 
@@ -10,7 +11,7 @@ export POOLBENCH_DATA_MIRROR ?= $(abspath ../shared/datasets)
 .PHONY: eval-expressiveness eval-autoencoder eval-spectral eval-all
 
 install:
-	$(PIP) install $(TORCH)
+	$(if $(TORCH),$(PIP) install $(TORCH))
 	$(PIP) install -e ".[dev]"
 
 # The reference library tgp needs torch-scatter compiled against the installed
