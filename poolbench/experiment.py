@@ -41,16 +41,14 @@ def _without(section: dict, keys: set[str]) -> dict:
 
 
 def config_hash(cfg: DictConfig) -> str:
-    """Stable id of what a run computes.
-
-    The run-speed keys (threads, n_jobs, fail_fast) are left out.
-    """
+    """Stable id of what a run computes; the speed-only keys are left out."""
     resolved = OmegaConf.to_container(cfg, resolve=True)
     identity = {
         "dataset": resolved["dataset"],
         "model": resolved["model"],
         "pooler": resolved["pooler"],
-        # amp changes the arithmetic; left out while off so older hashes still match
+        # amp changes the arithmetic, so it counts, but only when on: turning the
+        # flag into the config did not change the id of runs made without it
         "trainer": _without(
             resolved["trainer"],
             _NOT_IDENTITY | (set() if resolved["trainer"].get("amp") else {"amp"}),
