@@ -20,7 +20,7 @@ class ProgressHooks:
     """Runs and epochs bars on a terminal; one line per finished run otherwise."""
 
     def __init__(self, title: str, total_runs: int, max_epochs: int):
-        self.console = Console(stderr=True)
+        self.console = Console(stderr=True, log_path=False)
         self.live = self.console.is_terminal
         self.max_epochs = max_epochs
         self.progress = Progress(
