@@ -12,6 +12,8 @@ import pandas as pd
 from poolbench.results.store import ResultsStore
 
 REPO = Path(__file__).resolve().parents[1]
+# Overrides that make a CLI training run take seconds: the tests check plumbing.
+QUICK = ["trainer.max_epochs=2", "trainer.patience=2", "model.hidden=16"]
 
 
 def run_cli(

@@ -35,3 +35,15 @@ def mutag(mirror, data_root):
     from poolbench.data.tu import load_tu
 
     return load_tu("MUTAG", str(data_root), str(mirror))
+
+
+@pytest.fixture
+def cli(tmp_path, data_root, mirror):
+    """The real ``poolbench`` CLI in a subprocess, run in ``tmp_path``."""
+    from tests.cli_helpers import run_cli
+
+    def call(*args, **kw):
+        return run_cli(list(args), tmp_path, data_root, mirror, **kw)
+
+    call.cwd = tmp_path
+    return call

@@ -9,18 +9,7 @@ import subprocess
 import pytest
 
 from poolbench.results.row import COLUMNS
-from tests.cli_helpers import rows, run_cli
-
-QUICK = ["trainer.max_epochs=2", "trainer.patience=2", "model.hidden=16"]
-
-
-@pytest.fixture
-def cli(tmp_path, data_root, mirror):
-    def call(*args, **kw):
-        return run_cli(list(args), tmp_path, data_root, mirror, **kw)
-
-    call.cwd = tmp_path
-    return call
+from tests.cli_helpers import QUICK, rows, run_cli
 
 
 def check_cv_rows(frame, dataset, pooler):

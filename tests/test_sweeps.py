@@ -14,9 +14,8 @@ import torch
 from poolbench.pooling.base import Pooler
 from poolbench.results.store import ResultsStore
 from poolbench.training import device as device_mod
-from tests.cli_helpers import REPO, rows, run_cli
+from tests.cli_helpers import QUICK, REPO, rows, run_cli
 
-QUICK = ["trainer.max_epochs=2", "trainer.patience=2", "model.hidden=16"]
 ACC_COLS = ["fold", "run", "seed", "best_epoch", "val_loss", "test_acc", "test_loss"]
 
 
@@ -27,15 +26,6 @@ class ExplodingPool(Pooler):
 
     def forward(self, x, edge_index, edge_weight, batch):
         raise RuntimeError("boom from ExplodingPool")
-
-
-@pytest.fixture
-def cli(tmp_path, data_root, mirror):
-    def call(*args, **kw):
-        return run_cli(list(args), tmp_path, data_root, mirror, **kw)
-
-    call.cwd = tmp_path
-    return call
 
 
 def assert_each_run_once(frame, n):

@@ -15,10 +15,14 @@ from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.utils import to_dense_adj, to_dense_batch
 
 from poolbench.pooling.connect import clean_pooled
-from poolbench.pooling.dense import from_padded, sparse_adj_times
+from poolbench.pooling.dense import (
+    from_padded,
+    padded_adjacency,
+    padded_features,
+    sparse_adj_times,
+)
 from poolbench.pooling.reduce import cluster_reduce, dense_reduce
 from poolbench.pooling.select import DenseSelect
 
@@ -232,17 +236,10 @@ class SoftClusterPooler(Pooler):
     def forward(
         self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor
     ) -> PoolOutput:
-        num_graphs = int(batch.max()) + 1 if batch.numel() else 1
-        x_dense, mask = to_dense_batch(x, batch, batch_size=num_graphs)
+        x_dense, mask = padded_features(x, batch)
         adj = None
         if self.needs_dense_adj:
-            adj = to_dense_adj(
-                edge_index,
-                batch,
-                edge_attr=edge_weight,
-                max_num_nodes=x_dense.size(1),
-                batch_size=num_graphs,
-            )
+            adj = padded_adjacency(edge_index, edge_weight, batch, mask)
         s = self.assign(x_dense, adj, mask)
         if adj is None:
             a_s, deg = sparse_adj_times(edge_index, edge_weight, s, mask)

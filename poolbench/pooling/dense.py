@@ -10,20 +10,32 @@ from torch import Tensor
 from torch_geometric.utils import scatter, to_dense_adj, to_dense_batch
 
 
+def padded_features(x: Tensor, batch: Tensor) -> tuple[Tensor, Tensor]:
+    """``x`` ``[B, N, F]`` and ``mask`` ``[B, N]``, N the batch's largest graph."""
+    num_graphs = int(batch.max()) + 1 if batch.numel() else 1
+    return to_dense_batch(x, batch, batch_size=num_graphs)
+
+
+def padded_adjacency(
+    edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor, mask: Tensor
+) -> Tensor:
+    """``adj`` ``[B, N, N]`` matching the ``mask`` of :func:`padded_features`."""
+    num_graphs, n_max = mask.shape
+    return to_dense_adj(
+        edge_index,
+        batch,
+        edge_attr=edge_weight,
+        max_num_nodes=n_max,
+        batch_size=num_graphs,
+    )
+
+
 def to_padded(
     x: Tensor, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Return ``x`` ``[B, N, F]``, ``adj`` ``[B, N, N]`` and ``mask`` ``[B, N]``."""
-    num_graphs = int(batch.max()) + 1 if batch.numel() else 1
-    x_dense, mask = to_dense_batch(x, batch, batch_size=num_graphs)
-    adj = to_dense_adj(
-        edge_index,
-        batch,
-        edge_attr=edge_weight,
-        max_num_nodes=x_dense.size(1),
-        batch_size=num_graphs,
-    )
-    return x_dense, adj, mask
+    x_dense, mask = padded_features(x, batch)
+    return x_dense, padded_adjacency(edge_index, edge_weight, batch, mask), mask
 
 
 def sparse_adj_times(
