@@ -19,11 +19,12 @@ from poolbench.errors import PoolbenchError
 from poolbench.experiment import Experiment, load_dataset
 from poolbench.report.console import table_console
 from poolbench.report.summary import summarize
-from poolbench.results.store import ResultsStore
+from poolbench.results.store import CsvStore, ResultsStore
 from poolbench.results.wandb_sink import WandbSink
 from poolbench.training.device import pin_job_to_gpu, resolve_device, set_threads
 from poolbench.training.progress import Hooks, ProgressHooks
 from poolbench.training.protocol import FailFast, ProtocolConfig, run_protocol
+from poolbench.training.selection import CandidateRow, SelectionLog, candidates_done
 
 EXIT_RUN_FAILED = 1
 
@@ -153,10 +154,16 @@ def run_experiment(cfg: DictConfig) -> dict:
             directory=str(cfg.results.dir),  # wandb adds its own wandb/ folder
             entity=cfg.logger.entity,
         )
+    selection = None
+    if protocol.grid:  # every grid candidate is a row of selection.csv
+        candidates = CsvStore(cfg.results.dir, "selection.csv", CandidateRow)
+        selection = SelectionLog(candidates.append, candidates_done(candidates.read()))
     try:
         with ProgressHooks(exp.name, todo, exp.trainer.max_epochs) as progress:
             hooks = Hooks(progress, sink)
-            run_protocol(exp, protocol, device, provenance, done, store.append, hooks)
+            run_protocol(
+                exp, protocol, device, provenance, done, store.append, hooks, selection
+            )
     except FailFast as exc:
         # SystemExit, unlike an exception, is not held back by Hydra until the
         # end of a multirun (Hydra 2284): the sweep stops here.
