@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
+from poolbench.config_files import CONF_DIR
 from poolbench.errors import PoolbenchError
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 GROUPS = ("dataset", "pooler", "model", "protocol", "trainer", "logger", "experiment")
 
 
