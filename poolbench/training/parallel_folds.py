@@ -17,7 +17,7 @@ from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
 from omegaconf import OmegaConf
 
-from poolbench.errors import PoolbenchError
+from poolbench.errors import PoolbenchError, StoreWriteError
 from poolbench.results.row import ResultRow
 
 
@@ -38,7 +38,7 @@ def _fold_worker(
         return run_fold(
             exp, protocol, job, split, device, provenance, on_row, None, selection
         )
-    except (PoolbenchError, FailFast):
+    except (PoolbenchError, FailFast, StoreWriteError):
         raise
     except BaseException as exc:  # exotic exceptions may not unpickle in the parent
         raise RuntimeError(f"fold {job.fold}: {type(exc).__name__}: {exc}") from None

@@ -194,6 +194,8 @@ def run_fold(
             pooler=exp.pooler_name,
             model=exp.model_name,
             protocol=protocol.name,
+            protocol_folds=protocol.folds,
+            protocol_runs=protocol.runs,
             fold=job.fold,
             run=run,
             seed=run_seed(base_seed, job.fold, run),
