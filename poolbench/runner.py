@@ -24,6 +24,7 @@ from poolbench.results.wandb_sink import WandbSink
 from poolbench.training.device import pin_job_to_gpu, resolve_device, set_threads
 from poolbench.training.progress import Hooks, ProgressHooks
 from poolbench.training.protocol import FailFast, ProtocolConfig, run_protocol
+from poolbench.training.signals import Interrupted
 
 EXIT_RUN_FAILED = 1
 
@@ -162,6 +163,18 @@ def run_experiment(cfg: DictConfig) -> dict:
         # end of a multirun (Hydra 2284): the sweep stops here.
         print(f"poolbench: run failed: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_RUN_FAILED) from None
+    except Interrupted as stop:
+        print(
+            f"poolbench: {stop.reason}; rerunning the same command redoes the "
+            "unfinished runs",
+            file=sys.stderr,
+        )
+        if not stop.time_limit:  # asked to terminate: the whole process stops
+            raise SystemExit(128 + stop.signum) from None
+        # At a time-limit warning the job ends normally, so the launcher takes
+        # its result and waits for the sweep's other jobs; the experiment is
+        # unfinished, so it gets no summary line.
+        return {}
     rows = store.latest()
     summary = summarize(rows[rows["config_hash"] == exp.config_hash])
     print_summary(summary, table_console())

@@ -24,6 +24,7 @@ from poolbench.errors import PoolbenchError, RunFailure
 from poolbench.results.row import ResultRow
 from poolbench.training.device import PeakMemory, available_memory_mb
 from poolbench.training.seeding import run_seed, seed_everything
+from poolbench.training.signals import Interrupted, signals_held, stop_on_signals
 from poolbench.training.trainer import evaluate, fit
 
 
@@ -178,6 +179,7 @@ def run_fold(
             hooks.run_started(row)
         memory.reset()
         start = perf_counter()
+        stopped = None
         try:
             if too_big:
                 raise RunFailure("oom", too_big)
@@ -195,6 +197,8 @@ def run_fold(
             row.params = sum(p.numel() for p in out["model"].parameters())
         except PoolbenchError:
             raise
+        except Interrupted as exc:  # this run is written as failed, no other starts
+            row.status, row.error, stopped = "failed", exc.reason, exc
         except RunFailure as exc:
             row.status, row.error = exc.status, str(exc)
         except Exception as exc:  # recorded as a failed row; the sweep goes on
@@ -202,11 +206,14 @@ def run_fold(
             row.error = _one_line(exc)
             if protocol.fail_fast:
                 traceback.print_exc()
-        row.total_sec = perf_counter() - start
-        row.peak_mem_mb = memory.peak_mb()
-        row.mem_kind = memory.kind
-        row.finished_at = _now()
-        on_row(row)  # the failed row is written even when the sweep stops next
+        with signals_held():  # a signal arriving now is raised after the write
+            row.total_sec = perf_counter() - start
+            row.peak_mem_mb = memory.peak_mb()
+            row.mem_kind = memory.kind
+            row.finished_at = _now()
+            on_row(row)  # the failed row is written even when the sweep stops next
+        if stopped is not None:
+            raise stopped
         rows.append(row)
         if hooks is not None:
             hooks.run_finished(row)
@@ -229,10 +236,17 @@ def run_protocol(
 ) -> list[ResultRow]:
     """Run every (fold, run) not in ``done``; hand each finished row to ``on_row``.
 
+    A stop signal (:mod:`poolbench.training.signals`) writes the run in
+    progress as failed and raises :class:`Interrupted` out of here.
     With ``protocol.n_jobs > 1`` the folds run in that many spawned processes;
     ``on_row`` then runs in the workers, so it must be picklable (the store's
     locked ``append`` is), and ``hooks`` hear of each run when its fold ends.
     """
+    with stop_on_signals():
+        return _run_folds(exp, protocol, device, provenance, done, on_row, hooks)
+
+
+def _run_folds(exp, protocol, device, provenance, done, on_row, hooks):
     splits = exp.splits()
     jobs = pending_folds(exp, protocol, done)
     if protocol.n_jobs > 1 and len(jobs) > 1:
