@@ -25,6 +25,7 @@ from poolbench.training.device import pin_job_to_gpu, resolve_device, set_thread
 from poolbench.training.progress import Hooks, ProgressHooks
 from poolbench.training.protocol import FailFast, ProtocolConfig, run_protocol
 from poolbench.training.selection import CandidateRow, SelectionLog, candidates_done
+from poolbench.training.signals import Interrupted
 
 EXIT_RUN_FAILED = 1
 
@@ -182,6 +183,18 @@ def run_experiment(cfg: DictConfig) -> dict:
     except StoreWriteError as exc:  # nothing more could be recorded: stop
         print(f"poolbench: error: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_RUN_FAILED) from None
+    except Interrupted as stop:
+        print(
+            f"poolbench: {stop.reason}; rerunning the same command redoes the "
+            "unfinished runs",
+            file=sys.stderr,
+        )
+        if not stop.time_limit:  # asked to terminate: the whole process stops
+            raise SystemExit(128 + stop.signum) from None
+        # At a time-limit warning the job ends normally, so the launcher takes
+        # its result and waits for the sweep's other jobs; the experiment is
+        # unfinished, so it gets no summary line.
+        return {}
     return record
 
 

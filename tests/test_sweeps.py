@@ -193,3 +193,46 @@ def test_pin_job_to_gpu(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")
     assert device_mod.pin_job_to_gpu(4, "auto") == "auto"
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "7"
+
+
+def test_sigterm_mid_run_writes_it_as_failed_and_a_rerun_redoes_it(
+    tmp_path, data_root, mirror
+):
+    args = ["train", "pooler=topk", "dataset=mutag", "protocol=holdout"]
+    args += ["trainer.max_epochs=250", "trainer.patience=250", "model.hidden=16"]
+    env = {
+        **os.environ,
+        "POOLBENCH_DATA": str(data_root),
+        "POOLBENCH_DATA_MIRROR": str(mirror),
+        "OMP_NUM_THREADS": "1",
+    }
+    log = tmp_path / "stderr.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "poolbench", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+    )
+    deadline = time.monotonic() + 120
+    while "runs to do" not in log.read_text():  # printed as the runs begin
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    time.sleep(1.5)  # well inside the single run of 250 epochs (about 5 s)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert "poolbench: stopped by SIGTERM; rerunning the same command" in (
+        log.read_text()
+    )
+    store = ResultsStore(tmp_path / "results")
+    stopped = store.read()
+    assert stopped.status.tolist() == ["failed"]
+    assert stopped.error.tolist() == ["stopped by SIGTERM"]
+    assert store.completed() == set()
+
+    again = run_cli(args, tmp_path, data_root, mirror)
+    assert again.returncode == 0, again.stderr
+    raw = store.read()
+    assert raw.status.tolist() == ["failed", "ok"]
+    assert raw.config_hash.nunique() == 1
+    assert_each_run_once(store.latest(), 1)
