@@ -21,6 +21,10 @@ commands:
   table [filters]          aggregate results/ into tables and figures
   eval <kind> [overrides]  pooling-quality evaluations
   bench [options]          speed and memory benchmark
+  reproduce <experiment> [--budget quick|full]
+                           run a paper's setup, compare with its numbers,
+                           write docs/reproductions/<experiment>.md, e.g.
+                           poolbench reproduce errica2020 --budget quick
 
 Configuration groups live in conf/: dataset, pooler, model, protocol, trainer,
 logger, experiment, hydra/launcher. `poolbench train --help` shows them all.
@@ -57,6 +61,10 @@ def main(argv: list[str] | None = None) -> None:
             from poolbench.evaluation.cli import eval_command
 
             eval_command(rest)
+        elif command == "reproduce":
+            from poolbench.reproduce.cli import reproduce_command
+
+            reproduce_command(rest)
         elif command == "bench":
             from poolbench.bench.cli import bench_command
 

@@ -56,6 +56,19 @@ def _protocol_identity(protocol: dict) -> dict:
     return identity
 
 
+def _trainer_not_identity(resolved: dict) -> set[str]:
+    """Trainer keys left out of the hash: the speed-only ones, and keys added
+    later while they hold the value that means "off", so runs made before a
+    key existed keep their id (amp off; lr_step 0, where lr_gamma is unused)."""
+    trainer = resolved["trainer"]
+    out = set(_NOT_IDENTITY)
+    if not trainer.get("amp"):
+        out.add("amp")
+    if not trainer.get("lr_step"):
+        out |= {"lr_step", "lr_gamma"}
+    return out
+
+
 def config_hash(cfg: DictConfig) -> str:
     """Stable id of what a run computes; the speed-only keys are left out."""
     resolved = OmegaConf.to_container(cfg, resolve=True)
@@ -63,12 +76,7 @@ def config_hash(cfg: DictConfig) -> str:
         "dataset": resolved["dataset"],
         "model": resolved["model"],
         "pooler": resolved["pooler"],
-        # amp changes the arithmetic, so it counts, but only when on: turning the
-        # flag into the config did not change the id of runs made without it
-        "trainer": _without(
-            resolved["trainer"],
-            _NOT_IDENTITY | (set() if resolved["trainer"].get("amp") else {"amp"}),
-        ),
+        "trainer": _without(resolved["trainer"], _trainer_not_identity(resolved)),
         "protocol": _protocol_identity(resolved["protocol"]),
         "seed": resolved["seed"],
     }
@@ -150,6 +158,8 @@ class Experiment:
     @property
     def model_name(self) -> str:
         m = self.cfg.model
+        if "_target_" in m:  # a whole model of its own (e.g. a paper's)
+            return str(m._target_).rsplit(".", 1)[-1]
         blocks = "-".join(str(b) for b in m.blocks)
         return f"{m.mp}[{blocks}]h{m.hidden}"
 
@@ -195,8 +205,8 @@ class Experiment:
         autograd's saved tensors; the N^2 term drops for poolers that declare
         ``needs_dense_adj = False``. Zero for sparse poolers.
         """
-        if not self.pooler_class.is_dense:
-            return 0.0
+        if not self.pooler_class.is_dense or "_target_" in self.cfg.model:
+            return 0.0  # a model of its own sizes its pooling itself
         sizes = sorted((g.num_nodes for g in self.dataset.graphs), reverse=True)
         b = min(self.trainer.batch_size, len(sizes))
         n = sizes[0]
@@ -213,6 +223,8 @@ class Experiment:
                     f"set trainer.{flag}=false on the CPU"
                 )
         model_cfg = OmegaConf.to_container(self.cfg.model, resolve=True)
+        if "_target_" in model_cfg:
+            return self._make_own_model(model_cfg).to(device)
         try:
             model = HierarchicalGNN(
                 in_channels=self.dataset.num_features,
@@ -224,6 +236,46 @@ class Experiment:
         except (TypeError, ValueError) as exc:
             raise PoolbenchError(f"bad model config: {exc}") from None
         return model.to(device)
+
+    def _make_own_model(self, model_cfg: dict) -> torch.nn.Module:
+        """A model named by ``model._target_`` (poolbench.models.errica...).
+
+        It gets ``in_channels`` and ``num_classes``, and whichever of the
+        dataset-derived ``avg_nodes``/``max_nodes`` and the pooler config
+        (``pooler_params``) its signature asks for. A model with its pooling
+        built in names the pooler config it reads (``builtin_pooler``).
+        """
+        target = model_cfg.pop("_target_")
+        try:
+            cls = get_class(target)
+        except Exception as exc:
+            raise PoolbenchError(
+                f"cannot import model._target_={target}: {exc}"
+            ) from None
+        builtin = getattr(cls, "builtin_pooler", None)
+        if builtin is not None and self.pooler_name != builtin:
+            raise PoolbenchError(
+                f"model {cls.__name__} builds its own {builtin}; use pooler={builtin}"
+            )
+        accepted = set(inspect.signature(cls.__init__).parameters)
+        injected = {
+            "in_channels": self.dataset.num_features,
+            "num_classes": self.dataset.num_classes,
+            "avg_nodes": self.dataset.avg_nodes,
+            "max_nodes": max(g.num_nodes for g in self.dataset.graphs),
+            "pooler_params": {
+                k: v
+                for k, v in OmegaConf.to_container(self.cfg.pooler).items()
+                if k != "_target_"
+            },
+        }
+        params = {k: v for k, v in injected.items() if k in accepted}
+        try:
+            return cls(**params, **model_cfg)
+        except (TypeError, ValueError) as exc:
+            raise PoolbenchError(
+                f"bad model config for {cls.__name__}: {exc}"
+            ) from None
 
     def loader(
         self, index: list[int], shuffle: bool, generator: torch.Generator | None
@@ -252,7 +304,9 @@ class Experiment:
 
     @property
     def pooling_levels(self) -> int:
-        return len(self.cfg.model.blocks) - 1
+        """Pooler levels of the shared backbone (a model of its own: none here)."""
+        blocks = self.cfg.model.get("blocks")
+        return len(blocks) - 1 if blocks is not None else 0
 
     @property
     def precomputes_pooling(self) -> bool:

@@ -79,7 +79,7 @@ def git_commit() -> str:
 
 def validate(cfg: DictConfig) -> None:
     """Fail before any work on values that no run could use."""
-    ratio = cfg.model.pool_ratio
+    ratio = cfg.model.get("pool_ratio", 0.5)  # models of their own may have none
     if not 0 < ratio <= 1:
         raise PoolbenchError(f"model.pool_ratio must lie in (0, 1], got {ratio}")
 

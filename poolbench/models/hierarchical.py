@@ -78,11 +78,17 @@ class HierarchicalGNN(nn.Module):
                     make_pooler(level, hidden, avg_nodes * pool_ratio**level)
                 )
         self.readout = READOUTS[readout]
-        self.head = nn.Sequential(
-            nn.Linear(hidden, mlp_hidden),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(mlp_hidden, num_classes),
+        # mlp_hidden=0: one linear layer after the readout (Bianchi et al.'s
+        # GlobalAvgPool-Dense), otherwise Linear-ReLU-Dropout-Linear
+        self.head = (
+            nn.Linear(hidden, num_classes)
+            if mlp_hidden == 0
+            else nn.Sequential(
+                nn.Linear(hidden, mlp_hidden),
+                nn.ReLU(),
+                nn.Dropout(dropout),
+                nn.Linear(mlp_hidden, num_classes),
+            )
         )
 
     def forward(

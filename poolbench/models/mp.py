@@ -10,8 +10,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GCNConv, GraphConv, MessagePassing
+from torch_geometric.utils import scatter
 
-MP_KINDS = ("gin", "gcn", "graphconv", "mlp")
+MP_KINDS = ("gin", "gcn", "graphconv", "mlp", "gcs")
 # 1-WL expressive MP layers (Xu et al. 2019): used for the expressiveness verdict.
 WL_EXPRESSIVE = {"gin", "graphconv"}
 
@@ -48,6 +49,31 @@ class NodeMLP(nn.Module):
         return self.lin(x)
 
 
+class GraphConvSkip(nn.Module):
+    """``D^{-1/2} A D^{-1/2} X W + X V + b``: the MP layer of Bianchi et al.
+
+    Spektral's GraphConvSkip, used in MinCutPool's graph classification code
+    (FilippoMB/Spectral-Clustering-with-Graph-Neural-Networks-for-Graph-Pooling)
+    and equal in form to the Chebyshev layer with K=1 named in the synthetic
+    benchmark's README. The symmetric normalisation (no self-loops) is computed
+    from the edge weights the layer receives, at every level.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.rel = nn.Linear(in_channels, out_channels, bias=False)
+        self.root = nn.Linear(in_channels, out_channels)
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None):
+        row, col = edge_index
+        w = x.new_ones(row.numel()) if edge_weight is None else edge_weight
+        deg = scatter(w, row, dim=0, dim_size=x.size(0), reduce="sum")
+        inv = deg.clamp(min=1e-12).pow(-0.5) * (deg > 0)
+        norm = inv[row] * w * inv[col]
+        agg = scatter(norm.view(-1, 1) * x[col], row, dim=0, dim_size=x.size(0))
+        return self.rel(agg) + self.root(x)
+
+
 def make_mp(kind: str, in_channels: int, out_channels: int) -> nn.Module:
     if kind == "gin":
         return WeightedGINConv(in_channels, out_channels)
@@ -57,4 +83,6 @@ def make_mp(kind: str, in_channels: int, out_channels: int) -> nn.Module:
         return GraphConv(in_channels, out_channels)
     if kind == "mlp":
         return NodeMLP(in_channels, out_channels)
+    if kind == "gcs":
+        return GraphConvSkip(in_channels, out_channels)
     raise ValueError(f"unknown MP layer {kind!r}; use one of {', '.join(MP_KINDS)}")

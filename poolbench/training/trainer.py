@@ -32,6 +32,9 @@ class TrainerConfig:
     weight_decay: float = 0.0
     grad_clip: float = 0.0
     monitor: str = "val_loss"
+    # StepLR: multiply lr by lr_gamma every lr_step epochs (0: constant lr)
+    lr_step: int = 0
+    lr_gamma: float = 0.5
     threads: int = 1
     # Speed levers; none changes what a run computes on the CPU (tested).
     fast_data: bool = True  # packed tensors batched by index, not PyG collation
@@ -54,6 +57,10 @@ class TrainerConfig:
             )
         if self.lr <= 0:
             raise PoolbenchError(f"trainer.lr must be > 0, got {self.lr}")
+        if self.lr_step < 0 or not 0 < self.lr_gamma <= 1:
+            raise PoolbenchError(
+                "trainer.lr_step must be ≥ 0 and trainer.lr_gamma in (0, 1]"
+            )
         if self.monitor not in ("val_loss", "val_acc"):
             raise PoolbenchError("trainer.monitor must be val_loss or val_acc")
 
@@ -155,6 +162,11 @@ def fit(
         RunFailure: status ``nan`` when the loss or gradients stop being finite.
     """
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = (
+        torch.optim.lr_scheduler.StepLR(opt, cfg.lr_step, cfg.lr_gamma)
+        if cfg.lr_step > 0
+        else None
+    )
     train_loader = placed(train_loader, device)
     val_loader = placed(val_loader, device)
     # The compiled wrapper shares parameters with ``model``; state is read from
@@ -196,6 +208,8 @@ def fit(
             steps += 1
         if not bool(finite):
             raise RunFailure("nan", f"non-finite loss or gradient in epoch {epoch}")
+        if scheduler is not None:
+            scheduler.step()
         # bool() above waited for the device, so this is the whole training pass;
         # sec_per_epoch leaves the validation pass out
         epoch_times.append(time.perf_counter() - start)

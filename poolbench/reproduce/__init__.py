@@ -1,0 +1,1 @@
+"""``poolbench reproduce``: run a paper's setup and compare with its numbers."""

@@ -1,0 +1,158 @@
+"""Run the cells of a reproduction through the normal protocol; collect ours.
+
+Each cell is composed from the real configs (``experiment=<cell's>
+dataset=<cell's>`` plus the cell's and the budget's overrides) and run with
+:func:`poolbench.runner.run_experiment`, so rows, selection candidates and
+resume are exactly those of ``poolbench train``: rerunning skips finished runs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pandas as pd
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from poolbench.config_files import CONF_DIR
+from poolbench.errors import PoolbenchError
+from poolbench.experiment import config_hash, load_dataset
+from poolbench.hydra_app import check_group_overrides, replace_whole_grid
+from poolbench.reproduce.spec import Budget, Cell, Reproduction
+from poolbench.results.store import CsvStore, ResultsStore
+from poolbench.training.selection import CandidateRow
+
+
+@dataclass
+class CellRun:
+    """One cell: its config, and (after running) its rows' numbers."""
+
+    cell: Cell
+    dataset_config: str
+    overrides: list[str]
+    cfg: DictConfig
+    config_hash: str
+    dataset_name: str = ""
+    values: list[float] = field(default_factory=list)  # % per fold or per run
+    keys: list[int] = field(default_factory=list)  # the fold (or run) of each
+    expected: int = 0
+    ok_runs: int = 0
+    expected_runs: int = 0
+    failed: int = 0
+    compute_sec: float = 0.0  # final runs plus selection candidates
+    selected: dict[str, Counter] = field(default_factory=dict)
+
+
+def cell_overrides(
+    cell: Cell, dataset: str, budget: Budget, results_dir: str
+) -> list[str]:
+    return [
+        f"experiment={cell.experiment}",
+        f"dataset={dataset}",
+        *cell.overrides,
+        *budget.overrides,
+        *budget.per_method.get(cell.method, []),
+        f"results.dir={results_dir}",
+    ]
+
+
+def compose_cell(overrides: list[str]) -> DictConfig:
+    args = replace_whole_grid(overrides)
+    check_group_overrides(args)
+    try:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            return compose("config", overrides=args)
+    except Exception as exc:  # a bad override in a spec: one line, before work
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PoolbenchError(f"cannot compose {' '.join(overrides)}: {first}") from None
+
+
+def plan(spec: Reproduction, budget: Budget, results_dir: str) -> list[CellRun]:
+    """Every cell of the budget composed (and so checked) before any runs."""
+    runs = []
+    for cell, dataset in spec.cells_for(budget):
+        overrides = cell_overrides(cell, dataset, budget, results_dir)
+        cfg = compose_cell(overrides)
+        runs.append(CellRun(cell, dataset, overrides, cfg, config_hash(cfg)))
+    if not runs:
+        raise PoolbenchError(f"budget {budget.name} of {spec.name} runs no cell")
+    return runs
+
+
+def run_cells(runs: list[CellRun], log) -> float:
+    """Run each cell (resuming); returns this invocation's wall seconds."""
+    from poolbench.runner import run_experiment
+
+    start = time.perf_counter()
+    for i, run in enumerate(runs, 1):
+        log(
+            f"[{i}/{len(runs)}] {run.cell.method} on {run.dataset_config}: "
+            + " ".join(run.overrides)
+        )
+        run_experiment(run.cfg)
+    return time.perf_counter() - start
+
+
+def collect(runs: list[CellRun], spread: str, results_dir: str) -> None:
+    """Fill each cell's numbers from the store (latest attempt of each run)."""
+    latest = ResultsStore(results_dir).latest()
+    candidates = CsvStore(results_dir, "selection.csv", CandidateRow).read()
+    for run in runs:
+        dataset = load_dataset(run.cfg)
+        run.dataset_name = dataset.name
+        mine = latest[
+            (latest["config_hash"] == run.config_hash)
+            & (latest["data_fingerprint"] == dataset.fingerprint)
+        ]
+        p = run.cfg.protocol
+        run.expected_runs = int(p.folds) * int(p.runs)
+        ok = mine[mine["status"] == "ok"]
+        run.ok_runs, run.failed = len(ok), len(mine) - len(ok)
+        if spread == "folds":
+            per = ok.groupby("fold")["test_acc"].mean() * 100
+            run.expected = int(p.folds)
+        else:
+            per = ok.set_index(ok["fold"] * int(p.runs) + ok["run"])["test_acc"] * 100
+            run.expected = run.expected_runs
+        per = per.sort_index()
+        run.values, run.keys = per.tolist(), [int(k) for k in per.index]
+        run.compute_sec = float(mine["total_sec"].sum())
+        if candidates is not None and not candidates.empty:
+            sel = candidates[
+                (candidates["config_hash"] == run.config_hash)
+                & (candidates["data_fingerprint"] == dataset.fingerprint)
+            ]
+            run.compute_sec += float(pd.to_numeric(sel["total_sec"]).sum())
+        run.selected = chosen_points(ok)
+
+
+def chosen_points(ok: pd.DataFrame) -> dict[str, Counter]:
+    """Per grid key, how many folds chose each value (readable selection)."""
+    out: dict[str, Counter] = {}
+    for text in ok.drop_duplicates("fold")["selected"]:
+        if not isinstance(text, str) or not text:
+            continue
+        for key, value in json.loads(text).items():
+            out.setdefault(key, Counter())[json.dumps(value)] += 1
+    return out
+
+
+def tidy_scores(runs: list[CellRun]) -> pd.DataFrame:
+    """The statistics module's input: method, dataset, fold, score."""
+    records = [
+        {
+            "pooler": r.cell.method,
+            "dataset": r.dataset_name,
+            "fold": k,
+            "score": v,
+            "higher_is_better": True,
+        }
+        for r in runs
+        for k, v in zip(r.keys, r.values)
+    ]
+    return pd.DataFrame(
+        records, columns=["pooler", "dataset", "fold", "score", "higher_is_better"]
+    )
