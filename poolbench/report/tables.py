@@ -148,7 +148,16 @@ def build_tables(latest: pd.DataFrame) -> tuple[list[Table], pd.DataFrame]:
     tables: list[Table] = []
     for protocol, part in summary.groupby("protocol", sort=True):
         tables += _tables_for_protocol(part, str(protocol))
+        tables += _statistics_table(latest, part, str(protocol))
     return tables, summary
+
+
+def _statistics_table(latest: pd.DataFrame, part: pd.DataFrame, protocol: str):
+    """Ranks with ties inside the noise (poolbench.report.ranks), when any."""
+    from poolbench.report.ranks import rank_table  # it imports Table from here
+
+    table = rank_table(latest, part, protocol)
+    return [table] if table is not None else []
 
 
 def cell_shapes(latest: pd.DataFrame, summary: pd.DataFrame) -> list[CellShape]:

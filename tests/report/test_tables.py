@@ -57,7 +57,7 @@ def test_best_per_column_bold_ranks_and_incomplete_marks():
         rows("b", "D2", [[0.9, 0.9], [0.9, 0.1]], status={(1, 1): "nan"}),
     )
     tables, summary = build_tables(data)
-    acc, _, _, counts = tables
+    acc, _, _, counts, _ranks = tables
     assert acc.text("a", "D1") == "77.50 ± 7.50"  # folds 0.85 and 0.70
     assert ("a", "D1") in acc.best and ("b", "D2") in acc.best
     assert acc.text("b", "D2") == "90.00 ± 0.00 (3/4, 1 nan)"  # 3 of 4 runs ok
@@ -69,7 +69,7 @@ def test_best_per_column_bold_ranks_and_incomplete_marks():
 def test_a_sweep_cut_off_at_fold_4_shows_15_of_30_not_complete():
     full = [[0.8, 0.8, 0.8]] * 5  # folds 0-4 of a 10-fold × 3-run protocol
     tables, summary = build_tables(frame(rows("a", "D", full, shape=(10, 3))))
-    acc, _, _, counts = tables
+    acc, _, _, counts = tables  # one pooler: no ranks table
     assert acc.text("a", "D") == "80.00 ± 0.00 (15/30)"
     assert counts.text("a", "D") == "15/30 (incomplete)"
     assert "10 fold(s) × 3 final run(s) = 30 runs per cell" in acc.note
@@ -90,7 +90,7 @@ def test_failed_runs_are_counted_in_the_accuracy_cell():
             shape=(10, 3),
         ),
     )
-    acc, _, _, counts = build_tables(data)[0]
+    acc, _, _, counts = build_tables(data)[0][:4]
     assert acc.text("a", "D").endswith(" (27/30, 2 nan, 1 oom)")
     assert acc.text("b", "D") == "— (0/30, 30 failed)"
     assert counts.text("b", "D") == "0/30 (30 failed)"
@@ -129,7 +129,7 @@ def test_two_configs_of_one_pooler_get_distinct_rows():
 
 def test_missing_cells_are_marked():
     data = frame(rows("a", "D1", [[0.5]]), rows("b", "D2", [[0.6]]))
-    acc, _, _, counts = build_tables(data)[0]
+    acc, _, _, counts = build_tables(data)[0][:4]
     assert acc.text("a", "D2") == "—" and counts.text("a", "D2") == "missing 0/1"
     assert acc.text("a", "avg. rank") == "1.00‡"
 

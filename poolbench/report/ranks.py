@@ -1,0 +1,83 @@
+"""The statistics table of a protocol: ranks with ties inside the noise.
+
+Built from the per-fold means of each table row (label) with
+:mod:`poolbench.report.statistics`: per dataset, which poolers a paired test
+over the folds cannot tell from the best; across datasets, the average rank
+with the Friedman test and the Nemenyi critical difference (Demšar 2006).
+Kept apart from :mod:`poolbench.report.tables` so that module stays about
+layout; it calls :func:`rank_table` once per protocol.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from poolbench.report.statistics import (
+    compare_over_datasets,
+    compare_per_dataset,
+    rank_lines,
+)
+from poolbench.report.summary import GROUP, fold_means
+
+ALPHA = 0.05
+
+
+def fold_scores(latest: pd.DataFrame, part: pd.DataFrame) -> pd.DataFrame:
+    """The tidy input of the statistics: one score per table row, dataset, fold."""
+    means = fold_means(latest).merge(part[GROUP + ["label"]], on=GROUP, how="inner")
+    return pd.DataFrame(
+        {
+            "pooler": means["label"],
+            "dataset": means["dataset"],
+            "fold": means["fold"],
+            "score": 100 * means["test_acc"],
+            "higher_is_better": True,  # accuracy; the task layer will pass its own
+        }
+    )
+
+
+def rank_table(latest: pd.DataFrame, part: pd.DataFrame, protocol: str):
+    """The ``ranks-<protocol>`` table, or None without two poolers to compare."""
+    from poolbench.report.tables import Table  # tables calls us: import late
+
+    scores = fold_scores(latest, part)
+    if scores.empty or scores["pooler"].nunique() < 2:
+        return None
+    ties = compare_per_dataset(scores, ALPHA)
+    over = compare_over_datasets(scores, ALPHA)
+    rows = sorted(
+        scores["pooler"].unique(), key=lambda r: over.avg_ranks.get(r, math.inf)
+    )
+    cols = sorted(scores["dataset"].unique())
+    cells, best = {}, set()
+    for t in ties:
+        p = "" if math.isnan(t.p_vs_best) else f", p={t.p_vs_best:.3f}"
+        cells[(t.pooler, t.dataset)] = (
+            f"{t.rank:g}{' (tied)' if t.tied_with_best else ''}{p}"
+        )
+        if t.tied_with_best:
+            best.add((t.pooler, t.dataset))
+    top = min(over.avg_ranks.values()) if over.avg_ranks else math.nan
+    for row, rank in over.avg_ranks.items():
+        cells[(row, "avg. rank")] = f"{rank:.2f}"
+        if not math.isnan(over.cd) and rank - top < over.cd or rank == top:
+            best.add((row, "avg. rank"))
+    note = (
+        "Rank of the mean per dataset (1 = best); (tied): not significantly worse "
+        f"than the best by a paired t-test over the shared folds (Holm, alpha "
+        f"{ALPHA}), p = that test's adjusted p. Avg. rank over the datasets every "
+        "row has; bold: within the Nemenyi critical difference of the top. "
+        + " ".join(rank_lines(over))
+    )
+    return Table(
+        f"ranks-{protocol}",
+        f"Ranks and ties, {protocol}",
+        "pooler",
+        rows,
+        cols + ["avg. rank"],
+        cells,
+        best,
+        note,
+    )

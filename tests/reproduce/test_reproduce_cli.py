@@ -1,0 +1,86 @@
+"""``poolbench reproduce`` as a user runs it: offline, resumable, one-line errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from poolbench.reproduce.run import plan
+from poolbench.reproduce.spec import available, budget_of, load_reproduction
+from tests.cli_helpers import rows
+
+# Seconds, not minutes: two poolers on the small synthetic sets, 1 epoch, 2 runs.
+TINY = [
+    "bianchi2022_easy_hard",
+    "--budget",
+    "quick",
+    "--only",
+    "mincut,topk",
+    "--set",
+    "trainer.max_epochs=1",
+    "--set",
+    "protocol.runs=2",
+    "--report",
+    "report/bianchi.md",
+]
+
+
+def test_reproduce_prints_the_side_by_side_table_writes_the_report_and_resumes(cli):
+    first = cli("reproduce", *TINY)
+    assert first.returncode == 0, first.stderr[-2000:]
+    out = first.stdout
+    for text in ("paper", "ours", "verdict", "99.0 ± 0.0", "42.7 ± 15.2"):
+        assert text in out
+    assert out.count("SYNTH-") >= 4  # 2 poolers x 2 stand-in sets
+    assert "budget quick: For a 2-core CPU" in out  # the reduction, on the table
+    assert "Average rank over 2 dataset(s)" in out
+    stored = rows(cli.cwd)
+    assert len(stored) == 8 and set(stored["status"]) == {"ok"}
+    assert set(stored["dataset"]) == {"SYNTH-EASY-SMALL", "SYNTH-HARD-SMALL"}
+    assert set(stored["pooler"]) == {"mincut", "topk"}
+    report = (cli.cwd / "report" / "bianchi.md").read_text()
+    for text in (
+        "poolbench reproduce bianchi2022_easy_hard --budget quick",
+        "What was reduced and why (quick)",
+        "trainer.max_epochs=1",  # the extra overrides are stated
+        "| mincut | SYNTH-HARD-SMALL | 73.8 ± 1.9 |",
+        "## Ranks",
+        "Commit:",
+    ):
+        assert text in report, text
+    assert (cli.cwd / "report" / "bianchi-cd.png").is_file()
+
+    again = cli("reproduce", *TINY)
+    assert again.returncode == 0
+    assert again.stderr.count("0 of 2 runs to do") == 4  # resume: nothing retrained
+    assert len(rows(cli.cwd)) == 8
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["nope"], "unknown experiment 'nope' for reproduce; available:"),
+        (["errica2020", "--budget", "huge"], "unknown budget 'huge' for errica2020"),
+        (["errica2020", "--only", "SAGE"], "--only SAGE: not a method of errica2020"),
+        (["errica2020", "--set", "trainer.nope=1"], "cannot compose"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_no_work(cli, args, message):
+    result = cli("reproduce", *args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (cli.cwd / "results").exists()
+
+
+def test_help_lists_reproduce(cli):
+    assert "reproduce <experiment> [--budget quick|full]" in cli("--help").stdout
+
+
+@pytest.mark.parametrize("name", available())
+def test_every_cell_of_every_budget_composes(name, tmp_path):
+    spec = load_reproduction(name)
+    for budget in spec.budgets:
+        for run in plan(spec, budget_of(spec, budget), str(tmp_path)):
+            assert run.cfg.results.dir == str(tmp_path)
+            assert run.cell.published_std >= 0
