@@ -50,7 +50,7 @@ def test_nemenyi_cd_matches_demsar_2006():
     assert nemenyi_cd(2, 6) == pytest.approx(1.960 * math.sqrt(2 * 3 / 36), abs=1e-3)
 
 
-# datasets D1..D4 (one fold each): ranks a: 1, 1, 2, 1.5 ; b: 2, 3, 1, 1.5 ; c: 3, 2, 3, 3
+# D1..D4, one fold each. Ranks a: 1, 1, 2, 1.5; b: 2, 3, 1, 1.5; c: 3, 2, 3, 3
 SCORES = {
     ("a", "D1"): [0.9],
     ("b", "D1"): [0.8],
@@ -80,9 +80,10 @@ def test_average_ranks_friedman_and_wilcoxon_against_scipy():
         for a, b in [("a", "b"), ("a", "c"), ("b", "c")]
     }
     adjusted = holm(list(raw.values()))
-    for (a, b, p_raw, p_holm), want, want_holm in zip(
-        result.pairs, raw.values(), adjusted
+    for (a, b, p_raw, p_holm), pair, want, want_holm in zip(
+        result.pairs, raw, raw.values(), adjusted
     ):
+        assert (a, b) == pair
         assert p_raw == pytest.approx(want) and p_holm == pytest.approx(want_holm)
 
 
