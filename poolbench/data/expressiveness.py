@@ -3,35 +3,53 @@
 Source of the idea: Bianchi & Lachi 2023, "The expressive power of pooling in
 graph neural networks" (https://arxiv.org/abs/2304.01575), whose EXPWL1 set
 holds pairs of 1-WL-distinguishable CNF graphs, one satisfiable (SAT) and one
-not (UNSAT). The code here is an independent construction on that principle.
+not (UNSAT). The code here is an independent construction on that principle,
+built so that **no small set of kept nodes reveals the class**: the two graphs
+of a pair differ only in how many nodes of each kind they hold, never in which
+kinds they hold, and every kind whose count differs fills at least
+``keep_ratio`` of the graph. A pooler that keeps the ``keep_ratio`` top-scored
+nodes, scoring from the nodes' neighbourhoods, then keeps the same kinds in
+the same numbers in both graphs; a pooler that keeps every node's information
+(sum readout over all nodes) sees the counts and can tell them apart.
 
 One pair ``(G, H)``:
 
 1. A shared random part: ``n`` variables (uniform in ``[vars_min, vars_max]``)
-   with a planted truth assignment, and ``round(clause_ratio * n)`` random
-   3-literal clauses over distinct variables, each redrawn until the planted
-   assignment satisfies it (so the random part is SAT).
-2. A small core on two variables ``a, b`` of the random part, so it sits inside
-   it. ``H`` (UNSAT) gets all four 2-literal clauses ``(±a ∨ ±b)``: no
-   assignment satisfies them. ``G`` (SAT) gets the three that the planted
-   assignment satisfies.
-3. The graph of a formula: one node per literal (``x`` and ``¬x``) joined by
+   with a planted truth assignment and ``round(clause_ratio * n)`` random
+   3-clauses it satisfies (so the random part is SAT).
+2. Cores, each on two fresh variables ``u, w`` with four clauses (8 nodes):
+   *odd* (all four ``(±u ∨ ±w)``: UNSAT), *even* (``(¬u ∨ w)`` and
+   ``(u ∨ ¬w)`` twice: ``u = w``, SAT) and *open* (the four clauses of the odd
+   core each widened by the complement of its ``u`` literal: always true). As
+   graphs, odd and even cores have the same neighbourhoods at every depth
+   (1-WL cannot tell them apart); open cores differ from both.
+3. ``H`` (UNSAT): one odd core, ``a`` even, ``b`` open. ``G`` (SAT): ``a``
+   even and ``b + 1`` open. Same node count; the kinds of node are the same
+   in both; the counts differ by one core's worth. ``a`` and ``b = 2a`` are
+   the smallest for which every differing kind holds ``≥ ceil(keep_ratio N)``
+   nodes at ``vars_max``, fixed for the whole set.
+4. The graph of a formula: one node per literal (``x`` and ``¬x``) joined by
    an edge, one node per clause joined to its literals; the node feature is
    the one-hot node type ``[literal, clause]``. Node order is shuffled.
 
 Each pair is checked: ``G`` and ``H`` are non-isomorphic (networkx, node types
 matched), their 1-WL hashes differ (``weisfeiler_lehman_graph_hash`` over the
-node type), and each label is confirmed by a DPLL solver. Graphs are seeded and
-cached under ``<root>/expressiveness/`` as plain tensors. The original
-``EXPWL1.pkl`` (a pickled list of PyG ``Data``) loads with ``source=original``
-from the mirror or root, at ``EXPWL1/raw/EXPWL1.pkl``: unpickling can run code,
-so it is read only on that explicit request and never otherwise.
+node type), each label is confirmed by a DPLL solver, and the non-locality
+property holds (:func:`check_non_local`: same WL colours at depth
+``wl_depth``, every colour whose count differs held by ``≥ ceil(keep_ratio
+N)`` nodes in both). Graphs are seeded and cached under
+``<root>/expressiveness/`` as plain tensors. The original ``EXPWL1.pkl`` (a
+pickled list of PyG ``Data``) loads with ``source=original`` from the mirror
+or root, at ``EXPWL1/raw/EXPWL1.pkl``: unpickling can run code, so it is read
+only on that explicit request and never otherwise.
 """
 
 from __future__ import annotations
 
+import math
 import pickle
 import shutil
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +63,7 @@ from poolbench.data.dataset import GraphDataset
 from poolbench.errors import PoolbenchError
 
 # Bump when the construction changes so old cache files are never reused.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SAT, UNSAT = 1, 0
 LITERAL, CLAUSE = 0, 1
 
@@ -93,18 +111,90 @@ def _random_part(rng: np.random.RandomState, num_vars: int, num_clauses: int):
     return planted, clauses
 
 
+def odd_core(u: int, w: int) -> list[Clause]:
+    """All four 2-clauses on ``u, w``: unsatisfiable."""
+    return [(su * u, sw * w) for su in (1, -1) for sw in (1, -1)]
+
+
+def even_core(u: int, w: int) -> list[Clause]:
+    """``u = w`` written twice: satisfiable, and as a graph 1-WL-equal to odd."""
+    return [(-u, w), (u, -w), (-u, w), (u, -w)]
+
+
+def open_core(u: int, w: int) -> list[Clause]:
+    """The odd core with each clause widened by the complement of its u literal:
+    every clause is a tautology, so the core is satisfied by anything."""
+    return [(*c, -c[0]) for c in odd_core(u, w)]
+
+
+def core_counts(params: dict) -> tuple[int, int]:
+    """``(a, b)``: even and open cores beside the odd one, ``b = 2a``.
+
+    The smallest ``a`` such that, at ``vars_max`` (the largest graphs, the
+    largest ``k``), every kind of node whose count differs within a pair holds
+    at least ``k = ceil(keep_ratio * N)`` nodes in both graphs: the 4 literal
+    and 4 clause nodes of the ``a`` (in G) even cores, and the 2 nodes of each
+    literal kind of the ``b`` (in H) open cores.
+    """
+    n = int(params["vars_max"])
+    ratio = float(params["keep_ratio"])
+    for a in range(1, 1000):
+        b = 2 * a
+        nodes = 2 * n + round(params["clause_ratio"] * n) + 8 * (a + b + 1)
+        k = math.ceil(ratio * nodes)
+        if 4 * a >= k and 2 * b >= k:
+            return a, b
+    raise PoolbenchError("dataset.keep_ratio too large for non-local pairs")
+
+
 def make_pair(rng: np.random.RandomState, params: dict) -> tuple[Formula, Formula]:
-    """``(sat, unsat)`` formulas that share the random part and differ in the core."""
+    """``(sat, unsat)``: a shared random part; cores differ in kind counts only."""
     n = int(rng.randint(params["vars_min"], params["vars_max"] + 1))
-    planted, shared = _random_part(rng, n, round(params["clause_ratio"] * n))
-    a, b = (int(v) for v in rng.choice(np.arange(1, n + 1), size=2, replace=False))
-    core = [(sa * a, sb * b) for sa in (1, -1) for sb in (1, -1)]
+    _, shared = _random_part(rng, n, round(params["clause_ratio"] * n))
+    a, b = core_counts(params)
+    kinds_unsat = ["odd"] + ["even"] * a + ["open"] * b
+    kinds_sat = ["even"] * a + ["open"] * (b + 1)
+    build = {"odd": odd_core, "even": even_core, "open": open_core}
 
-    def satisfied(clause: Clause) -> bool:
-        return any(planted[abs(lit)] == (lit > 0) for lit in clause)
+    def formula(kinds: list[str]) -> Formula:
+        clauses = list(shared)
+        for i, kind in enumerate(kinds):  # fresh variables n+1, n+2, ... per core
+            clauses += build[kind](n + 2 * i + 1, n + 2 * i + 2)
+        return Formula(n + 2 * len(kinds), clauses)
 
-    sat_core = [c for c in core if satisfied(c)]  # drops the one clause it falsifies
-    return Formula(n, shared + sat_core), Formula(n, shared + core)
+    return formula(kinds_sat), formula(kinds_unsat)
+
+
+def wl_colours(g: nx.Graph, depth: int) -> Counter:
+    """How many nodes have each 1-WL colour after ``depth`` rounds (node type
+    as the start colour); colours are comparable across graphs."""
+    hashes = nx.weisfeiler_lehman_subgraph_hashes(g, node_attr="type", iterations=depth)
+    return Counter(h[depth - 1] for h in hashes.values())
+
+
+def check_non_local(g: nx.Graph, h: nx.Graph, keep_ratio: float, depth: int) -> None:
+    """Raise ``AssertionError`` unless no kept set of ``k`` nodes reveals the class.
+
+    The property: equal node counts (so equal ``k = ceil(keep_ratio N)``), the
+    same set of depth-``depth`` WL colours, and every colour whose count
+    differs held by at least ``k`` nodes in both graphs. Why it suffices: a
+    pooler that keeps the ``k`` top-scored nodes, with scores that are a
+    function of the depth-``depth`` neighbourhood, takes colours in score
+    order; colours before the first differing one have equal counts, and the
+    first differing one has at least the ``k`` nodes still to fill, so the
+    kept colours and their numbers are the same in both graphs.
+    """
+    if g.number_of_nodes() != h.number_of_nodes():
+        raise AssertionError("a pair differs in its node count")
+    k = math.ceil(keep_ratio * g.number_of_nodes())
+    cg, ch = wl_colours(g, depth), wl_colours(h, depth)
+    if set(cg) != set(ch):
+        raise AssertionError("a pair has a node kind that only one graph holds")
+    for colour in cg:
+        if cg[colour] != ch[colour] and min(cg[colour], ch[colour]) < k:
+            raise AssertionError(
+                f"a node kind differing in count fills fewer than k={k} nodes"
+            )
 
 
 def formula_graph(formula: Formula) -> nx.Graph:
@@ -130,7 +220,9 @@ def wl_hash(g: nx.Graph) -> str:
     )
 
 
-def verify_pair(sat: Formula, unsat: Formula) -> None:
+def verify_pair(
+    sat: Formula, unsat: Formula, keep_ratio: float = 0.1, wl_depth: int = 3
+) -> None:
     """Raise ``AssertionError`` unless labels and pair guarantees hold."""
     if not dpll(sat.clauses) or dpll(unsat.clauses):
         raise AssertionError("a generated formula has the wrong SAT label")
@@ -140,6 +232,7 @@ def verify_pair(sat: Formula, unsat: Formula) -> None:
         raise AssertionError("a generated pair is isomorphic")
     if wl_hash(g) == wl_hash(h):
         raise AssertionError("a generated pair is not 1-WL distinguishable")
+    check_non_local(g, h, keep_ratio, wl_depth)
 
 
 def to_data(g: nx.Graph, label: int, rng: np.random.RandomState) -> Data:
@@ -164,7 +257,7 @@ def generate(params: dict) -> list[Data]:
     graphs = []
     for _ in range(params["pairs"]):
         sat, unsat = make_pair(rng, params)
-        verify_pair(sat, unsat)
+        verify_pair(sat, unsat, params["keep_ratio"], params["wl_depth"])
         graphs.append(to_data(formula_graph(sat), SAT, rng))
         graphs.append(to_data(formula_graph(unsat), UNSAT, rng))
     return graphs
@@ -209,6 +302,8 @@ def load_expwl1(
     vars_min: int = 8,
     vars_max: int = 14,
     clause_ratio: float = 2.0,
+    keep_ratio: float = 0.1,
+    wl_depth: int = 3,
     seed: int = 0,
 ) -> GraphDataset:
     """The expressiveness set: generated here (cached), or the original file.
@@ -221,6 +316,8 @@ def load_expwl1(
         pairs: number of (SAT, UNSAT) pairs generated.
         vars_min, vars_max: range of the random part's variable count.
         clause_ratio: random 3-clauses per variable.
+        keep_ratio: the share of kept nodes that must not reveal the class.
+        wl_depth: the neighbourhood depth (WL rounds) the scores may read.
         seed: seeds every random draw.
     """
     if source == "original":
@@ -231,13 +328,17 @@ def load_expwl1(
         raise PoolbenchError(
             f"dataset.source must be generated or original, not {source!r}"
         )
-    if pairs < 1 or not 2 <= vars_min <= vars_max:
-        raise PoolbenchError("dataset.pairs must be ≥ 1 and 2 ≤ vars_min ≤ vars_max")
+    if pairs < 1 or not 3 <= vars_min <= vars_max:
+        raise PoolbenchError("dataset.pairs must be ≥ 1 and 3 ≤ vars_min ≤ vars_max")
+    if not 0 < keep_ratio < 1 or wl_depth < 1:
+        raise PoolbenchError("dataset.keep_ratio must lie in (0, 1), wl_depth ≥ 1")
     params = {
         "pairs": int(pairs),
         "vars_min": int(vars_min),
         "vars_max": int(vars_max),
         "clause_ratio": float(clause_ratio),
+        "keep_ratio": float(keep_ratio),
+        "wl_depth": int(wl_depth),
         "seed": int(seed),
         "generator_version": GENERATOR_VERSION,
     }

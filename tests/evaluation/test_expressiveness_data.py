@@ -14,16 +14,27 @@ from poolbench.data.expressiveness import (
     SAT,
     UNSAT,
     Formula,
+    check_non_local,
+    core_counts,
     dpll,
+    even_core,
     formula_graph,
     load_expwl1,
     make_pair,
+    odd_core,
     verify_pair,
+    wl_colours,
     wl_hash,
 )
 from poolbench.errors import PoolbenchError
 
-PARAMS = {"vars_min": 8, "vars_max": 14, "clause_ratio": 2.0}
+PARAMS = {
+    "vars_min": 8,
+    "vars_max": 14,
+    "clause_ratio": 2.0,
+    "keep_ratio": 0.1,
+    "wl_depth": 3,
+}
 
 
 def test_dpll_on_known_formulas():
@@ -43,7 +54,7 @@ def to_nx(g: Data) -> nx.Graph:
 
 def test_sampled_pairs_are_distinct_wl_separable_and_correctly_labelled():
     rng = np.random.RandomState(7)
-    for _ in range(25):
+    for _ in range(10):
         sat, unsat = make_pair(rng, PARAMS)
         verify_pair(sat, unsat)  # raises on any broken guarantee
         g, h = formula_graph(sat), formula_graph(unsat)
@@ -51,9 +62,55 @@ def test_sampled_pairs_are_distinct_wl_separable_and_correctly_labelled():
         assert not nx.is_isomorphic(g, h, node_match=same)
         assert wl_hash(g) != wl_hash(h)
         assert dpll(sat.clauses) and not dpll(unsat.clauses)
-        # The pair shares its random part: only the core differs.
-        assert set(sat.clauses) < set(unsat.clauses)
-        assert len(set(unsat.clauses) - set(sat.clauses)) == 1
+        assert g.number_of_nodes() == h.number_of_nodes()
+
+
+def test_no_kept_tenth_of_the_nodes_tells_the_pair_apart():
+    """The property the construction exists for, checked as a pooler meets it:
+    any score that is a function of a node's depth-3 neighbourhood (a random
+    one per colour here), top-k with k = ceil(0.1 N): the kept nodes' colours
+    and their numbers are the same in G and H."""
+    rng = np.random.RandomState(3)
+    for _ in range(5):
+        sat, unsat = make_pair(rng, PARAMS)
+        g, h = formula_graph(sat), formula_graph(unsat)
+        k = int(np.ceil(0.1 * g.number_of_nodes()))
+        colours_g, colours_h = wl_colours(g, 3), wl_colours(h, 3)
+        for _ in range(50):
+            score = {c: rng.rand() for c in colours_g}
+            order = sorted(score, key=score.get, reverse=True)
+
+            def kept(counts, order=order, k=k):
+                left, out = k, {}
+                for colour in order:
+                    out[colour] = min(left, counts[colour])
+                    left -= out[colour]
+                return out
+
+            assert kept(colours_g) == kept(colours_h)
+        # while the whole graphs differ in counts: a sum over all nodes sees it
+        assert colours_g != colours_h
+
+
+def test_the_old_one_clause_core_fails_the_non_locality_check():
+    # poolbench's first generator: the UNSAT graph had one more 2-clause node,
+    # a kind of node few enough for a top-k pooler to keep and count
+    shared = [(1, 2, 3), (-1, 4, 5), (2, -4, 6), (-3, 5, -6)]
+    g = formula_graph(Formula(6, shared + odd_core(1, 2)[:3]))
+    h = formula_graph(Formula(6, shared + odd_core(1, 2)))
+    with pytest.raises(AssertionError, match="node count"):
+        check_non_local(g, h, 0.1, 3)
+    # an odd core against an even one: same kinds, same counts, so 1-WL twins
+    g = formula_graph(Formula(8, shared + odd_core(7, 8)))
+    h = formula_graph(Formula(8, shared + even_core(7, 8)))
+    assert wl_hash(g) == wl_hash(h)
+
+
+def test_core_counts_are_the_smallest_that_satisfy_the_bound():
+    a, b = core_counts(PARAMS)
+    assert (a, b) == (4, 8)
+    # at a = 3: N = 28 + 28 + 8 * 10 = 136, k = 14 > 4 * 3 = 12
+    assert core_counts({**PARAMS, "vars_max": 3, "clause_ratio": 1.0}) == (2, 4)
 
 
 def test_verify_pair_rejects_wl_twins_and_wrong_labels():
