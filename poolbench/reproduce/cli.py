@@ -81,7 +81,10 @@ def reproduce_command(argv: list[str]) -> None:
         spec.cells = [c for c in spec.cells if c.method in wanted]
     budget.overrides = [*budget.overrides, *args.extra]
     runs = plan(spec, budget, args.results_dir)  # every config checked first
-    log = lambda text: print(f"poolbench reproduce: {text}", file=sys.stderr)  # noqa: E731
+
+    def log(text: str) -> None:
+        print(f"poolbench reproduce: {text}", file=sys.stderr)
+
     wall = 0.0 if args.no_run else run_cells(runs, log)
     collect(runs, spec.spread, args.results_dir)
     outcome = evaluate(spec, budget, runs)

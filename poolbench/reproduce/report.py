@@ -6,6 +6,7 @@ import math
 import os
 import platform
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -87,6 +88,17 @@ def evaluate(spec: Reproduction, budget: Budget, runs: list[CellRun]) -> Outcome
     )
 
 
+def _span(runs: list[CellRun]) -> str:
+    """First start to last finish over every cell's rows, across invocations."""
+    starts = [r.span[0] for r in runs if r.span[0]]
+    ends = [r.span[1] for r in runs if r.span[1]]
+    if not starts:
+        return "nothing (no rows)"
+    first, last = min(starts), max(ends)
+    sec = (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
+    return f"{first} to {last} ({sec:.0f} s)"
+
+
 def _p(value: float) -> str:
     return "—" if math.isnan(value) else f"{value:.3f}"
 
@@ -163,7 +175,8 @@ def write_report(
         f"- **Command:** `{command}`",
         f"- **Machine:** {machine_line()}",
         f"- **Commit:** {commit or 'unknown'}",
-        f"- **Wall time:** {wall_sec:.0f} s for this invocation; "
+        f"- **Wall time:** {wall_sec:.0f} s for this invocation; the cells' "
+        f"runs span {_span(out.runs)}; "
         f"{sum(r.compute_sec for r in out.runs):.0f} s of training recorded in "
         "the rows and selection candidates of these cells (over all invocations)",
         f"- **What was reduced and why ({budget.name}):** {budget.note}",

@@ -43,6 +43,7 @@ class CellRun:
     expected_runs: int = 0
     failed: int = 0
     compute_sec: float = 0.0  # final runs plus selection candidates
+    span: tuple[str, str] = ("", "")  # first start, last finish of its rows
     selected: dict[str, Counter] = field(default_factory=dict)
 
 
@@ -120,12 +121,22 @@ def collect(runs: list[CellRun], spread: str, results_dir: str) -> None:
         per = per.sort_index()
         run.values, run.keys = per.tolist(), [int(k) for k in per.index]
         run.compute_sec = float(mine["total_sec"].sum())
+        stamps = [
+            t
+            for t in mine["started_at"].tolist() + mine["finished_at"].tolist()
+            if isinstance(t, str) and t
+        ]
         if candidates is not None and not candidates.empty:
             sel = candidates[
                 (candidates["config_hash"] == run.config_hash)
                 & (candidates["data_fingerprint"] == dataset.fingerprint)
             ]
             run.compute_sec += float(pd.to_numeric(sel["total_sec"]).sum())
+            stamps += [
+                t for t in sel["started_at"].tolist() if isinstance(t, str) and t
+            ]
+        if stamps:  # ISO 8601 in UTC: string order is time order
+            run.span = (min(stamps), max(stamps))
         run.selected = chosen_points(ok)
 
 

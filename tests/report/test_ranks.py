@@ -1,0 +1,36 @@
+"""The ranks table of `poolbench table`: ties inside the noise, CD-bold ranks."""
+
+from __future__ import annotations
+
+from poolbench.report.tables import build_tables
+from tests.report.test_tables import frame, rows
+
+NOISY = [[0.70], [0.90], [0.75], [0.85], [0.78]]
+BEST = [[0.80], [0.82], [0.78], [0.81], [0.79]]
+WORSE = [[0.70], [0.71], [0.69], [0.70], [0.72]]
+
+
+def test_ranks_table_ties_noise_and_separates_a_clear_loss():
+    data = frame(
+        rows("best", "D1", BEST, shape=(5, 1)),
+        rows("noisy", "D1", NOISY, shape=(5, 1)),
+        rows("worse", "D1", WORSE, shape=(5, 1)),
+        rows("best", "D2", BEST, shape=(5, 1)),
+        rows("noisy", "D2", WORSE, shape=(5, 1)),
+        rows("worse", "D2", NOISY, shape=(5, 1)),
+    )
+    tables, _ = build_tables(data)
+    ranks = tables[-1]
+    assert ranks.name == "ranks-cv10"
+    assert ranks.rows == ["best", "noisy", "worse"]  # by average rank
+    assert ranks.text("best", "D1") == "1 (tied)"
+    assert ranks.text("noisy", "D1").startswith("2 (tied), p=")
+    assert ranks.text("worse", "D1").startswith("3, p=")
+    assert ("worse", "D1") not in ranks.best and ("noisy", "D1") in ranks.best
+    assert ranks.text("best", "avg. rank") == "1.00"
+    assert (
+        ranks.text("noisy", "avg. rank") == ranks.text("worse", "avg. rank") == "2.50"
+    )
+    # rank sums 2, 5, 5 over N=2 datasets, k=3: 12/(2*3*4) * 54 - 3*2*4 = 3
+    assert "Friedman chi2 = 3.000" in ranks.note
+    assert "Nemenyi CD" in ranks.note
