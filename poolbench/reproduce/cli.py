@@ -85,7 +85,7 @@ def reproduce_command(argv: list[str]) -> None:
     def log(text: str) -> None:
         print(f"poolbench reproduce: {text}", file=sys.stderr)
 
-    wall = 0.0 if args.no_run else run_cells(runs, log)
+    wall = None if args.no_run else run_cells(runs, log)
     collect(runs, spec.spread, args.results_dir)
     outcome = evaluate(spec, budget, runs)
     print_outcome(outcome, table_console())

@@ -160,7 +160,7 @@ def write_report(
     path: Path,
     command: str,
     commit: str,
-    wall_sec: float,
+    wall_sec: float | None,
     extra: list[str],
 ) -> Path:
     spec, budget = out.spec, out.budget
@@ -175,7 +175,13 @@ def write_report(
         f"- **Command:** `{command}`",
         f"- **Machine:** {machine_line()}",
         f"- **Commit:** {commit or 'unknown'}",
-        f"- **Wall time:** {wall_sec:.0f} s for this invocation; the cells' "
+        "- **Wall time:** "
+        + (
+            "none for this invocation (--no-run: tabulated only)"
+            if wall_sec is None
+            else f"{wall_sec:.0f} s for this invocation"
+        )
+        + "; the cells' "
         f"runs span {_span(out.runs)}; "
         f"{sum(r.compute_sec for r in out.runs):.0f} s of training recorded in "
         "the rows and selection candidates of these cells (over all invocations)",
