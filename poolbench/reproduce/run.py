@@ -56,6 +56,8 @@ def cell_overrides(
         *cell.overrides,
         *budget.overrides,
         *budget.per_method.get(cell.method, []),
+        # "Method@dataset" narrows a budget's cut to one cell (applied last)
+        *budget.per_method.get(f"{cell.method}@{cell.dataset}", []),
         f"results.dir={results_dir}",
     ]
 
