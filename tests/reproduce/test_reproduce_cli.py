@@ -84,3 +84,31 @@ def test_every_cell_of_every_budget_composes(name, tmp_path):
         for run in plan(spec, budget_of(spec, budget), str(tmp_path)):
             assert run.cfg.results.dir == str(tmp_path)
             assert run.cell.published_std >= 0
+
+
+def test_budget_cuts_apply_per_method_and_per_cell(tmp_path):
+    spec = load_reproduction("errica2020")
+    runs = {
+        (r.cell.method, r.dataset_config): r.cfg
+        for r in plan(spec, budget_of(spec, "quick"), str(tmp_path))
+    }
+    assert set(runs) == {
+        ("Baseline", "proteins"),
+        ("Baseline", "enzymes"),
+        ("DiffPool", "proteins"),
+        ("DiffPool", "enzymes"),
+    }
+    assert all(cfg.protocol.runs == 1 for cfg in runs.values())  # every cell
+    proteins, enzymes = runs[("Baseline", "proteins")], runs[("Baseline", "enzymes")]
+    assert dict(proteins.protocol.grid.trainer) == {
+        "lr": [0.001, 0.1],
+        "weight_decay": [0.0001, 0.01],
+    }
+    assert not enzymes.protocol.grid and enzymes.trainer.max_epochs == 1000
+    assert enzymes.model._target_.endswith("DeepMultisets")  # the ENZYMES baseline
+    full = {
+        (r.cell.method, r.dataset_config): r.cfg
+        for r in plan(spec, budget_of(spec, "full"), str(tmp_path))
+    }
+    assert len(full) == 12 and full[("GIN", "nci1")].trainer.lr_step == 50
+    assert full[("DiffPool", "dd")].protocol.runs == 3
