@@ -25,8 +25,18 @@ ALPHA = 0.05
 
 
 def fold_scores(latest: pd.DataFrame, part: pd.DataFrame) -> pd.DataFrame:
-    """The tidy input of the statistics: one score per table row, dataset, fold."""
-    means = fold_means(latest).merge(part[GROUP + ["label"]], on=GROUP, how="inner")
+    """The tidy input of the statistics: one score per table row, dataset, fold.
+
+    With one fold (a holdout) the repeated measure is the run instead: runs
+    of every pooler share the split and, run by run, the seed.
+    """
+    if part["protocol_folds"].max() <= 1 and part["protocol_runs"].max() > 1:
+        ok = latest[latest["status"] == "ok"]
+        means = ok.groupby(GROUP + ["run"], dropna=False)["test_acc"].mean()
+        means = means.reset_index().rename(columns={"run": "fold"})
+    else:
+        means = fold_means(latest)
+    means = means.merge(part[GROUP + ["label"]], on=GROUP, how="inner")
     return pd.DataFrame(
         {
             "pooler": means["label"],
@@ -66,7 +76,8 @@ def rank_table(latest: pd.DataFrame, part: pd.DataFrame, protocol: str):
             best.add((row, "avg. rank"))
     note = (
         "Rank of the mean per dataset (1 = best); (tied): not significantly worse "
-        f"than the best by a paired t-test over the shared folds (Holm, alpha "
+        "than the best by a paired t-test over the shared folds (runs, for a "
+        f"single split) (Holm, alpha "
         f"{ALPHA}), p = that test's adjusted p. Avg. rank over the datasets every "
         "row has; bold: within the Nemenyi critical difference of the top. "
         + " ".join(rank_lines(over))

@@ -55,9 +55,10 @@ def _oriented(frame: pd.DataFrame) -> pd.DataFrame:
 def score_matrix(frame: pd.DataFrame) -> pd.DataFrame:
     """Datasets × methods: the mean over folds, oriented (higher is better)."""
     oriented = _oriented(frame)
+    # rounded: means that differ only in float noise rank as ties
     return oriented.pivot_table(
         index="dataset", columns="pooler", values="score", aggfunc="mean"
-    )
+    ).round(9)
 
 
 @dataclass
@@ -87,7 +88,7 @@ def compare_per_dataset(frame: pd.DataFrame, alpha: float = 0.05):
         table = part.pivot_table(
             index="fold", columns="pooler", values="score", aggfunc="mean"
         )
-        means = table.mean()
+        means = table.mean().round(9)  # float noise must not break ties
         ranks = means.rank(ascending=False, method="average")
         best = means.idxmax()
         raw = {}

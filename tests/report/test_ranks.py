@@ -34,3 +34,17 @@ def test_ranks_table_ties_noise_and_separates_a_clear_loss():
     # rank sums 2, 5, 5 over N=2 datasets, k=3: 12/(2*3*4) * 54 - 3*2*4 = 3
     assert "Friedman chi2 = 3.000" in ranks.note
     assert "Nemenyi CD" in ranks.note
+
+
+def test_a_single_split_is_tested_over_its_runs():
+    one_split = {
+        name: [[a[0] for a in accs]]
+        for name, accs in (("best", BEST), ("worse", WORSE))
+    }  # fold 0, runs 0..4
+    data = frame(
+        *(rows(name, "D", accs, shape=(1, 5)) for name, accs in one_split.items())
+    )
+    data["protocol"] = "holdout"
+    ranks = build_tables(data)[0][-1]
+    assert ranks.name == "ranks-holdout"
+    assert ranks.text("worse", "D").startswith("2, p=")  # 5 paired runs, not 1
