@@ -89,7 +89,10 @@ def reproduce_command(argv: list[str]) -> None:
     collect(runs, spec.spread, args.results_dir)
     outcome = evaluate(spec, budget, runs)
     print_outcome(outcome, table_console())
-    command = "poolbench reproduce " + " ".join(shlex.quote(a) for a in argv)
+    # the command that runs these cells; --no-run only re-tabulates them
+    command = "poolbench reproduce " + " ".join(
+        shlex.quote(a) for a in argv if a != "--no-run"
+    )
     report = args.report or Path("docs/reproductions") / f"{spec.name}.md"
     write_report(outcome, report, command, git_commit(), wall, args.extra)
     log(f"report written to {report}")

@@ -174,7 +174,8 @@ def write_report(
         f"- **Published numbers:** {spec.source} (`conf/reproduce/{spec.name}.yaml`)",
         f"- **Command:** `{command}`",
         f"- **Machine:** {machine_line()}",
-        f"- **Commit:** {commit or 'unknown'}",
+        f"- **Commit:** {commit or 'unknown'} (this report); the runs were made "
+        f"at {', '.join(sorted(set().union(*(r.commits for r in out.runs)))) or '—'}",
         "- **Wall time:** "
         + (
             "none for this invocation (--no-run: tabulated only)"

@@ -44,6 +44,7 @@ class CellRun:
     failed: int = 0
     compute_sec: float = 0.0  # final runs plus selection candidates
     span: tuple[str, str] = ("", "")  # first start, last finish of its rows
+    commits: set[str] = field(default_factory=set)  # poolbench commits of its rows
     selected: dict[str, Counter] = field(default_factory=dict)
 
 
@@ -123,6 +124,7 @@ def collect(runs: list[CellRun], spread: str, results_dir: str) -> None:
         per = per.sort_index()
         run.values, run.keys = per.tolist(), [int(k) for k in per.index]
         run.compute_sec = float(mine["total_sec"].sum())
+        run.commits = {str(c) for c in mine["git_commit"] if isinstance(c, str) and c}
         stamps = [
             t
             for t in mine["started_at"].tolist() + mine["finished_at"].tolist()
