@@ -10,6 +10,14 @@ import pandas as pd
 from tests.cli_helpers import QUICK, rows
 
 HOLDOUT = ["dataset=mutag", "protocol=holdout", *QUICK]
+# errica2020 runs Errica et al.'s own DiffPool, sized by gnn_hidden, not hidden
+ERRICA = [
+    "dataset=mutag",
+    "protocol=holdout",
+    *(o for o in QUICK if not o.startswith("model.")),
+    "model.gnn_hidden=8",
+    "model.dim_embedding=8",
+]
 
 
 def candidates(cwd) -> pd.DataFrame:
@@ -30,7 +38,7 @@ def test_the_documented_grid_form_selects_per_fold(cli):
 
 
 def test_an_empty_grid_override_removes_an_experiments_grid(cli):
-    out = cli("train", "experiment=errica2020", "protocol.grid={}", *HOLDOUT)
+    out = cli("train", "experiment=errica2020", "protocol.grid={}", *ERRICA)
     assert out.returncode == 0, out.stderr
     frame = rows(cli.cwd)
     assert len(frame) == 3  # errica2020 keeps its 3 final runs on the holdout
@@ -40,7 +48,7 @@ def test_an_empty_grid_override_removes_an_experiments_grid(cli):
 
 def test_one_axis_of_an_experiments_grid_can_be_replaced(cli):
     out = cli(
-        "train", "experiment=errica2020", "protocol.grid.trainer.lr=[0.01]", *HOLDOUT
+        "train", "experiment=errica2020", "protocol.grid.trainer.lr=[0.01]", *ERRICA
     )
     assert out.returncode == 0, out.stderr
     points = [json.loads(p) for p in candidates(cli.cwd).point]
