@@ -23,12 +23,13 @@ from torch_geometric.loader import DataLoader
 
 from poolbench.data.batching import PackedGraphs, PackedLoader
 from poolbench.data.dataset import GraphDataset
-from poolbench.data.splits import Split, load_or_build_splits, splits_path
+from poolbench.data.splits import Split
 from poolbench.errors import PoolbenchError
 from poolbench.models.hierarchical import HierarchicalGNN
 from poolbench.pooling.base import Pooler, TopologyPooler
 from poolbench.pooling.precompute import cache_key, load_or_compute
 from poolbench.pooling.registry import name_of
+from poolbench.tasks import Task, make_task
 from poolbench.training.protocol import flatten_grid
 from poolbench.training.trainer import TrainerConfig
 
@@ -53,6 +54,12 @@ def _protocol_identity(protocol: dict) -> dict:
     identity["grid"] = grid
     if not grid:
         identity.pop("select_on", None)
+    # Keys that joined later count only where they change something.
+    if identity.get("split", "auto") == "auto":
+        identity.pop("split", None)
+    if identity.get("split") != "random":
+        identity.pop("train_per_class", None)
+        identity.pop("val_per_class", None)
     return identity
 
 
@@ -72,6 +79,10 @@ def config_hash(cfg: DictConfig) -> str:
         "protocol": _protocol_identity(resolved["protocol"]),
         "seed": resolved["seed"],
     }
+    # The task joined the config later; graph runs keep the id they had.
+    task = resolved.get("task") or {"name": "graph"}
+    if task != {"name": "graph"}:
+        identity["task"] = task
     blob = json.dumps(identity, sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
@@ -123,6 +134,11 @@ class Experiment:
         return TrainerConfig(**OmegaConf.to_container(self.cfg.trainer, resolve=True))
 
     @cached_property
+    def task(self) -> Task:
+        settings = OmegaConf.to_container(self.cfg.get("task") or {}, resolve=True)
+        return make_task(settings, self.dataset)
+
+    @cached_property
     def pooler_class(self) -> type[Pooler]:
         try:
             cls = get_class(self.cfg.pooler._target_)
@@ -158,19 +174,13 @@ class Experiment:
         return config_hash(self.cfg)
 
     def splits(self) -> list[Split]:
-        p = self.cfg.protocol
-        labels = self.dataset.labels.numpy()
-        path = splits_path(
-            self.cfg.data.root,
-            self.dataset.name,
-            p.folds,
-            p.val_size,
-            self.cfg.seed,
-            p.test_size,
-        )
-        return load_or_build_splits(
-            path, labels, p.folds, p.val_size, self.cfg.seed, p.test_size
-        )
+        """The protocol's folds, built once and saved (the task says how)."""
+        return self.task.splits(self)
+
+    def fold_loaders(self, split: Split, generator: torch.Generator):
+        """Train, validation and test loaders of one fold (validation may be
+        None for a task without labels to select on)."""
+        return self.task.loaders(self, split, generator)
 
     def make_pooler(self, level: int, in_channels: int, avg_nodes: float) -> Pooler:
         params = {k: v for k, v in self.cfg.pooler.items() if k != "_target_"}
@@ -216,7 +226,7 @@ class Experiment:
         try:
             model = HierarchicalGNN(
                 in_channels=self.dataset.num_features,
-                num_classes=self.dataset.num_classes,
+                num_classes=self.dataset.num_outputs,
                 make_pooler=self.make_pooler,
                 avg_nodes=self.dataset.avg_nodes,
                 **model_cfg,

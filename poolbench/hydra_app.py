@@ -10,7 +10,16 @@ from omegaconf import DictConfig
 from poolbench.config_files import CONF_DIR
 from poolbench.errors import PoolbenchError
 
-GROUPS = ("dataset", "pooler", "model", "protocol", "trainer", "logger", "experiment")
+GROUPS = (
+    "task",
+    "dataset",
+    "pooler",
+    "model",
+    "protocol",
+    "trainer",
+    "logger",
+    "experiment",
+)
 
 
 def choices(group: str) -> list[str]:

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import (
+    GroupKFold,
+    GroupShuffleSplit,
+    KFold,
+    StratifiedKFold,
+    train_test_split,
+)
 
 from poolbench.errors import PoolbenchError
 
@@ -28,32 +34,97 @@ class Split:
     test: list[int]
 
 
+KINDS = ("stratified", "kfold", "scaffold")
+
+
 def _labels_digest(labels: np.ndarray) -> str:
-    return hashlib.sha1(np.asarray(labels, dtype=np.int64).tobytes()).hexdigest()[:12]
+    labels = np.asarray(labels)
+    if np.issubdtype(labels.dtype, np.floating):  # real targets: every bit counts
+        data = labels.astype(np.float64).tobytes()
+    else:
+        data = labels.astype(np.int64).tobytes()
+    return hashlib.sha1(data).hexdigest()[:12]
+
+
+def _group_ids(groups, seed: int) -> np.ndarray:
+    """Integer id per item from its group name, numbered in a seeded order, so
+    GroupKFold's deterministic packing differs between seeds."""
+    names = sorted(set(groups))
+    order = np.random.default_rng(seed).permutation(len(names))
+    ids = {name: int(i) for name, i in zip(names, order)}
+    return np.array([ids[g] for g in groups])
+
+
+def _scaffold_holdout(groups, test_size: float) -> tuple[np.ndarray, np.ndarray]:
+    """The chemists' scaffold split: the largest scaffold sets fill train, the
+    smallest (rarest) ones make the test set, so test scaffolds are unseen."""
+    sets: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        sets.setdefault(g, []).append(i)
+    ordered = sorted(sets.values(), key=lambda ids: (-len(ids), ids[0]))
+    cut = len(groups) * (1 - test_size)
+    train: list[int] = []
+    test: list[int] = []
+    for ids in ordered:
+        (train if len(train) + len(ids) <= cut else test).extend(ids)
+    return np.array(sorted(train)), np.array(sorted(test))
 
 
 def build_splits(
-    labels: np.ndarray, folds: int, val_size: float, seed: int, test_size: float
+    labels: np.ndarray,
+    folds: int,
+    val_size: float,
+    seed: int,
+    test_size: float,
+    kind: str = "stratified",
+    groups: list[str] | None = None,
 ) -> list[Split]:
-    """Stratified splits: ``folds`` outer folds, or one holdout when folds == 1."""
+    """``folds`` outer folds, or one holdout when folds == 1, then an inner
+    validation split of each outer-train set.
+
+    ``kind``: ``stratified`` (class labels), ``kfold`` (real targets) or
+    ``scaffold`` (``groups`` never straddle train, validation and test).
+    """
     labels = np.asarray(labels)
     index = np.arange(len(labels))
-    if folds > 1:
-        outer = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    if kind == "scaffold":
+        if groups is None:
+            raise PoolbenchError("protocol.split=scaffold needs molecules (SMILES)")
+        gid = _group_ids(groups, seed)
+        if folds > 1:
+            pairs = list(GroupKFold(n_splits=folds).split(index, groups=gid))
+        else:
+            pairs = [_scaffold_holdout(groups, test_size)]
+    elif folds > 1:
+        outer = (
+            StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+            if kind == "stratified"
+            else KFold(n_splits=folds, shuffle=True, random_state=seed)
+        )
         pairs = list(outer.split(index, labels))
     else:
         train, test = train_test_split(
-            index, test_size=test_size, stratify=labels, random_state=seed
+            index,
+            test_size=test_size,
+            stratify=labels if kind == "stratified" else None,
+            random_state=seed,
         )
         pairs = [(train, test)]
     splits = []
     for fold, (outer_train, test) in enumerate(pairs):
-        train, val = train_test_split(
-            outer_train,
-            test_size=val_size,
-            stratify=labels[outer_train],
-            random_state=seed + fold,
-        )
+        if kind == "scaffold":
+            inner = GroupShuffleSplit(
+                n_splits=1, test_size=val_size, random_state=seed + fold
+            )
+            a, b = next(inner.split(outer_train, groups=gid[outer_train]))
+            train, val = outer_train[a], outer_train[b]
+        else:
+            train, val = train_test_split(
+                outer_train,
+                test_size=val_size,
+                stratify=labels[outer_train] if kind == "stratified" else None,
+                random_state=seed + fold,
+            )
         splits.append(
             Split(sorted(train.tolist()), sorted(val.tolist()), sorted(test.tolist()))
         )
@@ -67,6 +138,8 @@ def load_or_build_splits(
     val_size: float,
     seed: int,
     test_size: float = 0.1,
+    kind: str = "stratified",
+    groups: list[str] | None = None,
 ) -> list[Split]:
     """Read the splits at ``path``; build and save them there the first time."""
     digest = _labels_digest(labels)
@@ -77,8 +150,9 @@ def load_or_build_splits(
                 f"splits file {path} was made for other data; delete it to rebuild"
             )
         return [Split(**s) for s in saved["splits"]]
-    splits = build_splits(labels, folds, val_size, seed, test_size)
+    splits = build_splits(labels, folds, val_size, seed, test_size, kind, groups)
     payload = {
+        "kind": kind,
         "folds": folds,
         "val_size": val_size,
         "test_size": test_size,
@@ -94,12 +168,20 @@ def load_or_build_splits(
 
 
 def splits_path(
-    root: str, dataset: str, folds: int, val_size: float, seed: int, test_size: float
+    root: str,
+    dataset: str,
+    folds: int,
+    val_size: float,
+    seed: int,
+    test_size: float,
+    kind: str = "stratified",
 ) -> Path:
-    kind = f"cv{folds}" if folds > 1 else f"holdout{test_size:g}"
+    shape = f"cv{folds}" if folds > 1 else f"holdout{test_size:g}"
+    if kind != "stratified":  # stratified files keep the names they always had
+        shape += f"-{kind}"
     return (
         Path(root).expanduser()
         / "splits"
         / dataset
-        / f"{kind}_val{val_size:g}_seed{seed}.json"
+        / f"{shape}_val{val_size:g}_seed{seed}.json"
     )

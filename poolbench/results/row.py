@@ -17,7 +17,9 @@ class ResultRow:
     run: int
     seed: int
     config_hash: str
-    # epochs and accuracy (read at the best-validation epoch)
+    task: str = "graph"
+    # epochs and scores (read at the best-validation epoch); a task fills the
+    # columns of its metrics and leaves the others empty
     best_epoch: int = -1
     epochs: int = 0
     train_acc: float = float("nan")
@@ -25,6 +27,12 @@ class ResultRow:
     test_acc: float = float("nan")
     val_loss: float = float("nan")
     test_loss: float = float("nan")
+    # graph regression, in the target's units
+    train_rmse: float = float("nan")
+    val_rmse: float = float("nan")
+    test_rmse: float = float("nan")
+    val_mae: float = float("nan")
+    test_mae: float = float("nan")
     # cost
     sec_per_epoch: float = float("nan")
     total_sec: float = float("nan")

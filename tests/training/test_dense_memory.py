@@ -24,8 +24,11 @@ def experiment(pooler: str, root, huge: int) -> Experiment:
         )
     sizes = [5] * 19 + [huge]
     graphs = [
-        Data(x=torch.ones(n, 2), edge_index=torch.empty(2, 0, dtype=torch.long),
-             y=torch.tensor([i % 2]))
+        Data(
+            x=torch.ones(n, 2),
+            edge_index=torch.empty(2, 0, dtype=torch.long),
+            y=torch.tensor([i % 2]),
+        )
         for i, n in enumerate(sizes)
     ]
     return Experiment(cfg, GraphDataset("HUGE", graphs, 2))
