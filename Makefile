@@ -8,6 +8,7 @@ TORCH ?= torch==2.13.0
 export POOLBENCH_DATA_MIRROR ?= $(abspath ../shared/datasets)
 
 .PHONY: install install-reference test test-slow lint check-wheel train-example bench-smoke bench-synthetic bench-tu table bench bench-parallel bench-scaling
+.PHONY: slurm-start slurm-stop
 .PHONY: eval-expressiveness eval-autoencoder eval-spectral eval-all
 
 install:
@@ -28,6 +29,14 @@ test:
 # The wheel outside the repository: fresh venv, one-epoch run elsewhere (CI).
 check-wheel:
 	bash scripts/check_wheel.sh
+
+# A one-node Slurm cluster on this machine (as root) for the Slurm tests and
+# for trying hydra/launcher=slurm: scripts/slurm-local --help.
+slurm-start:
+	scripts/slurm-local start
+
+slurm-stop:
+	scripts/slurm-local stop
 
 lint:
 	$(PYTHON) -m ruff check poolbench tests scripts

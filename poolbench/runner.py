@@ -15,16 +15,17 @@ from rich.console import Console
 from rich.table import Table
 
 import poolbench
-from poolbench.errors import PoolbenchError
+from poolbench.errors import PoolbenchError, StoreWriteError
 from poolbench.experiment import Experiment, load_dataset
 from poolbench.report.console import table_console
 from poolbench.report.summary import summarize
-from poolbench.results.store import CsvStore, ResultsStore
+from poolbench.results.store import CsvStore, ResultsStore, completed_runs
 from poolbench.results.wandb_sink import WandbSink
 from poolbench.training.device import pin_job_to_gpu, resolve_device, set_threads
 from poolbench.training.progress import Hooks, ProgressHooks
 from poolbench.training.protocol import FailFast, ProtocolConfig, run_protocol
 from poolbench.training.selection import CandidateRow, SelectionLog, candidates_done
+from poolbench.training.signals import Interrupted
 
 EXIT_RUN_FAILED = 1
 
@@ -83,14 +84,14 @@ def validate(cfg: DictConfig) -> None:
         raise PoolbenchError(f"model.pool_ratio must lie in (0, 1], got {ratio}")
 
 
-def print_summary(frame, console: Console) -> None:
+def print_summary(frame, console: Console, expected: int) -> None:
     table = Table(title="poolbench results (mean ± std over folds)")
     for col in (
         "dataset",
         "pooler",
         "test acc %",
         "folds",
-        "runs",
+        "ok runs",
         "failed",
         "s/epoch",
         "peak MB",
@@ -104,7 +105,7 @@ def print_summary(frame, console: Console) -> None:
             r.pooler,
             f"{100 * r.acc_mean:.2f} ± {100 * r.acc_std:.2f}",
             str(r.folds),
-            str(r.runs),
+            f"{r.runs}/{expected}",
             str(r.failed),
             f"{r.sec_per_epoch:.4f}",
             f"{r.peak_mem_mb:.0f} {r.mem_kind}",
@@ -124,7 +125,7 @@ def run_experiment(cfg: DictConfig) -> dict:
     _ = exp.trainer  # bad trainer, model or pooler settings fail before any row
     exp.make_model(device)
     store = ResultsStore(cfg.results.dir)
-    done = store.completed()
+    done = resume_point(store, exp.config_hash, dataset.fingerprint)
     total = protocol.folds * protocol.runs
     todo = sum(
         (exp.config_hash, f, r) not in done
@@ -135,7 +136,8 @@ def run_experiment(cfg: DictConfig) -> dict:
     console.print(
         f"[bold]{exp.name}[/] {exp.model_name} on {dataset.name} "
         f"({len(dataset)} graphs), protocol {protocol.name}: {todo} of {total} runs "
-        f"to do, device {device}, config {exp.config_hash}"
+        f"to do, device {device}, config {exp.config_hash}, "
+        f"data {dataset.fingerprint}"
     )
     provenance = {
         "device": str(device),
@@ -162,16 +164,56 @@ def run_experiment(cfg: DictConfig) -> dict:
         with ProgressHooks(exp.name, todo, exp.trainer.max_epochs) as progress:
             hooks = Hooks(progress, sink)
             run_protocol(
-                exp, protocol, device, provenance, done, store.append, hooks, selection
+                exp, protocol, device, provenance, done, store.record, hooks, selection
             )
+        rows = store.latest()
+        mine = rows[
+            (rows["config_hash"] == exp.config_hash)
+            & (rows["data_fingerprint"] == dataset.fingerprint)
+        ]
+        summary = summarize(mine)
+        print_summary(summary, table_console(), total)
+        record = summary.iloc[0].to_dict() if len(summary) else {}
+        store.append_summary(record)
     except FailFast as exc:
         # SystemExit, unlike an exception, is not held back by Hydra until the
         # end of a multirun (Hydra 2284): the sweep stops here.
         print(f"poolbench: run failed: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_RUN_FAILED) from None
-    rows = store.latest()
-    summary = summarize(rows[rows["config_hash"] == exp.config_hash])
-    print_summary(summary, table_console())
-    record = summary.iloc[0].to_dict() if len(summary) else {}
-    store.append_summary(record)
+    except StoreWriteError as exc:  # nothing more could be recorded: stop
+        print(f"poolbench: error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_RUN_FAILED) from None
+    except Interrupted as stop:
+        print(
+            f"poolbench: {stop.reason}; rerunning the same command redoes the "
+            "unfinished runs",
+            file=sys.stderr,
+        )
+        if not stop.time_limit:  # asked to terminate: the whole process stops
+            raise SystemExit(128 + stop.signum) from None
+        # At a time-limit warning the job ends normally, so the launcher takes
+        # its result and waits for the sweep's other jobs; the experiment is
+        # unfinished, so it gets no summary line.
+        return {}
     return record
+
+
+def resume_point(store: ResultsStore, config_hash: str, fingerprint: str) -> set:
+    """The runs of the store already done on this data; says what it skipped."""
+    frame = store.read()
+    warning = store.read_warning()
+    if warning:
+        print(warning, file=sys.stderr)
+    if store.last_read is not None and store.last_read.header_state == "unknown":
+        raise PoolbenchError(store.foreign_header())
+    mine = frame[frame["config_hash"] == config_hash]
+    other = mine[mine["data_fingerprint"] != fingerprint]
+    if len(other):
+        was = ", ".join(sorted(set(other["data_fingerprint"])))
+        print(
+            f"poolbench: {len(other)} earlier row(s) of config {config_hash} were "
+            f"made on other data (fingerprint {was}, now {fingerprint}): their "
+            "runs are done again",
+            file=sys.stderr,
+        )
+    return completed_runs(frame, fingerprint)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -91,13 +92,15 @@ def test_sigkill_mid_sweep_then_rerun_finishes_every_run_exactly_once(
         start_new_session=True,  # its own process group: we kill only what we began
     )
     deadline = time.monotonic() + 300
-    while len(store.read()) < 3 and proc.poll() is None:
+    # 11 rows: the first job (10 runs) finished and wrote its summary, the
+    # second is under way
+    while len(store.read()) < 11 and proc.poll() is None:
         assert time.monotonic() < deadline, "no rows appeared"
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = store.read()
-    assert 3 <= len(before) < 20, "the sweep must be killed mid-way"
+    assert 11 <= len(before) < 20, "the sweep must be killed mid-way"
 
     again = run_cli(args, tmp_path, data_root, mirror)
     assert again.returncode == 0, again.stderr
@@ -111,6 +114,11 @@ def test_sigkill_mid_sweep_then_rerun_finishes_every_run_exactly_once(
     assert (finished.started_at_before == finished.started_at_after).all()
     assert (finished.finished_at_before == finished.finished_at_after).all()
     assert (finished.test_acc_before == finished.test_acc_after).all()
+    # one summary line per experiment, though a job may have written one before
+    # the kill and again on the rerun
+    lines = (tmp_path / "results" / "summaries.jsonl").read_text().splitlines()
+    keys = [(s["config_hash"], s["data_fingerprint"]) for s in map(json.loads, lines)]
+    assert len(keys) == len(set(keys)) == 2
 
 
 def test_failed_runs_are_recorded_and_fail_fast_stops_the_sweep(cli):
@@ -185,3 +193,46 @@ def test_pin_job_to_gpu(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")
     assert device_mod.pin_job_to_gpu(4, "auto") == "auto"
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "7"
+
+
+def test_sigterm_mid_run_writes_it_as_failed_and_a_rerun_redoes_it(
+    tmp_path, data_root, mirror
+):
+    args = ["train", "pooler=topk", "dataset=mutag", "protocol=holdout"]
+    args += ["trainer.max_epochs=250", "trainer.patience=250", "model.hidden=16"]
+    env = {
+        **os.environ,
+        "POOLBENCH_DATA": str(data_root),
+        "POOLBENCH_DATA_MIRROR": str(mirror),
+        "OMP_NUM_THREADS": "1",
+    }
+    log = tmp_path / "stderr.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "poolbench", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+    )
+    deadline = time.monotonic() + 120
+    while "runs to do" not in log.read_text():  # printed as the runs begin
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    time.sleep(1.5)  # well inside the single run of 250 epochs (about 5 s)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert "poolbench: stopped by SIGTERM; rerunning the same command" in (
+        log.read_text()
+    )
+    store = ResultsStore(tmp_path / "results")
+    stopped = store.read()
+    assert stopped.status.tolist() == ["failed"]
+    assert stopped.error.tolist() == ["stopped by SIGTERM"]
+    assert store.completed() == set()
+
+    again = run_cli(args, tmp_path, data_root, mirror)
+    assert again.returncode == 0, again.stderr
+    raw = store.read()
+    assert raw.status.tolist() == ["failed", "ok"]
+    assert raw.config_hash.nunique() == 1
+    assert_each_run_once(store.latest(), 1)

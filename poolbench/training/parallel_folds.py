@@ -17,7 +17,7 @@ from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
 from omegaconf import OmegaConf
 
-from poolbench.errors import PoolbenchError
+from poolbench.errors import PoolbenchError, StoreWriteError
 from poolbench.results.row import ResultRow
 
 
@@ -31,14 +31,17 @@ def _fold_worker(
     from poolbench.experiment import Experiment
     from poolbench.training.device import set_threads
     from poolbench.training.protocol import FailFast, run_fold
+    from poolbench.training.signals import stop_on_signals
 
     set_threads(int(cfg_dict["trainer"]["threads"]))
     exp = Experiment(OmegaConf.create(cfg_dict), dataset)
     try:
-        return run_fold(
-            exp, protocol, job, split, device, provenance, on_row, None, selection
-        )
-    except (PoolbenchError, FailFast):
+        # Slurm signals every process of the job: workers record their runs too.
+        with stop_on_signals():
+            return run_fold(
+                exp, protocol, job, split, device, provenance, on_row, None, selection
+            )
+    except (PoolbenchError, FailFast, StoreWriteError):
         raise
     except BaseException as exc:  # exotic exceptions may not unpickle in the parent
         raise RuntimeError(f"fold {job.fold}: {type(exc).__name__}: {exc}") from None

@@ -32,6 +32,7 @@ from poolbench.training.selection import (
     point_json,
     select_on_validation,
 )
+from poolbench.training.signals import Interrupted, signals_held, stop_on_signals
 from poolbench.training.trainer import fit
 
 
@@ -212,6 +213,8 @@ def run_fold(
             pooler=exp.pooler_name,
             model=exp.model_name,
             protocol=protocol.name,
+            protocol_folds=protocol.folds,
+            protocol_runs=protocol.runs,
             fold=job.fold,
             run=run,
             seed=run_seed(base_seed, job.fold, run),
@@ -225,6 +228,7 @@ def run_fold(
             hooks.run_started(row)
         memory.reset()
         start = perf_counter()
+        stopped = None
         try:
             if failure is not None:
                 raise failure
@@ -243,15 +247,20 @@ def run_fold(
             row.params = sum(p.numel() for p in out["model"].parameters())
         except PoolbenchError:
             raise
+        except Interrupted as exc:  # this run is written as failed, no other starts
+            row.status, row.error, stopped = "failed", exc.reason, exc
         except Exception as exc:  # recorded as a failed row; the sweep goes on
             row.status, row.error = failure_status(exc)
             if protocol.fail_fast and not isinstance(exc, RunFailure):
                 traceback.print_exc()
-        row.total_sec = perf_counter() - start
-        row.peak_mem_mb = memory.peak_mb()
-        row.mem_kind = memory.kind
-        row.finished_at = _now()
-        on_row(row)  # the failed row is written even when the sweep stops next
+        with signals_held():  # a signal arriving now is raised after the write
+            row.total_sec = perf_counter() - start
+            row.peak_mem_mb = memory.peak_mb()
+            row.mem_kind = memory.kind
+            row.finished_at = _now()
+            on_row(row)  # the failed row is written even when the sweep stops next
+        if stopped is not None:
+            raise stopped
         rows.append(row)
         if hooks is not None:
             hooks.run_finished(row)
@@ -276,11 +285,20 @@ def run_protocol(
     """Run every (fold, run) not in ``done``; hand each finished row to ``on_row``.
 
     ``selection`` receives every grid candidate and holds those already done.
+    A stop signal (:mod:`poolbench.training.signals`) writes the run in
+    progress as failed and raises :class:`Interrupted` out of here.
     With ``protocol.n_jobs > 1`` the folds run in that many spawned processes;
     ``on_row`` and ``selection`` then run in the workers, so they must be
     picklable (the stores' locked appends are), and ``hooks`` hear of each run
     when its fold ends.
     """
+    with stop_on_signals():
+        return _run_folds(
+            exp, protocol, device, provenance, done, on_row, hooks, selection
+        )
+
+
+def _run_folds(exp, protocol, device, provenance, done, on_row, hooks, selection):
     splits = exp.splits()
     jobs = pending_folds(exp, protocol, done)
     if protocol.n_jobs > 1 and len(jobs) > 1:

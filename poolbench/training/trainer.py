@@ -77,7 +77,7 @@ class FitResult:
     epochs: int
     train_score: float  # the task's headline score on the training batches
     val: Metrics
-    sec_per_epoch: float
+    sec_per_epoch: float  # the training pass, without validation
     avg_nodes_in: float
     avg_nodes_pooled: float
     history: list[dict[str, float]] = field(default_factory=list)
@@ -167,6 +167,9 @@ def fit(
             steps += 1
         if not bool(finite):
             raise RunFailure("nan", f"non-finite loss or gradient in epoch {epoch}")
+        # bool() above waited for the device, so this is the whole training pass;
+        # sec_per_epoch leaves the validation pass out
+        epoch_times.append(time.perf_counter() - start)
         train_score = task.train_score(tally)
         if val_loader is not None:
             val = task.evaluate(step_model, val_loader, device, cfg)
@@ -175,7 +178,6 @@ def fit(
             value = val.value(cfg.monitor)
         else:  # nothing to select on: the latest epoch is the one kept
             val, value = Metrics(math.nan), float(epoch)
-        epoch_times.append(time.perf_counter() - start)
         record = {f"train_{task.primary.name}": train_score, "val_loss": val.loss}
         record.update({f"val_{k}": v for k, v in val.scores.items()})
         # each aux term on its own, so a loss that dominates or vanishes shows

@@ -15,6 +15,7 @@ from poolbench.data.dataset import GraphDataset
 from poolbench.errors import PoolbenchError, RunFailure
 from poolbench.experiment import Experiment
 from poolbench.hydra_app import CONF_DIR
+from poolbench.tasks.graph import GraphClassification, GraphRegression
 from poolbench.training import outcome, selection
 from poolbench.training.protocol import ProtocolConfig, flatten_grid, run_protocol
 from poolbench.training.selection import (
@@ -25,7 +26,6 @@ from poolbench.training.selection import (
     choose,
     select_on_validation,
 )
-from poolbench.tasks.graph import GraphClassification, GraphRegression
 from poolbench.training.trainer import FitResult, Metrics
 
 CPU = torch.device("cpu")
