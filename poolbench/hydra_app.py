@@ -84,7 +84,7 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     except PoolbenchError as exc:
         print(f"poolbench: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    return record.get("acc_mean")
+    return record.get("mean")
 
 
 def train(args: list[str]) -> None:

@@ -19,6 +19,7 @@ from poolbench.errors import PoolbenchError, StoreWriteError
 from poolbench.experiment import Experiment, load_dataset
 from poolbench.report.console import table_console
 from poolbench.report.summary import summarize
+from poolbench.results.row import METRIC_FAMILIES, METRICS
 from poolbench.results.store import CsvStore, ResultsStore, completed_runs
 from poolbench.results.wandb_sink import WandbSink
 from poolbench.training.device import pin_job_to_gpu, resolve_device, set_threads
@@ -85,25 +86,25 @@ def validate(cfg: DictConfig) -> None:
 
 
 def print_summary(frame, console: Console, expected: int) -> None:
+    """The experiment's scores (its task's metrics), counts and cost."""
+    metric = frame["metric"].iloc[0] if len(frame) else "acc"
+    family = [METRICS[m] for m in METRIC_FAMILIES[metric]]
     table = Table(title="poolbench results (mean ± std over folds)")
-    for col in (
-        "dataset",
-        "pooler",
-        "test acc %",
-        "folds",
-        "ok runs",
-        "failed",
-        "s/epoch",
-        "peak MB",
-    ):
+    columns = ["dataset", "pooler", *(m.label for m in family)]
+    for col in columns + ["folds", "ok runs", "failed", "s/epoch", "peak MB"]:
         table.add_column(
             col, no_wrap=True, justify="left" if col == "pooler" else "right"
         )
     for r in frame.itertuples():
+        scores = []
+        for m in family:
+            mean, std = getattr(r, f"{m.name}_mean"), getattr(r, f"{m.name}_std")
+            scale, digits = (100, 2) if m.percent else (1, 4)
+            scores.append(f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}")
         table.add_row(
             r.dataset,
             r.pooler,
-            f"{100 * r.acc_mean:.2f} ± {100 * r.acc_std:.2f}",
+            *scores,
             str(r.folds),
             f"{r.runs}/{expected}",
             str(r.failed),

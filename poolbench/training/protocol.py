@@ -220,6 +220,7 @@ def run_fold(
             seed=run_seed(base_seed, job.fold, run),
             config_hash=exp.config_hash,
             task=exp.task.name,
+            metric=exp.task.primary.name,
             selected=point_json(chosen) if chosen else "",
             started_at=_now(),
             **provenance,
