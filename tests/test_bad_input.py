@@ -239,6 +239,9 @@ CASES = {
     "mirror lacks the graph indicator": Case(
         [], "lacks MUTAG_graph_indicator.txt", mutag_without("graph_indicator")
     ),
+    "dataset missing from the mirror": Case(
+        ["dataset=tu", "dataset.name=NOPE"], "dataset NOPE is not in the mirror"
+    ),
     "mirror that is no folder": Case(
         ["data.mirror={dir}/nowhere"], "data.mirror={dir}/nowhere is not a directory"
     ),
