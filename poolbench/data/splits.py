@@ -85,7 +85,7 @@ def load_or_build_splits(
     digest = _labels_digest(labels)
     if path.is_file():
         return read_splits(path, labels, folds)
-    check_stratifiable(labels, folds, val_size, test_size)
+    check_stratifiable(labels, folds, val_size, test_size, path.parent.name)
     splits = build_splits(labels, folds, val_size, seed, test_size)
     payload = {
         "folds": folds,

@@ -192,8 +192,10 @@ def unknown_key(section: str, key: str, known) -> PoolbenchError:
     close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
     if close:
         hint = f"did you mean {prefix}{close[0]}?"
-    else:
+    elif known:
         hint = f"{section or 'the config'} takes {', '.join(sorted(known))}"
+    else:
+        hint = f"{section} takes no keys of its own"
     return PoolbenchError(f"unknown key {prefix}{key}; {hint}")
 
 
