@@ -7,7 +7,7 @@ PIP ?= $(PYTHON) -m pip
 TORCH ?= torch==2.13.0
 export POOLBENCH_DATA_MIRROR ?= $(abspath ../shared/datasets)
 
-.PHONY: install install-reference test test-slow lint train-example bench-smoke bench-synthetic bench-tu table bench bench-parallel bench-scaling
+.PHONY: install install-reference test test-slow lint check-wheel train-example bench-smoke bench-synthetic bench-tu table bench bench-parallel bench-scaling
 .PHONY: eval-expressiveness eval-autoencoder eval-spectral eval-all
 
 install:
@@ -24,6 +24,10 @@ install-reference:
 
 test:
 	OMP_NUM_THREADS=1 $(PYTHON) -m pytest -q
+
+# The wheel outside the repository: fresh venv, one-epoch run elsewhere (CI).
+check-wheel:
+	bash scripts/check_wheel.sh
 
 lint:
 	$(PYTHON) -m ruff check poolbench tests scripts

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         print(USAGE)
         return
     command, rest = argv[0], argv[1:]
-    from poolbench.errors import PoolbenchError
+    from poolbench.errors import PoolbenchError, StoreWriteError
 
     try:
         if command == "train":
@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> None:
             fail(f"unknown command {command!r}; run `poolbench --help`")
     except PoolbenchError as exc:
         fail(str(exc))
+    except StoreWriteError as exc:  # a result could not be written: stop, exit 1
+        print(f"poolbench: error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def parse_list_args(argv: list[str]) -> argparse.Namespace:

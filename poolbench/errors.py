@@ -11,3 +11,11 @@ class RunFailure(Exception):
     def __init__(self, status: str, message: str):
         super().__init__(message)
         self.status = status
+
+
+class StoreWriteError(Exception):
+    """A result could not be written (disk full, read-only, I/O error).
+
+    Nothing more can be recorded, so the command stops with this one line and
+    exit code 1; the store is left as it was before the failed write.
+    """

@@ -29,6 +29,7 @@ from poolbench.models.hierarchical import HierarchicalGNN
 from poolbench.pooling.base import Pooler, TopologyPooler
 from poolbench.pooling.precompute import cache_key, load_or_compute
 from poolbench.pooling.registry import name_of
+from poolbench.training.protocol import flatten_grid
 from poolbench.training.trainer import TrainerConfig
 
 # Keys that change how fast a run goes, never what it computes: kept out of the hash.
@@ -38,6 +39,21 @@ _NOT_IDENTITY = {"threads", "n_jobs", "fail_fast", "fast_data", "precompute", "c
 
 def _without(section: dict, keys: set[str]) -> dict:
     return {k: v for k, v in section.items() if k not in keys}
+
+
+def _protocol_identity(protocol: dict) -> dict:
+    """The protocol keys that change what runs compute.
+
+    The grid is compared flattened (a nested and a dotted spelling are one
+    grid); ``select_on`` matters only when there is a grid to select from, so
+    runs without one keep the id they had before the key existed.
+    """
+    identity = _without(protocol, _NOT_IDENTITY)
+    grid = flatten_grid(identity.get("grid") or {})
+    identity["grid"] = grid
+    if not grid:
+        identity.pop("select_on", None)
+    return identity
 
 
 def config_hash(cfg: DictConfig) -> str:
@@ -53,7 +69,7 @@ def config_hash(cfg: DictConfig) -> str:
             resolved["trainer"],
             _NOT_IDENTITY | (set() if resolved["trainer"].get("amp") else {"amp"}),
         ),
-        "protocol": _without(resolved["protocol"], _NOT_IDENTITY),
+        "protocol": _protocol_identity(resolved["protocol"]),
         "seed": resolved["seed"],
     }
     blob = json.dumps(identity, sort_keys=True, default=str)

@@ -8,14 +8,13 @@ trains. After the jobs, a command whose runs all failed exits with code 1.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
+from poolbench.config_files import CONF_DIR
 from poolbench.errors import PoolbenchError
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 GROUPS = ("dataset", "pooler", "model", "protocol", "trainer", "logger", "experiment")
 
 
@@ -52,6 +51,27 @@ def check_group_overrides(args: list[str]) -> None:
                 )
 
 
+def replace_whole_grid(args: list[str]) -> list[str]:
+    """``protocol.grid=VALUE`` replaces the grid, as a user means it.
+
+    Hydra merges a dict override into the existing dict, so ``protocol.grid={}``
+    would silently keep a named experiment's whole grid. Deleting the key first
+    and adding it back makes the override the grid (``{}`` or null: no grid).
+    One axis is still set with ``protocol.grid.<key>=[...]``.
+    """
+    out = []
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if sep and key.lstrip("+") == "protocol.grid":
+            out += [
+                "~protocol.grid",
+                f"+protocol.grid={value if value not in ('', 'null') else '{}'}",
+            ]
+        else:
+            out.append(arg)
+    return out
+
+
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> float | None:
     from poolbench.runner import run_experiment
@@ -67,6 +87,7 @@ def _hydra_main(cfg: DictConfig) -> float | None:
 def train(args: list[str]) -> None:
     from poolbench.validation.command import preflight
 
+    args = replace_whole_grid(args)
     jobs = preflight(args)  # [] when Hydra only shows something (--help, --cfg)
     sys.argv = ["poolbench train", *args]
     _hydra_main()

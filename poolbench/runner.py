@@ -15,14 +15,16 @@ from rich.console import Console
 from rich.table import Table
 
 import poolbench
+from poolbench.errors import PoolbenchError, StoreWriteError
 from poolbench.experiment import Experiment, config_hash, load_dataset
 from poolbench.report.console import table_console
 from poolbench.report.summary import summarize
-from poolbench.results.store import ResultsStore
+from poolbench.results.store import CsvStore, ResultsStore, completed_runs
 from poolbench.results.wandb_sink import WandbSink
 from poolbench.training.device import pin_job_to_gpu, resolve_device, set_threads
 from poolbench.training.progress import Hooks, ProgressHooks
 from poolbench.training.protocol import FailFast, ProtocolConfig, run_protocol
+from poolbench.training.selection import CandidateRow, SelectionLog, candidates_done
 from poolbench.validation.config import check_config
 
 EXIT_RUN_FAILED = 1
@@ -99,14 +101,14 @@ def every_run_failed(cfgs: list[DictConfig]) -> str:
     )
 
 
-def print_summary(frame, console: Console) -> None:
+def print_summary(frame, console: Console, expected: int) -> None:
     table = Table(title="poolbench results (mean ± std over folds)")
     for col in (
         "dataset",
         "pooler",
         "test acc %",
         "folds",
-        "runs",
+        "ok runs",
         "failed",
         "s/epoch",
         "peak MB",
@@ -120,7 +122,7 @@ def print_summary(frame, console: Console) -> None:
             r.pooler,
             f"{100 * r.acc_mean:.2f} ± {100 * r.acc_std:.2f}",
             str(r.folds),
-            str(r.runs),
+            f"{r.runs}/{expected}",
             str(r.failed),
             f"{r.sec_per_epoch:.4f}",
             f"{r.peak_mem_mb:.0f} {r.mem_kind}",
@@ -142,7 +144,7 @@ def run_experiment(cfg: DictConfig) -> dict:
     _ = exp.trainer  # bad trainer, model or pooler settings fail before any row
     exp.make_model(device)
     store = ResultsStore(cfg.results.dir)
-    done = store.completed()
+    done = resume_point(store, exp.config_hash, dataset.fingerprint)
     total = protocol.folds * protocol.runs
     todo = sum(
         (exp.config_hash, f, r) not in done
@@ -153,7 +155,8 @@ def run_experiment(cfg: DictConfig) -> dict:
     console.print(
         f"[bold]{exp.name}[/] {exp.model_name} on {dataset.name} "
         f"({len(dataset)} graphs), protocol {protocol.name}: {todo} of {total} runs "
-        f"to do, device {device}, config {exp.config_hash}"
+        f"to do, device {device}, config {exp.config_hash}, "
+        f"data {dataset.fingerprint}"
     )
     provenance = {
         "device": str(device),
@@ -172,18 +175,52 @@ def run_experiment(cfg: DictConfig) -> dict:
             directory=str(cfg.results.dir),  # wandb adds its own wandb/ folder
             entity=cfg.logger.entity,
         )
+    selection = None
+    if protocol.grid:  # every grid candidate is a row of selection.csv
+        candidates = CsvStore(cfg.results.dir, "selection.csv", CandidateRow)
+        selection = SelectionLog(candidates.append, candidates_done(candidates.read()))
     try:
         with ProgressHooks(exp.name, todo, exp.trainer.max_epochs) as progress:
             hooks = Hooks(progress, sink)
-            run_protocol(exp, protocol, device, provenance, done, store.append, hooks)
+            run_protocol(
+                exp, protocol, device, provenance, done, store.record, hooks, selection
+            )
+        rows = store.latest()
+        mine = rows[
+            (rows["config_hash"] == exp.config_hash)
+            & (rows["data_fingerprint"] == dataset.fingerprint)
+        ]
+        summary = summarize(mine)
+        print_summary(summary, table_console(), total)
+        record = summary.iloc[0].to_dict() if len(summary) else {}
+        store.append_summary(record)
     except FailFast as exc:
         # SystemExit, unlike an exception, is not held back by Hydra until the
         # end of a multirun (Hydra 2284): the sweep stops here.
         print(f"poolbench: run failed: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_RUN_FAILED) from None
-    rows = store.latest()
-    summary = summarize(rows[rows["config_hash"] == exp.config_hash])
-    print_summary(summary, table_console())
-    record = summary.iloc[0].to_dict() if len(summary) else {}
-    store.append_summary(record)
+    except StoreWriteError as exc:  # nothing more could be recorded: stop
+        print(f"poolbench: error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_RUN_FAILED) from None
     return record
+
+
+def resume_point(store: ResultsStore, config_hash: str, fingerprint: str) -> set:
+    """The runs of the store already done on this data; says what it skipped."""
+    frame = store.read()
+    warning = store.read_warning()
+    if warning:
+        print(warning, file=sys.stderr)
+    if store.last_read is not None and store.last_read.header_state == "unknown":
+        raise PoolbenchError(store.foreign_header())
+    mine = frame[frame["config_hash"] == config_hash]
+    other = mine[mine["data_fingerprint"] != fingerprint]
+    if len(other):
+        was = ", ".join(sorted(set(other["data_fingerprint"])))
+        print(
+            f"poolbench: {len(other)} earlier row(s) of config {config_hash} were "
+            f"made on other data (fingerprint {was}, now {fingerprint}): their "
+            "runs are done again",
+            file=sys.stderr,
+        )
+    return completed_runs(frame, fingerprint)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +18,16 @@ QUICK = ["trainer.max_epochs=2", "trainer.patience=2", "model.hidden=16"]
 
 
 def run_cli(
-    args, cwd: Path, data_root: Path, mirror: Path | None, timeout=600, env=None
+    args,
+    cwd: Path,
+    data_root: Path,
+    mirror: Path | None,
+    timeout=600,
+    env=None,
+    max_file_bytes: int | None = None,
 ):
+    """``max_file_bytes``: RLIMIT_FSIZE of the command, so that a write past
+    it fails as on a full disk (EFBIG; Python ignores SIGXFSZ)."""
     full_env = {
         k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "HYDRA_"))
     }
@@ -37,7 +46,15 @@ def run_cli(
         capture_output=True,
         text=True,
         timeout=timeout,
+        preexec_fn=None if max_file_bytes is None else _file_limit(max_file_bytes),
     )
+
+
+def _file_limit(size: int):
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return limit
 
 
 def rows(cwd: Path, results_dir: str = "results") -> pd.DataFrame:

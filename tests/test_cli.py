@@ -39,6 +39,8 @@ def test_train_cv10_on_mutag_through_the_mirror(cli):
     again = cli("train", "pooler=mincut", "dataset=mutag", *QUICK)
     assert again.returncode == 0 and "0 of 30 runs to do" in again.stderr
     assert len(rows(cli.cwd)) == 30
+    summary = (cli.cwd / "results" / "summaries.jsonl").read_text().splitlines()
+    assert len(summary) == 1  # one line per experiment: the rerun's replaces it
 
 
 def test_train_cv10_on_the_synthetic_set(cli):

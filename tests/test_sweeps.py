@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -91,13 +92,15 @@ def test_sigkill_mid_sweep_then_rerun_finishes_every_run_exactly_once(
         start_new_session=True,  # its own process group: we kill only what we began
     )
     deadline = time.monotonic() + 300
-    while len(store.read()) < 3 and proc.poll() is None:
+    # 11 rows: the first job (10 runs) finished and wrote its summary, the
+    # second is under way
+    while len(store.read()) < 11 and proc.poll() is None:
         assert time.monotonic() < deadline, "no rows appeared"
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = store.read()
-    assert 3 <= len(before) < 20, "the sweep must be killed mid-way"
+    assert 11 <= len(before) < 20, "the sweep must be killed mid-way"
 
     again = run_cli(args, tmp_path, data_root, mirror)
     assert again.returncode == 0, again.stderr
@@ -111,6 +114,11 @@ def test_sigkill_mid_sweep_then_rerun_finishes_every_run_exactly_once(
     assert (finished.started_at_before == finished.started_at_after).all()
     assert (finished.finished_at_before == finished.finished_at_after).all()
     assert (finished.test_acc_before == finished.test_acc_after).all()
+    # one summary line per experiment, though a job may have written one before
+    # the kill and again on the rerun
+    lines = (tmp_path / "results" / "summaries.jsonl").read_text().splitlines()
+    keys = [(s["config_hash"], s["data_fingerprint"]) for s in map(json.loads, lines)]
+    assert len(keys) == len(set(keys)) == 2
 
 
 def test_failed_runs_are_recorded_and_fail_fast_stops_the_sweep(cli):

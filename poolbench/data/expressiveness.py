@@ -22,9 +22,10 @@ One pair ``(G, H)``:
 Each pair is checked: ``G`` and ``H`` are non-isomorphic (networkx, node types
 matched), their 1-WL hashes differ (``weisfeiler_lehman_graph_hash`` over the
 node type), and each label is confirmed by a DPLL solver. Graphs are seeded and
-cached under ``<root>/expressiveness/``. The original ``EXPWL1.pkl`` (a pickled
-list of PyG ``Data``) loads with ``source=original`` from the mirror or root,
-at ``EXPWL1/raw/EXPWL1.pkl``.
+cached under ``<root>/expressiveness/`` as plain tensors. The original
+``EXPWL1.pkl`` (a pickled list of PyG ``Data``) loads with ``source=original``
+from the mirror or root, at ``EXPWL1/raw/EXPWL1.pkl``: unpickling can run code,
+so it is read only on that explicit request and never otherwise.
 """
 
 from __future__ import annotations
@@ -192,11 +193,11 @@ def load_original(root: str, mirror: str | None) -> list[Data]:
             "EXPWL1.pkl not found; put it in <data.mirror>/EXPWL1/raw/ or use "
             "dataset.source=generated"
         )
+    # The published file is a pickle (as the authors saved it), and unpickling
+    # can run code: this runs only when the user asked for source=original,
+    # and the README says so. Everything poolbench writes itself is tensors.
     with open(target, "rb") as f:
-        try:
-            graphs = pickle.load(f)
-        except Exception:  # saved with torch.save rather than pickle
-            graphs = torch.load(target, weights_only=False)
+        graphs = pickle.load(f)
     return [_as_float_features(g) for g in graphs]
 
 

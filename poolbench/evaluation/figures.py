@@ -27,7 +27,9 @@ def _artifacts(results_dir: Path, kind: str) -> dict[str, dict[str, dict]]:
     for graph_dir in sorted(p for p in root.glob("*") if p.is_dir()):
         files = sorted(graph_dir.glob("*.pt"))
         if files:
-            found[graph_dir.name] = {f.stem: torch.load(f) for f in files}
+            found[graph_dir.name] = {
+                f.stem: torch.load(f, weights_only=True) for f in files
+            }
     return found
 
 

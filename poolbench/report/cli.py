@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -90,6 +91,9 @@ def table_command(argv: list[str]) -> None:
     filters = parse_filters(args.filters)
     store = ResultsStore(args.results_dir)
     latest = store.latest()
+    warning = store.read_warning()
+    if warning:
+        print(warning, file=sys.stderr)
     if latest.empty:
         raise PoolbenchError(
             f"no results in {store.path}: run `poolbench train ...` first, or "

@@ -2,14 +2,24 @@
 
 Accuracy is reported as mean ± std over folds of the per-fold mean of the final
 runs (Errica et al. 2020); std is the population std over folds (ddof=0), as
-in PyDGN. Only rows with status ok enter the means; failures are counted.
+in PyDGN. Only rows with status ok enter the means; failures are counted, and
+the expected number of runs comes from the protocol recorded in the rows.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-GROUP = ["experiment", "dataset", "pooler", "model", "protocol", "config_hash"]
+# data_fingerprint too: rows made on different data are never one cell
+GROUP = [
+    "experiment",
+    "dataset",
+    "pooler",
+    "model",
+    "protocol",
+    "config_hash",
+    "data_fingerprint",
+]
 
 
 def fold_means(frame: pd.DataFrame) -> pd.DataFrame:
@@ -37,6 +47,11 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
                 "folds": int(per_fold.size),
                 "runs": int(len(ok)),
                 "failed": int(len(rows) - len(ok)),
+                # the protocol's shape as the rows recorded it; 0: rows written
+                # before poolbench recorded it
+                "protocol_folds": int(rows["protocol_folds"].max()),
+                "protocol_runs": int(rows["protocol_runs"].max()),
+                "unrecorded_rows": int((rows["protocol_folds"] <= 0).sum()),
                 "sec_per_epoch": ok["sec_per_epoch"].mean(),
                 "sec_per_epoch_std": ok["sec_per_epoch"].std(ddof=0),
                 "total_sec": rows["total_sec"].sum(),

@@ -2,7 +2,9 @@
 
 Every number comes from :func:`poolbench.report.summary.summarize` on the
 latest attempt of each run (``ResultsStore.latest``). One set of tables is
-built per protocol, since folds and runs differ between protocols.
+built per protocol name. What a complete cell is (folds × runs) comes from the
+protocol each row recorded, never from the indices that happen to be present;
+a short cell shows its count and failures next to its accuracy.
 """
 
 from __future__ import annotations
@@ -35,40 +37,72 @@ class Table:
 
 
 @dataclass
-class ProtocolShape:
-    """Folds × runs of a protocol, inferred from the largest indices in its rows."""
+class CellShape:
+    """Folds × final runs of one cell: from the protocol its rows recorded, or
+    (rows from before poolbench recorded it) inferred from the largest fold and
+    run indices of the protocol's rows, which cannot see runs missing at the end.
+    """
 
-    name: str
     folds: int
     runs: int
+    inferred: bool = False
 
     @property
     def expected(self) -> int:
         return self.folds * self.runs
 
-    def describe(self) -> str:
-        return (
-            f"protocol {self.name}: {self.folds} fold(s) × {self.runs} final run(s) "
-            f"= {self.expected} runs per cell"
+
+def describe_shapes(protocol: str, shapes: list[CellShape]) -> str:
+    """The protocol sentence under a table: one shape, or "per cell"."""
+    distinct = {(s.folds, s.runs) for s in shapes}
+    if len(distinct) == 1:
+        folds, runs = distinct.pop()
+        text = (
+            f"protocol {protocol}: {folds} fold(s) × {runs} final run(s) "
+            f"= {folds * runs} runs per cell"
         )
+    else:
+        text = f"protocol {protocol}: expected runs differ per cell (counts table)"
+    if any(s.inferred for s in shapes):
+        text += (
+            "; some cells hold rows from an older poolbench that did not record "
+            "the protocol: their expected runs are inferred from the largest fold "
+            "and run present (runs missing at the end go unseen)"
+        )
+    return text
 
 
 def row_labels(summary: pd.DataFrame) -> pd.Series:
     """The row name of each experiment: its pooler, made unique per dataset.
 
     Two configs of one pooler on one dataset (another model, another
-    experiment) get the model, then the experiment name, appended, so no two
+    experiment, other data) get the model, the experiment name, the config hash
+    or the data fingerprint appended, whichever tells them apart, so no two
     configs are ever averaged into one cell.
     """
     labels = summary["pooler"].astype(str)
-    for extra in ("model", "experiment", "config_hash"):
+    for extra, prefix in LABEL_EXTRAS:
         clash = summary.assign(_l=labels).duplicated(["dataset", "_l"], keep=False)
         if not clash.any():
             break
+        clashing = summary[clash].assign(_l=labels[clash])
+        if not clashing.groupby(["dataset", "_l"])[extra].nunique().gt(1).any():
+            continue  # this column does not tell the clashing rows apart
         poolers = set(summary.loc[clash, "pooler"])
         hit = summary["pooler"].isin(poolers)
-        labels = labels.where(~hit, labels + " · " + summary[extra].astype(str))
+        text = prefix + summary[extra].astype(str)
+        labels = labels.where(~hit, labels + " · " + text)
     return labels
+
+
+# What tells two rows of one pooler apart, in the order tried; the data
+# fingerprint last (rows made on edited data files).
+LABEL_EXTRAS = (
+    ("model", ""),
+    ("experiment", ""),
+    ("config_hash", ""),
+    ("data_fingerprint", "data "),
+)
 
 
 def _fmt_acc(mean: float, std: float) -> str:
@@ -106,30 +140,57 @@ def build_tables(latest: pd.DataFrame) -> tuple[list[Table], pd.DataFrame]:
         statuses=("status", _failure_counts), devices=("device", _distinct)
     )
     summary = summary.merge(extra.reset_index(), on=GROUP, how="left")
+    shapes = cell_shapes(latest, summary)
+    summary["expected_folds"] = [s.folds for s in shapes]
+    summary["expected_runs"] = [s.runs for s in shapes]
+    summary["expected"] = [s.expected for s in shapes]
+    summary["expected_inferred"] = [s.inferred for s in shapes]
     tables: list[Table] = []
     for protocol, part in summary.groupby("protocol", sort=True):
-        rows_of = latest[latest["protocol"] == protocol]
-        shape = ProtocolShape(
-            protocol, int(rows_of["fold"].max()) + 1, int(rows_of["run"].max()) + 1
-        )
-        tables += _tables_for_protocol(part, shape)
+        tables += _tables_for_protocol(part, str(protocol))
     return tables, summary
 
 
-def _tables_for_protocol(part: pd.DataFrame, shape: ProtocolShape) -> list[Table]:
+def cell_shapes(latest: pd.DataFrame, summary: pd.DataFrame) -> list[CellShape]:
+    """Each summary row's folds × runs: recorded, else inferred per protocol."""
+    shapes = []
+    for r in summary.itertuples():
+        if r.protocol_folds > 0 and r.protocol_runs > 0:
+            shapes.append(CellShape(int(r.protocol_folds), int(r.protocol_runs)))
+            continue
+        rows_of = latest[latest["protocol"] == r.protocol]
+        folds = int(rows_of["fold"].max()) + 1
+        shapes.append(CellShape(folds, int(rows_of["run"].max()) + 1, True))
+    return shapes
+
+
+def acc_cell(r) -> str:
+    """Mean ± std, with the ok/expected count and the failures in plain sight
+    whenever the cell is short of its protocol."""
+    text = _fmt_acc(r.acc_mean, r.acc_std) if r.folds else MISSING
+    if r.runs != r.expected or r.failed:
+        failures = f", {r.statuses}" if r.failed else ""
+        text += f" ({r.runs}/{r.expected}{failures})"
+    return text
+
+
+def _tables_for_protocol(part: pd.DataFrame, protocol: str) -> list[Table]:
     rows = sorted(part["label"].unique())
     cols = sorted(part["dataset"].unique())
     by_cell = {(r.label, r.dataset): r for r in part.itertuples()}
-    suffix = shape.name
+    shapes = [
+        CellShape(r.expected_folds, r.expected_runs, r.expected_inferred)
+        for r in part.itertuples()
+    ]
+    described = describe_shapes(protocol, shapes)
+    one_shape = len({s.expected for s in shapes}) == 1
 
-    acc_cells, acc_values, incomplete = {}, {}, False
+    acc_cells, acc_values, short = {}, {}, False
     for key, r in by_cell.items():
-        if r.folds == 0:
-            continue
-        acc_values[key] = r.acc_mean
-        mark = "" if r.runs == shape.expected else "†"
-        incomplete |= bool(mark)
-        acc_cells[key] = _fmt_acc(r.acc_mean, r.acc_std) + mark
+        acc_cells[key] = acc_cell(r)
+        short |= r.runs != r.expected or bool(r.failed)
+        if r.folds:
+            acc_values[key] = r.acc_mean
     ranks = average_ranks(acc_values, rows, cols)
     partial_rank = False
     for row in rows:
@@ -140,17 +201,20 @@ def _tables_for_protocol(part: pd.DataFrame, shape: ProtocolShape) -> list[Table
             acc_cells[(row, "avg. rank")] = f"{mean_rank:.2f}{dagger}"
     note = (
         "Test accuracy (%): mean ± std (population, ddof=0) over the folds of the "
-        f"per-fold mean of the final runs; {shape.describe()} (inferred from the "
-        "store). Bold: best mean per dataset. Avg. rank: mean over datasets of the "
-        "rank of the mean accuracy (1 = best, ties share)."
+        f"per-fold mean of the final runs; {described}. Bold: best mean per "
+        "dataset. Avg. rank: mean over datasets of the rank of the mean accuracy "
+        "(1 = best, ties share)."
     )
-    if incomplete:
-        note += " †: fewer ok runs than expected (see the counts table)."
+    if short:
+        note += (
+            " (ok/expected, failures): the cell has fewer ok runs than its "
+            "protocol, or failed runs; its mean is over the ok runs only."
+        )
     if partial_rank:
         note += " ‡: ranked on fewer datasets than the table has."
     accuracy = Table(
-        f"accuracy-{suffix}",
-        f"Test accuracy, {shape.name}",
+        f"accuracy-{protocol}",
+        f"Test accuracy, {protocol}",
         "pooler",
         rows,
         cols + ["avg. rank"],
@@ -169,21 +233,29 @@ def _tables_for_protocol(part: pd.DataFrame, shape: ProtocolShape) -> list[Table
         mem_values[key] = r.peak_mem_mb
         mem_cells[key] = f"{r.peak_mem_mb:.0f}"
     kinds = sorted(set(part["mem_kind"]) - {""})
+    older = int(part["unrecorded_rows"].sum())
     time_table = Table(
-        f"sec-per-epoch-{suffix}",
-        f"Seconds per training epoch, {shape.name}",
+        f"sec-per-epoch-{protocol}",
+        f"Seconds per training epoch, {protocol}",
         "pooler",
         rows,
         cols,
         time_cells,
         _best(time_cells, time_values, rows, cols, lower_is_better=True),
-        "Seconds per training epoch: mean ± std over the ok final runs "
-        f"(device: {_distinct(part['devices'])}). Bold: fastest per dataset. "
-        f"{shape.describe()}.",
+        "Seconds per training epoch (the training pass only, without the "
+        "validation pass; first epoch left out as warm-up): mean ± std over the "
+        f"ok final runs (device: {_distinct(part['devices'])}). Bold: fastest per "
+        f"dataset. {described}."
+        + (
+            f" {older} row(s) come from an older poolbench whose seconds per "
+            "epoch include the validation pass."
+            if older
+            else ""
+        ),
     )
     mem_table = Table(
-        f"peak-memory-{suffix}",
-        f"Peak memory (MB), {shape.name}",
+        f"peak-memory-{protocol}",
+        f"Peak memory (MB), {protocol}",
         "pooler",
         rows,
         cols,
@@ -192,7 +264,7 @@ def _tables_for_protocol(part: pd.DataFrame, shape: ProtocolShape) -> list[Table
         "Peak memory (MB), the largest over the ok final runs; "
         f"kind: {', '.join(kinds) or 'n/a'} (cuda = max allocated tensor memory; "
         "cpu_rss = peak resident set of the process, which includes the Python "
-        f"and torch baseline). Bold: lowest per dataset. {shape.describe()}.",
+        f"and torch baseline). Bold: lowest per dataset. {described}.",
     )
 
     count_cells = {}
@@ -200,17 +272,18 @@ def _tables_for_protocol(part: pd.DataFrame, shape: ProtocolShape) -> list[Table
         for col in cols:
             r = by_cell.get((row, col))
             if r is None:
-                count_cells[(row, col)] = f"missing 0/{shape.expected}"
+                expected = f"0/{shapes[0].expected}" if one_shape else "no runs"
+                count_cells[(row, col)] = f"missing {expected}"
                 continue
-            text = f"{r.runs}/{shape.expected}"
+            text = f"{r.runs}/{r.expected}"
             if r.failed:
                 text += f" ({r.statuses})"
-            elif r.runs < shape.expected:
+            elif r.runs < r.expected:
                 text += " (incomplete)"
             count_cells[(row, col)] = text
     counts = Table(
-        f"runs-{suffix}",
-        f"Runs per cell, {shape.name}",
+        f"runs-{protocol}",
+        f"Runs per cell, {protocol}",
         "pooler",
         rows,
         cols,
@@ -218,7 +291,7 @@ def _tables_for_protocol(part: pd.DataFrame, shape: ProtocolShape) -> list[Table
         set(),
         "ok runs / expected runs per cell (latest attempt of each run); failed "
         "runs are listed with their status (failed, nan, oom); missing: no run "
-        f"recorded. {shape.describe()}.",
+        f"recorded. {described}.",
     )
     return [accuracy, time_table, mem_table, counts]
 

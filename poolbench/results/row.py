@@ -17,6 +17,10 @@ class ResultRow:
     run: int
     seed: int
     config_hash: str
+    # the protocol's shape (outer folds, final runs per fold): what a complete
+    # cell is, so tables never infer it from the indices that happen to exist
+    protocol_folds: int = 0
+    protocol_runs: int = 0
     # epochs and accuracy (read at the best-validation epoch)
     best_epoch: int = -1
     epochs: int = 0
@@ -57,4 +61,22 @@ class ResultRow:
 
 COLUMNS = [f.name for f in fields(ResultRow)]
 STATUSES = ("ok", "failed", "nan", "oom")
-RUN_KEY = ("config_hash", "fold", "run")
+# A run is the same run only on the same data: edited data files give a new
+# fingerprint, and resume redoes the runs rather than reporting the old rows.
+RUN_KEY = ("config_hash", "data_fingerprint", "fold", "run")
+
+# Headers results.csv was written with before the current one, oldest first:
+# reading maps an old file by its own header, appending migrates it, and a
+# damaged header is recovered from these. Add the old COLUMNS here whenever
+# ResultRow changes.
+OLD_SCHEMAS: list[list[str]] = [
+    # poolbench 0.1 until protocol_folds and protocol_runs came
+    (
+        "experiment dataset pooler model protocol fold run seed config_hash "
+        "best_epoch epochs train_acc val_acc test_acc val_loss test_loss "
+        "sec_per_epoch total_sec precompute_sec peak_mem_mb mem_kind params "
+        "avg_nodes_in avg_nodes_pooled selected data_fingerprint device torch "
+        "torch_geometric poolbench_version git_commit started_at finished_at "
+        "wandb_id error status"
+    ).split(),
+]

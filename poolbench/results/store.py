@@ -1,43 +1,66 @@
-"""CSV stores that are safe for many concurrent writers, and resumable.
+"""CSV stores that are safe for many concurrent writers, resumable, and honest.
 
-Each row is appended as one ``write`` of a complete line while holding an
-exclusive ``flock`` on a sidecar lock file, so rows from parallel jobs never
-interleave. The last column is ``status``: a line cut short by a killed
-process cannot end in a full status value, so it is dropped on read and never
-taken as a result.
+Each row is appended as one locked write of a complete line (an exclusive
+``flock`` on a sidecar lock file), so rows from parallel jobs never
+interleave. Reading parses each physical line on its own
+(:mod:`poolbench.results.lines`): a torn or damaged line loses itself only,
+and the reader says how many it skipped. A write that fails (disk full, I/O
+error, file size limit) is cut back to the previous size, so it leaves no
+fragment, and raises :class:`~poolbench.errors.StoreWriteError`. A file with
+an older header is migrated to the current one before the first append.
 """
 
 from __future__ import annotations
 
-import csv
 import fcntl
-import io
 import json
 import os
 from contextlib import contextmanager
-from dataclasses import asdict, fields
+from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
 
-from poolbench.results.row import RUN_KEY, STATUSES, ResultRow
+from poolbench.errors import PoolbenchError, StoreWriteError
+from poolbench.results.files import describe_os_error, replace_atomically, write_all
+from poolbench.results.lines import ParsedFile, encode_line, parse
+from poolbench.results.row import OLD_SCHEMAS, RUN_KEY, STATUSES, ResultRow
 
 
 class CsvStore:
-    """Rows of one dataclass type in ``<dir>/<filename>``; ``status`` comes last."""
+    """Rows of one dataclass type in ``<dir>/<filename>``; ``status`` comes last.
 
-    def __init__(self, directory: str | os.PathLike, filename: str, row_type: type):
+    ``old_schemas``: the headers this file was written with in earlier
+    versions, for reading old files and recovering a damaged header.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike,
+        filename: str,
+        row_type: type,
+        old_schemas: list[list[str]] | None = None,
+    ):
         self.dir = Path(directory)
         self.path = self.dir / filename
         self.lock_path = self.dir / f".{filename}.lock"
         self.columns = [f.name for f in fields(row_type)]
+        self.schemas = [self.columns, *(old_schemas or [])]
         if self.columns[-1] != "status":
             raise TypeError(f"{row_type.__name__} must end with a status field")
+        self.header = encode_line(self.columns)
+        self.last_read: ParsedFile | None = None
 
     @contextmanager
     def locked(self):
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_path, "a") as lock:
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            lock = open(self.lock_path, "a")
+        except OSError as exc:
+            raise StoreWriteError(
+                f"cannot write to {self.dir}: {describe_os_error(exc)}"
+            ) from None
+        with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -45,44 +68,126 @@ class CsvStore:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def append(self, row) -> None:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=self.columns, lineterminator="\n")
-        writer.writerow(asdict(row))
-        line = buf.getvalue().encode()
+        """Append one row, or raise StoreWriteError leaving the file as it was."""
+        line = encode_line([getattr(row, name) for name in self.columns])
         with self.locked():
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._migrate_if_needed()
             try:
-                size = os.fstat(fd).st_size
-                if size == 0:
-                    os.write(fd, (",".join(self.columns) + "\n").encode())
-                elif self._last_byte() != b"\n":
-                    os.write(fd, b"\n")  # end a line left unfinished by a killed writer
-                os.write(fd, line)
-                os.fsync(fd)
+                fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise StoreWriteError(
+                    f"cannot write {self.path}: {describe_os_error(exc)}"
+                ) from None
+            try:
+                self._append_locked(fd, line)
             finally:
                 os.close(fd)
 
-    def _last_byte(self) -> bytes:
-        with open(self.path, "rb") as f:
-            f.seek(-1, os.SEEK_END)
-            return f.read(1)
+    def _append_locked(self, fd: int, line: bytes) -> None:
+        size = os.fstat(fd).st_size
+        if size == 0:
+            line = self.header + line
+        elif os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line  # end a line left unfinished by a killed writer
+        try:
+            write_all(fd, line)
+            os.fsync(fd)
+        except OSError as exc:
+            try:  # leave no fragment: the file ends where it did
+                os.ftruncate(fd, size)
+                left = "the file is unchanged"
+            except OSError:
+                left = "a partial line may remain; it is skipped on read"
+            why = describe_os_error(exc)
+            raise StoreWriteError(
+                f"could not write a row to {self.path}: {why}; {left}"
+            ) from None
+
+    def _migrate_if_needed(self) -> None:
+        """Rewrite a file whose first line is not the current header (an older
+        schema, or damaged): rows move to the current columns, old rows with
+        empty new fields; other lines that are not rows are kept byte for byte."""
+        try:
+            with open(self.path, "rb") as f:
+                head = f.read(len(self.header))
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StoreWriteError(
+                f"cannot read {self.path}: {describe_os_error(exc)}"
+            ) from None
+        if head in (b"", self.header):
+            return
+        parsed = self._parse()
+        if parsed.header_state == "unknown":
+            raise StoreWriteError(self.foreign_header())
+        rows = dict(parsed.rows)
+        where = {name: i for i, name in enumerate(parsed.columns)}
+        out = [self.header]
+        for number, raw in enumerate(parsed.lines, 1):
+            if number == 1 and number not in rows:
+                continue  # the header, old or damaged: replaced by the current one
+            values = rows.get(number)
+            if values is None:
+                out.append(raw + b"\n")
+            else:
+                out.append(
+                    encode_line(
+                        [values[where[c]] if c in where else "" for c in self.columns]
+                    )
+                )
+        try:
+            replace_atomically(self.path, b"".join(out))
+        except OSError as exc:
+            raise StoreWriteError(
+                f"could not migrate {self.path} to the current columns: "
+                f"{describe_os_error(exc)}; the file is unchanged"
+            ) from None
+
+    def _parse(self) -> ParsedFile:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            data = b""
+        except OSError as exc:
+            raise PoolbenchError(
+                f"cannot read {self.path}: {describe_os_error(exc)}"
+            ) from None
+        return parse(data, self.schemas, STATUSES)
 
     def read(self) -> pd.DataFrame:
-        """All complete rows; torn or malformed lines are skipped."""
-        rows = []
-        header = None
-        if self.path.exists():
-            with open(self.path, newline="") as f:
-                reader = csv.reader(f)
-                header = next(reader, None)
-                for values in reader:
-                    if header and len(values) == len(header) and values[-1] in STATUSES:
-                        rows.append(values)
-        frame = pd.DataFrame(rows, columns=header or self.columns)
-        for col in self.columns:
-            if col not in frame:
-                frame[col] = ""
+        """All complete rows; lines that are not rows are skipped and listed in
+        ``last_read.damaged`` (see :meth:`read_warning`)."""
+        parsed = self._parse()
+        self.last_read = parsed
+        frame = pd.DataFrame(parsed.records(self.columns), columns=self.columns)
         return self._typed(frame)
+
+    def foreign_header(self) -> str:
+        """Why rows cannot be added to a file of another version's columns."""
+        return (
+            f"{self.path} has columns this poolbench does not know (written by "
+            "another version); use that version or another results.dir"
+        )
+
+    def read_warning(self) -> str:
+        """One line on what the last :meth:`read` could not use, or ""."""
+        parsed = self.last_read
+        if parsed is None:
+            return ""
+        notes = []
+        if parsed.damaged:
+            shown = ", ".join(map(str, parsed.damaged[:5]))
+            more = ", ..." if len(parsed.damaged) > 5 else ""
+            notes.append(
+                f"skipped {len(parsed.damaged)} unreadable line(s) "
+                f"(line {shown}{more}: torn by a killed writer or damaged)"
+            )
+        if parsed.header_state in ("repaired", "recovered"):
+            notes.append("its header line is damaged: read by the known columns")
+        if not notes:
+            return ""
+        return f"poolbench: warning: {self.path}: " + "; ".join(notes)
 
     def _typed(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame
@@ -92,18 +197,47 @@ class ResultsStore(CsvStore):
     """``<dir>/results.csv``: one :class:`ResultRow` per final run."""
 
     def __init__(self, directory: str | os.PathLike):
-        super().__init__(directory, "results.csv", ResultRow)
+        super().__init__(directory, "results.csv", ResultRow, OLD_SCHEMAS)
+
+    def record(self, row: ResultRow) -> None:
+        """Append a finished run's row; when that fails, the error names the run
+        and its result, since nothing else holds them."""
+        try:
+            self.append(row)
+        except StoreWriteError as exc:
+            result = row.status
+            if row.status == "ok":
+                result += f", test_acc {row.test_acc:.4f}"
+            raise StoreWriteError(
+                f"{exc}. Not recorded: {row.experiment} fold {row.fold} run "
+                f"{row.run} ({result}). Nothing more can be recorded, so poolbench "
+                "stops; free space or fix the results dir, then rerun the same command "
+                "to redo the run"
+            ) from None
 
     def append_summary(self, summary: dict) -> None:
-        """One JSON line per finished experiment in ``summaries.jsonl``."""
+        """``summaries.jsonl``: one JSON line per experiment (config hash and data
+        fingerprint), the latest replacing earlier ones, rewritten atomically."""
+        path = self.dir / "summaries.jsonl"
+        key = _summary_key(summary)
         line = (json.dumps(summary, sort_keys=True, default=str) + "\n").encode()
         with self.locked():
-            path = self.dir / "summaries.jsonl"
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
-                os.write(fd, line)
-            finally:
-                os.close(fd)
+                old = path.read_bytes().split(b"\n") if path.exists() else []
+                kept, seen = [], {key}
+                for raw in reversed([r for r in old if r.strip()]):
+                    k = _summary_key_of_line(raw)
+                    if k is not None and k in seen:
+                        continue  # an older line of an experiment already kept
+                    if k is not None:
+                        seen.add(k)
+                    kept.append(raw + b"\n")
+                replace_atomically(path, b"".join(reversed(kept)) + line)
+            except OSError as exc:
+                raise StoreWriteError(
+                    f"could not write the summary to {path}: {describe_os_error(exc)}; "
+                    "the file is unchanged (results.csv holds the runs)"
+                ) from None
 
     def latest(self) -> pd.DataFrame:
         """One row per run key: the latest attempt (a rerun replaces a failure)."""
@@ -113,25 +247,62 @@ class ResultsStore(CsvStore):
         keep = frame.drop_duplicates(subset=list(RUN_KEY), keep="last")
         return keep.reset_index(drop=True)
 
-    def completed(self) -> set[tuple[str, int, int]]:
-        """Keys of runs that finished with status ok: a resumed sweep skips them."""
-        frame = self.read()
-        ok = frame[frame["status"] == "ok"]
-        return {
-            (h, int(f), int(r)) for h, f, r in ok[list(RUN_KEY)].itertuples(index=False)
-        }
+    def completed(
+        self, data_fingerprint: str | None = None
+    ) -> set[tuple[str, int, int]]:
+        """(config hash, fold, run) of runs that finished ok: a resumed sweep
+        skips them. With ``data_fingerprint``, only runs made on that data count:
+        after the data changes, every run is to do again."""
+        return completed_runs(self.read(), data_fingerprint)
 
     def _typed(self, frame: pd.DataFrame) -> pd.DataFrame:
-        for col in _INT:
+        for col, missing in _INT.items():
             frame[col] = (
-                pd.to_numeric(frame[col], errors="coerce").fillna(-1).astype(int)
+                pd.to_numeric(frame[col], errors="coerce").fillna(missing).astype(int)
             )
         for col in _FLOAT:
             frame[col] = pd.to_numeric(frame[col], errors="coerce")
         return frame
 
 
-_INT = {"fold", "run", "seed", "best_epoch", "epochs", "params"}
+def completed_runs(
+    frame: pd.DataFrame, data_fingerprint: str | None = None
+) -> set[tuple[str, int, int]]:
+    """See :meth:`ResultsStore.completed`; for a frame already read."""
+    ok = frame[frame["status"] == "ok"]
+    if data_fingerprint is not None:
+        ok = ok[ok["data_fingerprint"] == data_fingerprint]
+    keys = ok[["config_hash", "fold", "run"]].itertuples(index=False)
+    return {(h, int(f), int(r)) for h, f, r in keys}
+
+
+def _summary_key(summary: dict) -> tuple[str, str]:
+    return (
+        str(summary.get("config_hash", "")),
+        str(summary.get("data_fingerprint", "")),
+    )
+
+
+def _summary_key_of_line(raw: bytes) -> tuple[str, str] | None:
+    try:
+        record = json.loads(raw)
+    except ValueError:  # a damaged line is kept as it is, never dropped
+        return None
+    return _summary_key(record) if isinstance(record, dict) else None
+
+
+# Integer columns and the value of a blank: protocol_folds and protocol_runs
+# are 0 (unknown) in rows written before they existed.
+_INT = {
+    "fold": -1,
+    "run": -1,
+    "seed": -1,
+    "best_epoch": -1,
+    "epochs": -1,
+    "params": -1,
+    "protocol_folds": 0,
+    "protocol_runs": 0,
+}
 _FLOAT = {
     "train_acc",
     "val_acc",

@@ -17,7 +17,7 @@ from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
 from omegaconf import OmegaConf
 
-from poolbench.errors import PoolbenchError
+from poolbench.errors import PoolbenchError, StoreWriteError
 from poolbench.results.row import ResultRow
 
 
@@ -25,7 +25,9 @@ def _start_worker(parallel_jobs: int) -> None:
     os.environ["POOLBENCH_PARALLEL_JOBS"] = str(parallel_jobs)
 
 
-def _fold_worker(cfg_dict, dataset, protocol, job, split, device, provenance, on_row):
+def _fold_worker(
+    cfg_dict, dataset, protocol, job, split, device, provenance, on_row, selection
+):
     from poolbench.experiment import Experiment
     from poolbench.training.device import set_threads
     from poolbench.training.protocol import FailFast, run_fold
@@ -33,15 +35,17 @@ def _fold_worker(cfg_dict, dataset, protocol, job, split, device, provenance, on
     set_threads(int(cfg_dict["trainer"]["threads"]))
     exp = Experiment(OmegaConf.create(cfg_dict), dataset)
     try:
-        return run_fold(exp, protocol, job, split, device, provenance, on_row)
-    except (PoolbenchError, FailFast):
+        return run_fold(
+            exp, protocol, job, split, device, provenance, on_row, None, selection
+        )
+    except (PoolbenchError, FailFast, StoreWriteError):
         raise
     except BaseException as exc:  # exotic exceptions may not unpickle in the parent
         raise RuntimeError(f"fold {job.fold}: {type(exc).__name__}: {exc}") from None
 
 
 def run_folds_in_processes(
-    exp, protocol, jobs, splits, device, provenance, on_row, hooks
+    exp, protocol, jobs, splits, device, provenance, on_row, hooks, selection=None
 ) -> list[ResultRow]:
     """Run one fold per job in ``protocol.n_jobs`` processes; rows in fold order."""
     workers = min(protocol.n_jobs, len(jobs))
@@ -66,6 +70,7 @@ def run_folds_in_processes(
                 device,
                 provenance,
                 on_row,
+                selection,
             ): job
             for job in jobs
         }

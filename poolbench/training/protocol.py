@@ -1,7 +1,8 @@
 """The evaluation protocol around single runs: folds, model selection, final runs.
 
 Errica et al. (2020), as in PyDGN: outer stratified folds; inside each, an
-optional grid is selected on the inner validation split only; then
+optional grid is selected on the inner validation split only
+(:mod:`poolbench.training.selection`); then
 ``runs`` final trainings with distinct seeds, each scored on the fold's test
 split at its best-validation epoch. Every finished run is one results row.
 Folds are independent, so ``n_jobs > 1`` runs them in parallel processes
@@ -22,21 +23,35 @@ import torch
 
 from poolbench.errors import PoolbenchError, RunFailure
 from poolbench.results.row import ResultRow
-from poolbench.training.device import PeakMemory, available_memory_mb
+from poolbench.training.device import PeakMemory
+from poolbench.training.outcome import dense_memory_verdict, failure_status
 from poolbench.training.seeding import run_seed, seed_everything
+from poolbench.training.selection import (
+    SELECT_ON,
+    SelectionLog,
+    describe_failures,
+    point_json,
+    select_on_validation,
+)
 from poolbench.training.trainer import evaluate, fit
 
 
 @dataclass
 class ProtocolConfig:
-    """``conf/protocol``: ``folds=1`` is a stratified holdout of ``test_size``."""
+    """``conf/protocol``: ``folds=1`` is a stratified holdout of ``test_size``.
+
+    ``grid`` maps dotted config keys to the values tried; nested dicts (as
+    ``+protocol.grid.model.hidden=[32,64]`` makes) are flattened to dotted keys.
+    ``select_on`` is the one validation metric every grid point is compared on.
+    """
 
     name: str = "cv10"
     folds: int = 10
     val_size: float = 0.1
     test_size: float = 0.1
     runs: int = 3
-    grid: dict = field(default_factory=dict)
+    grid: dict | None = field(default_factory=dict)
+    select_on: str = "val_acc"
     n_jobs: int = 1
     fail_fast: bool = False
 
@@ -47,9 +62,18 @@ class ProtocolConfig:
             raise PoolbenchError(f"protocol.n_jobs must be ≥ 1, got {self.n_jobs}")
         if not 0 < self.val_size < 1 or not 0 < self.test_size < 1:
             raise PoolbenchError("protocol.val_size and test_size must lie in (0, 1)")
+        if self.select_on not in SELECT_ON:
+            raise PoolbenchError(
+                f"protocol.select_on must be one of {', '.join(SELECT_ON)}, "
+                f"got {self.select_on!r}"
+            )
+        self.grid = flatten_grid(self.grid or {})
         for key, values in self.grid.items():
             if not isinstance(values, list) or not values:
-                raise PoolbenchError(f"protocol.grid.{key} must be a non-empty list")
+                raise PoolbenchError(
+                    f"protocol.grid.{key} must be a non-empty list of values, "
+                    f"e.g. +protocol.grid.{key}=[a,b]"
+                )
 
     def grid_points(self) -> list[dict]:
         keys = list(self.grid)
@@ -58,18 +82,20 @@ class ProtocolConfig:
         ]
 
 
+def flatten_grid(grid: dict, prefix: str = "") -> dict:
+    """``{"model": {"hidden": [32, 64]}}`` -> ``{"model.hidden": [32, 64]}``."""
+    flat: dict = {}
+    for key, value in grid.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_grid(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _one_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".replace("\n", " ")[:500]
-
-
-def _is_oom(exc: BaseException) -> bool:
-    return isinstance(exc, torch.OutOfMemoryError) or (
-        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
-    )
 
 
 def train_once(exp, split, seed: int, device, on_epoch=None) -> dict:
@@ -79,46 +105,18 @@ def train_once(exp, split, seed: int, device, on_epoch=None) -> dict:
     train = exp.loader(split.train, shuffle=True, generator=generator)
     val = exp.loader(split.val, shuffle=False, generator=None)
     result = fit(model, train, val, exp.trainer, device, on_epoch)
+    # the same numerics (autocast or not) as the validation passes inside fit
     test = evaluate(
-        model, exp.loader(split.test, shuffle=False, generator=None), device
+        model,
+        exp.loader(split.test, shuffle=False, generator=None),
+        device,
+        exp.trainer,
     )
     return {
         "model": model,
         "fit": result,
         "test": test,
     }
-
-
-def select_on_validation(exp, split, fold: int, base_seed: int, points, device):
-    """The grid point with the best inner-validation score (test never read)."""
-    best, best_score = points[0], None
-    for point in points:
-        candidate = exp.with_overrides(point)
-        generator = seed_everything(run_seed(base_seed, fold, -1))
-        model = candidate.make_model(device)
-        train = candidate.loader(split.train, shuffle=True, generator=generator)
-        val = candidate.loader(split.val, shuffle=False, generator=None)
-        res = fit(model, train, val, candidate.trainer, device)
-        score = (
-            -res.val.loss if candidate.trainer.monitor == "val_loss" else res.val.acc
-        )
-        if best_score is None or score > best_score:
-            best, best_score = point, score
-    return best
-
-
-def dense_memory_verdict(exp, device) -> str:
-    """Why a dense pooler cannot fit in memory here, or "" when it can."""
-    need = exp.dense_memory_mb()
-    if need == 0:
-        return ""
-    have = available_memory_mb(device)
-    if need <= 0.8 * have:
-        return ""
-    return (
-        f"estimated {need:.0f} MB for the dense pooler's padded batches exceeds "
-        f"80% of the {have:.0f} MB available; lower trainer.batch_size"
-    )
 
 
 class FailFast(RuntimeError):
@@ -144,21 +142,51 @@ def pending_folds(exp, protocol: ProtocolConfig, done: set) -> list[FoldJob]:
     return jobs
 
 
+def select_for_fold(exp, protocol, fold: int, split, device, selection):
+    """The fold's chosen grid point (``{}`` without a grid), or why none could be.
+
+    Returns ``(point, failure)``; ``failure`` is a ``RunFailure`` when every
+    grid point failed, so the final runs are recorded as failed rows.
+    """
+    if not protocol.grid:
+        return {}, None
+    chosen, candidates = select_on_validation(
+        exp,
+        split,
+        fold,
+        protocol.grid_points(),
+        device,
+        protocol.select_on,
+        selection,
+    )
+    if chosen is not None:
+        return json.loads(chosen.point), None
+    statuses = {c.status for c in candidates}
+    status = statuses.pop() if len(statuses) == 1 else "failed"
+    return {}, RunFailure(status, describe_failures(candidates))
+
+
 def run_fold(
-    exp, protocol, job: FoldJob, split, device, provenance, on_row, hooks=None
+    exp,
+    protocol,
+    job: FoldJob,
+    split,
+    device,
+    provenance,
+    on_row,
+    hooks=None,
+    selection: SelectionLog | None = None,
 ) -> list[ResultRow]:
     """Select on validation (when a grid is given), then the fold's final runs."""
     memory = PeakMemory(device)
     base_seed = int(exp.cfg.seed)
-    chosen: dict = {}
-    if protocol.grid:
-        chosen = select_on_validation(
-            exp, split, job.fold, base_seed, protocol.grid_points(), device
-        )
+    chosen, failure = select_for_fold(exp, protocol, job.fold, split, device, selection)
     fold_exp = exp.with_overrides(chosen) if chosen else exp
     rows: list[ResultRow] = []
     # Dense poolers on big graphs would die mid-run; decide before starting.
-    too_big = dense_memory_verdict(fold_exp, device)
+    if failure is None:
+        too_big = dense_memory_verdict(fold_exp, device)
+        failure = RunFailure("oom", too_big) if too_big else None
     for run in job.runs:
         row = ResultRow(
             experiment=exp.name,
@@ -166,11 +194,13 @@ def run_fold(
             pooler=exp.pooler_name,
             model=exp.model_name,
             protocol=protocol.name,
+            protocol_folds=protocol.folds,
+            protocol_runs=protocol.runs,
             fold=job.fold,
             run=run,
             seed=run_seed(base_seed, job.fold, run),
             config_hash=exp.config_hash,
-            selected=json.dumps(chosen, sort_keys=True) if chosen else "",
+            selected=point_json(chosen) if chosen else "",
             started_at=_now(),
             **provenance,
         )
@@ -179,8 +209,8 @@ def run_fold(
         memory.reset()
         start = perf_counter()
         try:
-            if too_big:
-                raise RunFailure("oom", too_big)
+            if failure is not None:
+                raise failure
             on_epoch = hooks.epoch_callback(row) if hooks is not None else None
             out = train_once(fold_exp, split, row.seed, device, on_epoch)
             row.precompute_sec = fold_exp.take_precompute_sec()
@@ -195,12 +225,9 @@ def run_fold(
             row.params = sum(p.numel() for p in out["model"].parameters())
         except PoolbenchError:
             raise
-        except RunFailure as exc:
-            row.status, row.error = exc.status, str(exc)
         except Exception as exc:  # recorded as a failed row; the sweep goes on
-            row.status = "oom" if _is_oom(exc) else "failed"
-            row.error = _one_line(exc)
-            if protocol.fail_fast:
+            row.status, row.error = failure_status(exc)
+            if protocol.fail_fast and not isinstance(exc, RunFailure):
                 traceback.print_exc()
         row.total_sec = perf_counter() - start
         row.peak_mem_mb = memory.peak_mb()
@@ -226,12 +253,15 @@ def run_protocol(
     done: set,
     on_row: Callable[[ResultRow], None],
     hooks=None,
+    selection: SelectionLog | None = None,
 ) -> list[ResultRow]:
     """Run every (fold, run) not in ``done``; hand each finished row to ``on_row``.
 
+    ``selection`` receives every grid candidate and holds those already done.
     With ``protocol.n_jobs > 1`` the folds run in that many spawned processes;
-    ``on_row`` then runs in the workers, so it must be picklable (the store's
-    locked ``append`` is), and ``hooks`` hear of each run when its fold ends.
+    ``on_row`` and ``selection`` then run in the workers, so they must be
+    picklable (the stores' locked appends are), and ``hooks`` hear of each run
+    when its fold ends.
     """
     splits = exp.splits()
     jobs = pending_folds(exp, protocol, done)
@@ -239,11 +269,19 @@ def run_protocol(
         from poolbench.training.parallel_folds import run_folds_in_processes
 
         return run_folds_in_processes(
-            exp, protocol, jobs, splits, device, provenance, on_row, hooks
+            exp, protocol, jobs, splits, device, provenance, on_row, hooks, selection
         )
     rows: list[ResultRow] = []
     for job in jobs:
         rows += run_fold(
-            exp, protocol, job, splits[job.fold], device, provenance, on_row, hooks
+            exp,
+            protocol,
+            job,
+            splits[job.fold],
+            device,
+            provenance,
+            on_row,
+            hooks,
+            selection,
         )
     return rows

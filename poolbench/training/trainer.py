@@ -34,7 +34,7 @@ class FitResult:
     epochs: int
     train_acc: float
     val: Metrics
-    sec_per_epoch: float
+    sec_per_epoch: float  # the training pass, without validation
     avg_nodes_in: float
     avg_nodes_pooled: float
     history: list[dict[str, float]] = field(default_factory=list)
@@ -160,11 +160,13 @@ def fit(
             steps += 1
         if not bool(finite):
             raise RunFailure("nan", f"non-finite loss or gradient in epoch {epoch}")
+        # bool() above waited for the device, so this is the whole training pass;
+        # sec_per_epoch leaves the validation pass out
+        epoch_times.append(time.perf_counter() - start)
         train_acc = float(correct) / max(seen, 1)
         val = evaluate(step_model, val_loader, device, cfg)
         if not math.isfinite(val.loss):
             raise RunFailure("nan", f"non-finite validation loss in epoch {epoch}")
-        epoch_times.append(time.perf_counter() - start)
         value = val.loss if cfg.monitor == "val_loss" else val.acc
         record = {"train_acc": train_acc, "val_loss": val.loss, "val_acc": val.acc}
         # each aux term on its own, so a loss that dominates or vanishes shows

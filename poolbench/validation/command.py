@@ -67,7 +67,7 @@ def _hydra(command: TrainCommand):
     from hydra._internal.utils import create_config_search_path
     from hydra.core.config_search_path import SearchPathQuery
 
-    from poolbench.hydra_app import CONF_DIR
+    from poolbench.config_files import CONF_DIR
 
     search_path = create_config_search_path(str(CONF_DIR))
     if command.config_dir is not None:

@@ -85,7 +85,7 @@ def check_config(cfg: DictConfig) -> None:
     check_model(values["model"])
     check_pooler(values["pooler"])
     check_logger(values["logger"])
-    check_grid(values)
+    check_grid(values, protocol)
     if summary is not None:
         check_fit(values, summary, protocol)
 
@@ -219,28 +219,17 @@ def check_logger(section: dict) -> None:
         raise unknown_key("logger", next(iter(params)), ["name"])
 
 
-def _flatten(tree: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat |= _flatten(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def check_grid(values: dict) -> None:
+def check_grid(values: dict, protocol) -> None:
     """Each value a grid searches is checked like the section it replaces."""
     checks = {"trainer": check_trainer, "model": check_model, "pooler": check_pooler}
-    for key, options in _flatten(values["protocol"].get("grid") or {}).items():
+    for key, options in protocol.grid.items():  # dotted keys: ProtocolConfig's
         section, _, leaf = key.partition(".")
-        if section not in checks or not isinstance(options, list):
-            continue  # ProtocolConfig says what a grid may hold
+        if section not in checks:
+            continue
         for option in options:
             candidate = copy.deepcopy(values[section])
             candidate[leaf] = option
             checks[section](candidate)
-        check_ranges({section: {leaf: options}})
 
 
 def check_fit(values: dict, summary, protocol) -> None:

@@ -15,7 +15,9 @@ from poolbench.report.tables import average_ranks, build_tables
 from poolbench.results.row import ResultRow
 
 
-def rows(pooler, dataset, accs, model="gin[2-1]h64", status=None, h=None):
+def rows(pooler, dataset, accs, model="gin[2-1]h64", status=None, h=None, shape=(0, 0)):
+    """One row per accuracy in ``accs[fold][run]``; ``shape``: the recorded
+    protocol folds × runs ((0, 0): rows of a poolbench that did not record it)."""
     out = []
     for fold, fold_accs in enumerate(accs):
         for run, acc in enumerate(fold_accs):
@@ -26,6 +28,8 @@ def rows(pooler, dataset, accs, model="gin[2-1]h64", status=None, h=None):
                     pooler=pooler,
                     model=model,
                     protocol="cv10",
+                    protocol_folds=shape[0],
+                    protocol_runs=shape[1],
                     fold=fold,
                     run=run,
                     seed=0,
@@ -56,10 +60,61 @@ def test_best_per_column_bold_ranks_and_incomplete_marks():
     acc, _, _, counts = tables
     assert acc.text("a", "D1") == "77.50 ± 7.50"  # folds 0.85 and 0.70
     assert ("a", "D1") in acc.best and ("b", "D2") in acc.best
-    assert acc.text("b", "D2") == "90.00 ± 0.00†"  # 3 of 4 runs ok
+    assert acc.text("b", "D2") == "90.00 ± 0.00 (3/4, 1 nan)"  # 3 of 4 runs ok
     assert acc.text("a", "avg. rank") == acc.text("b", "avg. rank") == "1.50"
     assert counts.text("b", "D2") == "3/4 (1 nan)"
     assert "**77.50 ± 7.50**" in to_markdown(acc)
+
+
+def test_a_sweep_cut_off_at_fold_4_shows_15_of_30_not_complete():
+    full = [[0.8, 0.8, 0.8]] * 5  # folds 0-4 of a 10-fold × 3-run protocol
+    tables, summary = build_tables(frame(rows("a", "D", full, shape=(10, 3))))
+    acc, _, _, counts = tables
+    assert acc.text("a", "D") == "80.00 ± 0.00 (15/30)"
+    assert counts.text("a", "D") == "15/30 (incomplete)"
+    assert "10 fold(s) × 3 final run(s) = 30 runs per cell" in acc.note
+    assert "fewer ok runs than its protocol" in acc.note
+    assert summary.expected.tolist() == [30]
+
+
+def test_failed_runs_are_counted_in_the_accuracy_cell():
+    accs = [[0.9, 0.9, 0.9]] * 9 + [[0.5, 0.5, 0.5]]
+    bad = {(0, 0): "nan", (3, 2): "oom", (5, 1): "nan"}
+    data = frame(
+        rows("a", "D", accs, status=bad, shape=(10, 3)),
+        rows(
+            "b",
+            "D",
+            [[0.7] * 3] * 10,
+            status={(f, r): "failed" for f in range(10) for r in range(3)},
+            shape=(10, 3),
+        ),
+    )
+    acc, _, _, counts = build_tables(data)[0]
+    assert acc.text("a", "D").endswith(" (27/30, 2 nan, 1 oom)")
+    assert acc.text("b", "D") == "— (0/30, 30 failed)"
+    assert counts.text("b", "D") == "0/30 (30 failed)"
+
+
+def test_rows_without_a_recorded_protocol_fall_back_and_say_so():
+    acc, times = build_tables(frame(rows("a", "D", [[0.5, 0.5]] * 2)))[0][:2]
+    assert acc.text("a", "D") == "50.00 ± 0.00"  # inferred: 2 folds × 2 runs
+    assert "inferred from the largest fold and run present" in acc.note
+    assert "4 row(s) come from an older poolbench" in times.note
+    assert "training pass only" in times.note
+
+
+def test_rows_on_different_data_are_never_one_cell():
+    old = rows("a", "D", [[0.5]], shape=(1, 1))
+    new = rows("a", "D", [[0.9]], shape=(1, 1))
+    for row in old:
+        row["data_fingerprint"] = "0ld"
+    for row in new:
+        row["data_fingerprint"] = "n3w"
+    acc = build_tables(frame(old, new, rows("b", "D", [[0.6]], shape=(1, 1))))[0][0]
+    assert acc.rows == ["a · data 0ld", "a · data n3w", "b"]
+    assert acc.text("a · data 0ld", "D") == "50.00 ± 0.00"
+    assert acc.text("a · data n3w", "D") == "90.00 ± 0.00"
 
 
 def test_two_configs_of_one_pooler_get_distinct_rows():

@@ -28,7 +28,9 @@ def test_rows_round_trip_with_types(tmp_path):
     frame = store.read()
     assert list(frame.columns) == COLUMNS
     assert frame.test_acc.tolist()[0] == 0.25 and frame.fold.dtype.kind == "i"
-    assert frame.error.tolist()[1] == "boom, with a comma\nand a newline"
+    # one physical line per row: a line break inside a field is stored as a space
+    assert frame.error.tolist()[1] == "boom, with a comma and a newline"
+    assert store.path.read_bytes().count(b"\n") == 3
     assert math.isnan(frame.val_acc[0])
 
 

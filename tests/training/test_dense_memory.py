@@ -10,11 +10,8 @@ from torch_geometric.data import Data
 from poolbench.data.dataset import GraphDataset
 from poolbench.experiment import Experiment
 from poolbench.hydra_app import CONF_DIR
-from poolbench.training.protocol import (
-    ProtocolConfig,
-    dense_memory_verdict,
-    run_protocol,
-)
+from poolbench.training.outcome import dense_memory_verdict
+from poolbench.training.protocol import ProtocolConfig, run_protocol
 
 CPU = torch.device("cpu")
 

@@ -35,12 +35,12 @@ def test_every_shipped_config_passes(tmp_path, override):
 def test_each_value_a_grid_searches_is_checked(tmp_path):
     cfg = composed(tmp_path, "experiment=errica2020")
     check_config(cfg)
-    cfg.protocol.grid["trainer.lr"] = [0.001, 0.0]
+    cfg.protocol.grid.trainer.lr = [0.001, 0.0]
     with pytest.raises(PoolbenchError, match=r"trainer\.lr must be > 0, got 0"):
         check_config(cfg)
-    cfg.protocol.grid["trainer.lr"] = [0.001]
+    cfg.protocol.grid.trainer.lr = [0.001]
     with open_dict(cfg):
-        cfg.protocol.grid["model.mp"] = ["gin", "gat"]
+        cfg.protocol.grid["model.mp"] = ["gin", "gat"]  # a dotted key, as well
     with pytest.raises(PoolbenchError, match="unknown model.mp 'gat'"):
         check_config(cfg)
 

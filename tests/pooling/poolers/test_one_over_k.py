@@ -194,17 +194,49 @@ def test_ndp_edge_cases_keep_nodes():
     assert out.batch.tolist() == [0, 1, 1, 1] and out.edge_index.numel() == 0
 
 
+def expected_pooled(pooler, g: Data, cluster: torch.Tensor):
+    """RED and CON of one graph from its cluster map, by dense linear algebra:
+    X' = S^T X; A' = S^T A S without loops, or NDP's Kron reduction of L."""
+    keep = cluster >= 0
+    k = int(cluster.max()) + 1 if keep.any() else 0
+    s = torch.zeros(g.num_nodes, k, dtype=torch.float64)
+    s[keep.nonzero().view(-1), cluster[keep]] = 1.0
+    x = s.t() @ g.x.double()
+    a = dense(g.edge_index, g.edge_weight, g.num_nodes).double()
+    if isinstance(pooler, NDPPool):
+        lap = torch.diag(a.sum(1)) - a
+        kk, dd = keep.nonzero().view(-1), (~keep).nonzero().view(-1)
+        l_kd = lap[kk][:, dd]
+        reduced = lap[kk][:, kk] - l_kd @ torch.linalg.pinv(lap[dd][:, dd]) @ l_kd.t()
+        pooled = -reduced
+        pooled[pooled.abs() <= pooler.sparse_threshold] = 0.0
+    else:
+        pooled = s.t() @ a @ s
+    return x, pooled.fill_diagonal_(0.0)
+
+
 @pytest.mark.parametrize("cls", POOLERS)
-def test_precomputed_topology_gives_the_same_output(cls):
+def test_pooled_graph_equals_a_dense_computation_from_the_clusters(cls):
     batch = weighted_batch()
     pooler = cls(in_channels=4)
     topo = pooler.precompute(batch.edge_index, batch.edge_weight, batch.batch)
-    a = pooler(batch.x, batch.edge_index, batch.edge_weight, batch.batch)
-    b = pooler(batch.x, None, None, batch.batch, topology=topo)
-    torch.testing.assert_close(a.x, b.x)
-    assert torch.equal(a.edge_index, b.edge_index) and torch.equal(a.batch, b.batch)
     assert set(topo) == {"cluster", "edge_index", "edge_weight", "batch"}
     assert torch.equal(topo["batch"], topo["batch"].sort().values)
+    on_the_fly = pooler(batch.x, batch.edge_index, batch.edge_weight, batch.batch)
+    cached = pooler(batch.x, None, None, batch.batch, topology=topo)
+    xs, adjs, start = [], [], 0
+    for g in batch.to_data_list():
+        local = topo["cluster"][start : start + g.num_nodes]
+        first = int(local[local >= 0].min()) if (local >= 0).any() else 0
+        x, a = expected_pooled(pooler, g, torch.where(local >= 0, local - first, -1))
+        xs.append(x)
+        adjs.append(a)
+        start += g.num_nodes
+    want_x, want_a = torch.cat(xs).float(), torch.block_diag(*adjs).float()
+    for out in (on_the_fly, cached):
+        torch.testing.assert_close(out.x, want_x, atol=1e-5, rtol=1e-5)
+        got_a = dense(out.edge_index, out.edge_weight, out.x.size(0))
+        torch.testing.assert_close(got_a, want_a, atol=1e-5, rtol=1e-5)
     assert cls.precomputable and not cls.trainable and not cls.has_aux_loss
 
 

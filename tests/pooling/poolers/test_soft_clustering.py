@@ -26,7 +26,7 @@ from poolbench.pooling.poolers.nmf import NMFPool, nmf_assignment
 from tests.pooling.graphs import no_edges, path_graph, random_graph, with_weights
 
 REGISTRY = discover()
-AUX_POOLERS = ["diffpool", "dmon", "acc", "justbalance", "hosc"]
+AUX_POOLERS = ["mincut", "diffpool", "dmon", "acc", "justbalance", "hosc"]
 
 
 def graph(edges: list[tuple[int, int]], n: int) -> Data:

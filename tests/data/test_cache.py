@@ -1,0 +1,86 @@
+"""Nothing poolbench reads from data.root may run code (issue 9, §4).
+
+Each test plants a pickle whose unpickling would create a marker file, where
+poolbench looks for its own cache, and checks that loading neither runs it
+nor fails: the cache is rebuilt from its parameters instead.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from poolbench.data import synthetic
+from poolbench.data.cache import load_or_generate
+from poolbench.data.expressiveness import load_expwl1
+from poolbench.data.synthetic import load_synthetic
+
+
+class Planted:
+    """Unpickling this calls os.system: the attack a shared data folder allows."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def plant(path, marker) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save([Planted(marker)], path)  # a pickle, as the old cache wrote
+
+
+def test_planted_cache_file_is_not_executed(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "cache" / "graphs.pt"
+    plant(path, marker)
+    made = []
+
+    def generate():
+        made.append(1)
+        return [synthetic.Data(x=torch.ones(2, 1), edge_index=torch.tensor([[0], [1]]))]
+
+    graphs = load_or_generate(path, generate)
+    assert not marker.exists()
+    assert made == [1] and graphs[0].num_nodes == 2
+    # the planted file was replaced by a tensors-only one that loads safely
+    again = load_or_generate(path, lambda: (_ for _ in ()).throw(AssertionError))
+    assert torch.equal(again[0].x, graphs[0].x)
+    assert torch.equal(again[0].edge_index, graphs[0].edge_index)
+
+
+def test_round_trip_keeps_every_attribute(tmp_path):
+    path = tmp_path / "g.pt"
+    g = synthetic.Data(
+        x=torch.randn(3, 2),
+        edge_index=torch.tensor([[0, 1], [1, 2]]),
+        y=torch.tensor([1]),
+        pos=torch.randn(3, 2),
+    )
+    load_or_generate(path, lambda: [g, g])
+    back = load_or_generate(path, lambda: [])
+    assert len(back) == 2
+    for key in ("x", "edge_index", "y", "pos"):
+        assert torch.equal(back[1][key], g[key])
+
+
+def test_synthetic_loader_ignores_a_planted_pickle(tmp_path):
+    first = load_synthetic("easy", str(tmp_path), seed=5)
+    (path,) = (tmp_path / "synthetic").glob("easy_small_seed5_*.pt")
+    marker = tmp_path / "pwned"
+    plant(path, marker)
+    again = load_synthetic("easy", str(tmp_path), seed=5)
+    assert not marker.exists()
+    assert again.fingerprint == first.fingerprint
+
+
+def test_expressiveness_loader_ignores_a_planted_pickle(tmp_path):
+    first = load_expwl1(str(tmp_path), pairs=3)
+    (path,) = (tmp_path / "expressiveness").glob("expwl1_seed0_*.pt")
+    marker = tmp_path / "pwned"
+    plant(path, marker)
+    again = load_expwl1(str(tmp_path), pairs=3)
+    assert not marker.exists()
+    assert again.fingerprint == first.fingerprint

@@ -1,0 +1,103 @@
+"""The store's promises through the real CLI: damage hides nothing, a full disk
+stops with one line and no fragment, and edited data files are runs to redo."""
+
+from __future__ import annotations
+
+import random
+import shutil
+
+from poolbench.results.lines import encode_line
+from poolbench.results.row import COLUMNS
+from tests.cli_helpers import QUICK, rows, run_cli
+
+HOLDOUT = ["protocol=holdout", *QUICK]
+
+
+def test_damage_in_the_store_hides_no_row_and_forces_no_rerun(cli):
+    assert cli("train", "pooler=topk", "dataset=mutag", *HOLDOUT).returncode == 0
+    store = cli.cwd / "results" / "results.csv"
+    with open(store, "ab") as f:  # the issue's fragment: an open quote, no newline
+        f.write(b'MUTAG-x,MUTAG,x,m,holdout,0,0,1,abc,"RuntimeError: a, b')
+    out = cli("train", "pooler=sag", "dataset=mutag", *HOLDOUT)
+    assert out.returncode == 0, out.stderr
+    assert "skipped 1 unreadable line(s) (line 3" in out.stderr
+    assert sorted(rows(cli.cwd).pooler) == ["sag", "topk"]  # the new row is seen
+    again = cli("train", "pooler=sag", "dataset=mutag", *HOLDOUT)
+    assert again.returncode == 0 and "0 of 1 runs to do" in again.stderr
+
+    with open(store, "ab") as f:
+        f.write(random.Random(1).randbytes(1024))  # undecodable bytes
+        f.write(b"\nx," + b"y" * (200 * 1024) + b",ok\n")  # a field over 128 KiB
+    table = cli("table", "--no-figures")
+    assert table.returncode == 0, table.stderr
+    assert "Traceback" not in table.stderr and "unreadable line" in table.stderr
+    cells = (cli.cwd / "results" / "tables" / "accuracy-holdout.csv").read_text()
+    assert "\nsag," in cells and "\ntopk," in cells
+
+    data = store.read_bytes()
+    store.write_bytes(b"experiment,datas" + data[data.index(b"\n") :])
+    table = cli("table", "--no-figures")
+    assert table.returncode == 0, table.stderr
+    assert "header line is damaged" in table.stderr
+    assert "2 runs from" in table.stdout
+
+
+def test_a_full_disk_stops_with_one_line_and_leaves_the_store_as_it_was(cli):
+    assert cli("train", "pooler=topk", "dataset=mutag", *HOLDOUT).returncode == 0
+    store = cli.cwd / "results" / "results.csv"
+    # pad the store past every other file the run writes (the processed data
+    # is ~340 KB), so that only the row's append crosses the size limit
+    first = rows(cli.cwd).astype(str).iloc[0].to_dict()
+    filler = b"".join(
+        encode_line([{**first, "run": str(i)}[c] for c in COLUMNS])
+        for i in range(1, 3000)
+    )
+    with open(store, "ab") as f:
+        f.write(filler)
+    before = store.read_bytes()
+    assert len(before) > 10**6
+    out = cli(
+        "train",
+        "pooler=sag",
+        "dataset=mutag",
+        *HOLDOUT,
+        max_file_bytes=len(before) + 100,  # the row's line is ~450 bytes
+    )
+    assert out.returncode == 1, out.stderr
+    assert "Traceback" not in out.stderr
+    errors = [line for line in out.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1, out.stderr
+    assert errors[0].startswith("poolbench: error: could not write a row to ")
+    assert "File too large (EFBIG); the file is unchanged" in errors[0]
+    assert "Not recorded: MUTAG-sag fold 0 run 0 (ok, test_acc 0." in errors[0]
+    assert store.read_bytes() == before  # no fragment left behind
+    after = cli("train", "pooler=sag", "dataset=mutag", *HOLDOUT)
+    assert after.returncode == 0 and "1 of 1 runs to do" in after.stderr
+
+
+def test_edited_data_files_are_runs_to_do_again(tmp_path, mirror):
+    """The data fingerprint is part of a run's identity (no mirror: the files
+    in data.root are the data)."""
+    data_root = tmp_path / "data"
+    raw = data_root / "TUDataset" / "MUTAG" / "raw"
+    shutil.copytree(mirror / "TUDataset" / "MUTAG" / "raw", raw)
+    args = ["train", "pooler=topk", "dataset=mutag", *HOLDOUT]
+    env = {"POOLBENCH_DATA_MIRROR": ""}
+    first = run_cli(args, tmp_path, data_root, None, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "1 of 1 runs to do" in first.stderr
+
+    labels = raw / "MUTAG_node_labels.txt"
+    values = labels.read_text().split("\n")
+    values[0] = "1" if values[0].strip() != "1" else "0"  # one atom changes type
+    labels.write_text("\n".join(values))
+    shutil.rmtree(raw.parent / "processed")  # PyG does not notice raw edits
+    second = run_cli(args, tmp_path, data_root, None, env=env)
+    assert second.returncode == 0, second.stderr
+    assert "1 of 1 runs to do" in second.stderr
+    assert "made on other data" in second.stderr
+    frame = rows(tmp_path)
+    assert len(frame) == 2 and frame.data_fingerprint.nunique() == 2
+    assert frame.config_hash.nunique() == 1  # the config hash stays the same
+    summaries = (tmp_path / "results" / "summaries.jsonl").read_text().splitlines()
+    assert len(summaries) == 2  # one per (config, data)

@@ -1,0 +1,50 @@
+"""Grids from the command line, through the real CLI: the documented forms work
+and no form is a silent no-op (issue 9, §1)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from tests.cli_helpers import QUICK, rows
+
+HOLDOUT = ["dataset=mutag", "protocol=holdout", *QUICK]
+
+
+def candidates(cwd) -> pd.DataFrame:
+    return pd.read_csv(cwd / "results" / "selection.csv")
+
+
+def test_the_documented_grid_form_selects_per_fold(cli):
+    out = cli("train", "pooler=topk", "+protocol.grid.model.hidden=[8,16]", *HOLDOUT)
+    assert out.returncode == 0, out.stderr
+    (row,) = rows(cli.cwd).itertuples()
+    assert json.loads(row.selected)["model.hidden"] in (8, 16)
+    tried = candidates(cli.cwd)
+    assert sorted(json.loads(p)["model.hidden"] for p in tried.point) == [8, 16]
+    assert (tried.status == "ok").all() and (tried.select_on == "val_acc").all()
+    # the chosen point has the best validation accuracy of the two
+    best = tried.sort_values(["val_acc", "val_loss"], ascending=[False, True]).iloc[0]
+    assert json.loads(row.selected) == json.loads(best.point)
+
+
+def test_an_empty_grid_override_removes_an_experiments_grid(cli):
+    out = cli("train", "experiment=errica2020", "protocol.grid={}", *HOLDOUT)
+    assert out.returncode == 0, out.stderr
+    frame = rows(cli.cwd)
+    assert len(frame) == 3  # errica2020 keeps its 3 final runs on the holdout
+    assert frame.selected.fillna("").eq("").all()
+    assert not (cli.cwd / "results" / "selection.csv").exists()
+
+
+def test_one_axis_of_an_experiments_grid_can_be_replaced(cli):
+    out = cli(
+        "train", "experiment=errica2020", "protocol.grid.trainer.lr=[0.01]", *HOLDOUT
+    )
+    assert out.returncode == 0, out.stderr
+    points = [json.loads(p) for p in candidates(cli.cwd).point]
+    assert points == [
+        {"trainer.lr": 0.01, "trainer.monitor": "val_acc"},
+        {"trainer.lr": 0.01, "trainer.monitor": "val_loss"},
+    ]
