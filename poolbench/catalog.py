@@ -71,6 +71,9 @@ def dataset_table() -> Table:
         cfg = OmegaConf.load(path)
         graphs = classes = features = "?"
         transform = cfg.get("features", "generated")
+        if OmegaConf.is_missing(cfg, "name"):  # dataset=tu: any TU set by name
+            table.add_row(path.stem, "dataset.name=…", "any TU set", "", "", transform)
+            continue
         if "load_tu" in cfg._target_:
             raw = _find_raw(cfg.name, root, mirror)
             if raw is not None:

@@ -1,4 +1,9 @@
-"""The Hydra entry of ``poolbench train``: check group choices, then run jobs."""
+"""The Hydra entry of ``poolbench train``: check every job, run them, report.
+
+Before Hydra gets the command, every job's config is composed and checked
+(:mod:`poolbench.validation`), so bad input stops the command before any job
+trains. After the jobs, a command whose runs all failed exits with code 1.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,8 @@ def choices(group: str) -> list[str]:
 
 
 def check_group_overrides(args: list[str]) -> None:
-    """Unknown ``group=value`` choices fail here with the list of valid ones."""
+    """Unknown ``group=value`` choices fail here with the list of valid ones
+    (``poolbench eval``; ``train`` has Hydra's own list, --config-dir included)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     overrides = [a for a in args if not a.startswith("-") and "=" in a]
@@ -88,7 +94,16 @@ def _hydra_main(cfg: DictConfig) -> float | None:
 
 
 def train(args: list[str]) -> None:
+    from poolbench.validation.command import preflight
+
     args = replace_whole_grid(args)
-    check_group_overrides(args)
+    jobs = preflight(args)  # [] when Hydra only shows something (--help, --cfg)
     sys.argv = ["poolbench train", *args]
     _hydra_main()
+    if jobs:
+        from poolbench.runner import EXIT_RUN_FAILED, every_run_failed
+
+        failure = every_run_failed(jobs)
+        if failure:
+            print(f"poolbench: {failure}", file=sys.stderr)
+            raise SystemExit(EXIT_RUN_FAILED)

@@ -88,3 +88,69 @@ class GraphDataset:
             h.update(g.edge_index.numpy().tobytes())
             h.update(g.y.numpy().tobytes())
         return h.hexdigest()[:12]
+
+
+@dataclass
+class NodeDataset:
+    """One graph whose nodes carry the labels: node- and community-level tasks.
+
+    Args:
+        name: display name (e.g. ``Cora``).
+        graph: ``Data`` with float ``x`` ``[N, F]``, ``edge_index`` and long
+            node labels ``y`` ``[N]``.
+        num_classes: C; labels lie in ``[0, C)``.
+        params: what defines the data beyond its name; part of the fingerprint.
+        public_split: the published train/validation/test nodes, if any.
+    """
+
+    name: str
+    graph: Data
+    num_classes: int
+    params: dict = field(default_factory=dict)
+    public_split: object | None = None  # a data.splits.Split of node indices
+
+    def __post_init__(self) -> None:
+        x = self.graph.x
+        if x is None or x.dim() != 2 or x.size(1) == 0:
+            raise PoolbenchError(f"dataset {self.name} has no node features")
+        if self.graph.y is None or self.graph.y.numel() != x.size(0):
+            raise PoolbenchError(f"dataset {self.name} needs one label per node")
+
+    # What the graph-level machinery reads, for the one graph.
+    @property
+    def graphs(self) -> list[Data]:
+        return [self.graph]
+
+    def __len__(self) -> int:
+        return 1
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.graph.num_nodes)
+
+    @property
+    def num_features(self) -> int:
+        return int(self.graph.x.size(1))
+
+    @property
+    def num_outputs(self) -> int:
+        return self.num_classes
+
+    @property
+    def labels(self) -> torch.Tensor:
+        """The node labels ``[N]``: splits stratify over nodes."""
+        return self.graph.y.view(-1)
+
+    @property
+    def avg_nodes(self) -> float:
+        return float(self.num_nodes)
+
+    @property
+    def fingerprint(self) -> str:
+        h = hashlib.sha1(repr(sorted(self.params.items())).encode())
+        h.update(b"node-level")
+        for tensor in (self.graph.x, self.graph.edge_index, self.graph.y):
+            h.update(tensor.numpy().tobytes())
+        if self.public_split is not None:
+            h.update(repr(self.public_split).encode())
+        return h.hexdigest()[:12]

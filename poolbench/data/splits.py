@@ -1,26 +1,21 @@
 """Outer folds and inner validation splits, built once, saved as JSON, reused.
 
 Every pooler reads the same file for a dataset, so all methods see identical
-splits (Errica et al. 2020). A file whose labels do not match the dataset is
-refused rather than silently rebuilt.
+splits (Errica et al. 2020). A file whose labels do not match the dataset, or
+that is damaged, is refused rather than silently rebuilt; a protocol the labels
+cannot be split into is refused before any split is made.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import (
-    GroupKFold,
-    GroupShuffleSplit,
-    KFold,
-    StratifiedKFold,
-    train_test_split,
-)
 
 from poolbench.errors import PoolbenchError
 
@@ -83,10 +78,32 @@ def build_splits(
     validation split of each outer-train set.
 
     ``kind``: ``stratified`` (class labels), ``kfold`` (real targets) or
-    ``scaffold`` (``groups`` never straddle train, validation and test).
+    ``scaffold`` (``groups``, e.g. molecular scaffolds, never straddle train,
+    validation and test).
     """
-    labels = np.asarray(labels)
+    try:
+        return _build_splits(
+            np.asarray(labels), folds, val_size, seed, test_size, kind, groups
+        )
+    except ValueError as exc:  # what check_stratifiable's bounds did not foresee
+        raise PoolbenchError(
+            f"cannot split the data with protocol.folds={folds}, val_size="
+            f"{val_size}, test_size={test_size} ({exc}); change those keys"
+        ) from None
+
+
+def _build_splits(labels, folds, val_size, seed, test_size, kind, groups):
+    # imported here: the pre-flight checks use this module without sklearn's 2 s
+    from sklearn.model_selection import (
+        GroupKFold,
+        GroupShuffleSplit,
+        KFold,
+        StratifiedKFold,
+        train_test_split,
+    )
+
     index = np.arange(len(labels))
+    stratify = kind == "stratified"
     if kind == "scaffold":
         if groups is None:
             raise PoolbenchError("protocol.split=scaffold needs molecules (SMILES)")
@@ -96,17 +113,15 @@ def build_splits(
         else:
             pairs = [_scaffold_holdout(groups, test_size)]
     elif folds > 1:
-        outer = (
-            StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-            if kind == "stratified"
-            else KFold(n_splits=folds, shuffle=True, random_state=seed)
+        outer = (StratifiedKFold if stratify else KFold)(
+            n_splits=folds, shuffle=True, random_state=seed
         )
         pairs = list(outer.split(index, labels))
     else:
         train, test = train_test_split(
             index,
             test_size=test_size,
-            stratify=labels if kind == "stratified" else None,
+            stratify=labels if stratify else None,
             random_state=seed,
         )
         pairs = [(train, test)]
@@ -122,7 +137,7 @@ def build_splits(
             train, val = train_test_split(
                 outer_train,
                 test_size=val_size,
-                stratify=labels[outer_train] if kind == "stratified" else None,
+                stratify=labels[outer_train] if stratify else None,
                 random_state=seed + fold,
             )
         splits.append(
@@ -144,12 +159,9 @@ def load_or_build_splits(
     """Read the splits at ``path``; build and save them there the first time."""
     digest = _labels_digest(labels)
     if path.is_file():
-        saved = json.loads(path.read_text())
-        if saved["labels_digest"] != digest:
-            raise PoolbenchError(
-                f"splits file {path} was made for other data; delete it to rebuild"
-            )
-        return [Split(**s) for s in saved["splits"]]
+        return read_splits(path, labels, folds)
+    if kind == "stratified":
+        check_stratifiable(labels, folds, val_size, test_size, path.parent.name)
     splits = build_splits(labels, folds, val_size, seed, test_size, kind, groups)
     payload = {
         "kind": kind,
@@ -165,6 +177,88 @@ def load_or_build_splits(
     tmp.write_text(json.dumps(payload))
     os.replace(tmp, path)  # atomic: concurrent jobs never read half a file
     return splits
+
+
+def read_splits(path: Path, labels: np.ndarray, folds: int) -> list[Split]:
+    """The splits saved at ``path``, refused when damaged or made for other data."""
+
+    def damaged(reason: str) -> PoolbenchError:
+        return PoolbenchError(
+            f"splits file {path} is damaged ({reason}); delete it to rebuild"
+        )
+
+    try:
+        saved = json.loads(path.read_text())
+        digest, parts = saved["labels_digest"], saved["splits"]
+        splits = [Split(**s) for s in parts]
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise damaged(str(exc).splitlines()[0]) from None
+    except (KeyError, TypeError) as exc:
+        raise damaged(f"{type(exc).__name__}: {exc}") from None
+    if digest != _labels_digest(labels):
+        raise PoolbenchError(
+            f"splits file {path} was made for other data; delete it to rebuild"
+        )
+    if len(splits) != max(folds, 1):
+        raise damaged(f"{len(splits)} folds, expected {max(folds, 1)}")
+    n = len(labels)
+    for fold, s in enumerate(splits):
+        index = [*s.train, *s.val, *s.test]
+        if not all(isinstance(i, int) and 0 <= i < n for i in index):
+            raise damaged(f"fold {fold} holds an index outside 0..{n - 1}")
+        if len(set(index)) != len(index):
+            raise damaged(f"fold {fold} puts a graph in two parts")
+    return splits
+
+
+def check_stratifiable(
+    labels: np.ndarray,
+    folds: int,
+    val_size: float,
+    test_size: float,
+    name: str = "the dataset",
+) -> None:
+    """Refuse a protocol that these labels cannot be split into, stratified."""
+    classes, counts = np.unique(np.asarray(labels), return_counts=True)
+    n, c = int(counts.sum()), len(classes)
+    lone = classes[counts < 2]
+    if lone.size:
+        raise PoolbenchError(
+            f"class {lone[0]} of {name} has a single graph; stratified splits "
+            "need 2 graphs per class: add graphs to that class or drop it"
+        )
+    smallest, which = int(counts.min()), classes[counts.argmin()]
+    if folds > 1:
+        if folds > smallest:
+            raise PoolbenchError(
+                f"protocol.folds={folds} needs {folds} graphs in every class, but "
+                f"class {which} of {name} has {smallest}: set protocol.folds to at "
+                f"most {smallest}"
+            )
+        held = sum(math.ceil(k / folds) for k in counts)  # the largest test fold
+        kept = smallest - math.ceil(smallest / folds)
+        fix = "lower protocol.folds"
+    else:
+        held = math.ceil(n * test_size)
+        kept = smallest - math.ceil(smallest * test_size)
+        fix = "lower protocol.test_size"
+        if held < c or n - held < c:
+            raise PoolbenchError(
+                f"protocol.test_size={test_size} leaves {held} test graphs of {n} "
+                f"in {name}, which has {c} classes: change protocol.test_size"
+            )
+    if kept < 2:
+        raise PoolbenchError(
+            f"class {which} of {name} keeps {kept} graph(s) for training and "
+            f"validation in some fold; it needs 2: {fix}"
+        )
+    outer = n - held
+    val = math.ceil(outer * val_size)
+    if val < c or outer - val < c:
+        raise PoolbenchError(
+            f"protocol.val_size={val_size} gives {val} validation graphs of "
+            f"{outer} in {name}, which has {c} classes: change protocol.val_size"
+        )
 
 
 def splits_path(

@@ -24,51 +24,11 @@ from poolbench.tasks.graph import (
     forward_graphs,
     placed,
 )
+from poolbench.training.config import TrainerConfig
 
 __all__ = ["FitResult", "Metrics", "TrainerConfig", "evaluate", "fit"]
 
 EpochCallback = Callable[[int, dict[str, float]], None]
-
-
-@dataclass
-class TrainerConfig:
-    """Optimisation settings of one run (``conf/trainer``)."""
-
-    max_epochs: int = 300
-    patience: int = 30
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    grad_clip: float = 0.0
-    monitor: str = "val_loss"
-    threads: int = 1
-    # Speed levers; none changes what a run computes on the CPU (tested).
-    fast_data: bool = True  # packed tensors batched by index, not PyG collation
-    precompute: bool = True  # topology poolers: pooled graphs cached per dataset
-    compile: bool = False  # torch.compile the model (CUDA only)
-    amp: bool = False  # bf16 autocast (CUDA only)
-
-    def __post_init__(self) -> None:
-        from poolbench.errors import PoolbenchError
-
-        if self.max_epochs < 1:
-            raise PoolbenchError(
-                f"trainer.max_epochs must be ≥ 1, got {self.max_epochs}"
-            )
-        if self.patience < 1:
-            raise PoolbenchError(f"trainer.patience must be ≥ 1, got {self.patience}")
-        if self.batch_size < 1:
-            raise PoolbenchError(
-                f"trainer.batch_size must be ≥ 1, got {self.batch_size}"
-            )
-        if self.lr <= 0:
-            raise PoolbenchError(f"trainer.lr must be > 0, got {self.lr}")
-        if not str(self.monitor).startswith("val_"):
-            # which val_* metrics exist is the task's to say (checked before work)
-            raise PoolbenchError(
-                f"trainer.monitor must name a validation metric such as val_loss, "
-                f"got {self.monitor!r}"
-            )
 
 
 @dataclass

@@ -1,0 +1,50 @@
+"""The checks of one composed config: every shipped config passes them."""
+
+from __future__ import annotations
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
+
+from poolbench.errors import PoolbenchError
+from poolbench.hydra_app import CONF_DIR, choices
+from poolbench.validation.config import check_config
+
+
+def composed(tmp_path, *overrides):
+    # no mirror and nothing local: the TU pre-flight has no files to read
+    local = [f"data.root={tmp_path}/data", "data.mirror=null"]
+    local += [f"results.dir={tmp_path}/results"]
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose("config", overrides=[*local, *overrides])
+
+
+SHIPPED = (
+    [f"pooler={p}" for p in choices("pooler") if p != "custom"]
+    + [f"dataset={d}" for d in choices("dataset") if d != "tu"]
+    + [f"experiment={e}" for e in choices("experiment")]
+    + ["model=flat", "logger=wandb", "protocol=holdout", "dataset=tu dataset.name=X"]
+)
+
+
+@pytest.mark.parametrize("override", SHIPPED)
+def test_every_shipped_config_passes(tmp_path, override):
+    check_config(composed(tmp_path, *override.split()))
+
+
+def test_each_value_a_grid_searches_is_checked(tmp_path):
+    cfg = composed(tmp_path, "experiment=errica2020")
+    check_config(cfg)
+    cfg.protocol.grid.trainer.lr = [0.001, 0.0]
+    with pytest.raises(PoolbenchError, match=r"trainer\.lr must be > 0, got 0"):
+        check_config(cfg)
+    cfg.protocol.grid.trainer.lr = [0.001]
+    with open_dict(cfg):
+        cfg.protocol.grid["model.mp"] = ["gin", "gat"]  # a dotted key, as well
+    with pytest.raises(PoolbenchError, match="unknown model.mp 'gat'"):
+        check_config(cfg)
+
+
+def test_nothing_is_written_by_the_checks(tmp_path):
+    check_config(composed(tmp_path, "dataset=mutag"))
+    assert list(tmp_path.iterdir()) == []  # results and data root not even made
