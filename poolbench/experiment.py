@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import math
 import time
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -29,7 +28,8 @@ from poolbench.models.hierarchical import HierarchicalGNN
 from poolbench.pooling.base import Pooler, TopologyPooler
 from poolbench.pooling.precompute import cache_key, load_or_compute
 from poolbench.pooling.registry import name_of
-from poolbench.tasks import Task, make_task
+from poolbench.tasks import make_task
+from poolbench.tasks.base import Task
 from poolbench.training.protocol import flatten_grid
 from poolbench.training.trainer import TrainerConfig
 
@@ -173,6 +173,10 @@ class Experiment:
     def config_hash(self) -> str:
         return config_hash(self.cfg)
 
+    @property
+    def data_root(self) -> Path:
+        return Path(self.cfg.data.root).expanduser()
+
     def splits(self) -> list[Split]:
         """The protocol's folds, built once and saved (the task says how)."""
         return self.task.splits(self)
@@ -182,12 +186,20 @@ class Experiment:
         None for a task without labels to select on)."""
         return self.task.loaders(self, split, generator)
 
-    def make_pooler(self, level: int, in_channels: int, avg_nodes: float) -> Pooler:
+    def make_pooler(
+        self,
+        level: int,
+        in_channels: int,
+        avg_nodes: float,
+        ratio: float | None = None,
+    ) -> Pooler:
+        """The configured pooler for ``avg_nodes``-node inputs; ``ratio``
+        defaults to ``model.pool_ratio`` (a task may set its own)."""
         params = {k: v for k, v in self.cfg.pooler.items() if k != "_target_"}
         try:
             return self.pooler_class(
                 in_channels=in_channels,
-                ratio=self.cfg.model.pool_ratio,
+                ratio=self.cfg.model.pool_ratio if ratio is None else ratio,
                 avg_nodes=avg_nodes,
                 **params,
             )
@@ -210,30 +222,35 @@ class Experiment:
         sizes = sorted((g.num_nodes for g in self.dataset.graphs), reverse=True)
         b = min(self.trainer.batch_size, len(sizes))
         n = sizes[0]
-        k = max(1, math.ceil(self.cfg.model.pool_ratio * self.dataset.avg_nodes))
+        k = self.task.first_level_k(self)
         f = self.cfg.model.hidden
         square = n * n if getattr(self.pooler_class, "needs_dense_adj", True) else 0
         return 3 * 4 * b * (square + 3 * n * k + 2 * n * f) / 2**20
 
-    def make_model(self, device: torch.device) -> HierarchicalGNN:
+    def make_model(self, device: torch.device) -> torch.nn.Module:
+        """The task's model (hierarchical GNN, U-Net or MP + one pooler)."""
         for flag in ("compile", "amp"):
             if getattr(self.trainer, flag) and device.type != "cuda":
                 raise PoolbenchError(
                     f"trainer.{flag}=true needs a CUDA device (got {device}); "
                     f"set trainer.{flag}=false on the CPU"
                 )
-        model_cfg = OmegaConf.to_container(self.cfg.model, resolve=True)
         try:
-            model = HierarchicalGNN(
-                in_channels=self.dataset.num_features,
-                num_classes=self.dataset.num_outputs,
-                make_pooler=self.make_pooler,
-                avg_nodes=self.dataset.avg_nodes,
-                **model_cfg,
-            )
+            model = self.task.build_model(self)
         except (TypeError, ValueError) as exc:
             raise PoolbenchError(f"bad model config: {exc}") from None
         return model.to(device)
+
+    def hierarchical_model(self) -> HierarchicalGNN:
+        """MP blocks interleaved with the pooler, readout and MLP (graph tasks)."""
+        model_cfg = OmegaConf.to_container(self.cfg.model, resolve=True)
+        return HierarchicalGNN(
+            in_channels=self.dataset.num_features,
+            num_classes=self.dataset.num_outputs,
+            make_pooler=self.make_pooler,
+            avg_nodes=self.dataset.avg_nodes,
+            **model_cfg,
+        )
 
     def loader(
         self, index: list[int], shuffle: bool, generator: torch.Generator | None

@@ -142,6 +142,7 @@ def run_experiment(cfg: DictConfig) -> dict:
     device = resolve_device(device_name)
     dataset = load_dataset(cfg)
     exp = Experiment(cfg, dataset)
+    exp.task.check(exp)  # e.g. a pooler that cannot cluster, K above N
     exp.splits()  # data that the protocol cannot split fails before any output
     _ = exp.trainer  # bad trainer, model or pooler settings fail before any row
     exp.make_model(device)

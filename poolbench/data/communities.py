@@ -124,3 +124,8 @@ def load_lfr(
         seed=seed,
     )  # fmt: skip
     return NodeDataset("LFR", graph, len(ordered), params)
+
+
+# Checked before loading: one graph with node labels (node, community tasks).
+load_sbm.dataset_kind = "nodes"
+load_lfr.dataset_kind = "nodes"

@@ -185,3 +185,7 @@ def load_planetoid(
     params = {"normalize_features": bool(normalize_features)}
     num_classes = int(graph.y.max()) + 1
     return NodeDataset(NAMES[key], graph, num_classes, params, public)
+
+
+# Checked before loading: one graph with node labels (node, community tasks).
+load_planetoid.dataset_kind = "nodes"

@@ -157,19 +157,29 @@ def load_or_build_splits(
     groups: list[str] | None = None,
 ) -> list[Split]:
     """Read the splits at ``path``; build and save them there the first time."""
-    digest = _labels_digest(labels)
+    if not path.is_file() and kind == "stratified":
+        check_stratifiable(labels, folds, val_size, test_size, path.parent.name)
+    meta = {"kind": kind, "val_size": val_size, "test_size": test_size, "seed": seed}
+    return read_or_save_splits(
+        path,
+        labels,
+        folds,
+        lambda: build_splits(labels, folds, val_size, seed, test_size, kind, groups),
+        meta,
+    )
+
+
+def read_or_save_splits(
+    path: Path, labels: np.ndarray, folds: int, build, meta: dict | None = None
+) -> list[Split]:
+    """The splits saved at ``path``, or ``build()``'s, saved there atomically."""
     if path.is_file():
         return read_splits(path, labels, folds)
-    if kind == "stratified":
-        check_stratifiable(labels, folds, val_size, test_size, path.parent.name)
-    splits = build_splits(labels, folds, val_size, seed, test_size, kind, groups)
+    splits = build()
     payload = {
-        "kind": kind,
+        **(meta or {}),
         "folds": folds,
-        "val_size": val_size,
-        "test_size": test_size,
-        "seed": seed,
-        "labels_digest": digest,
+        "labels_digest": _labels_digest(labels),
         "splits": [s.__dict__ for s in splits],
     }
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -84,6 +84,22 @@ class Task:
     def describe(self) -> str:
         return f"task={self.name}"
 
+    def check(self, exp) -> None:
+        """What only the loaded data and the pooler class can tell; raises
+        PoolbenchError before any work (the config was checked before)."""
+
+    @property
+    def train_metric(self) -> str | None:
+        """The score tallied on training batches (None: no labels in training)."""
+        return self.primary.name
+
+    def first_level_k(self, exp) -> int:
+        """Supernodes per graph at the first pooling level (for memory checks)."""
+        return max(1, math.ceil(exp.cfg.model.pool_ratio * exp.dataset.avg_nodes))
+
+    def build_model(self, exp) -> nn.Module:
+        raise NotImplementedError
+
     # --- what the trainer asks --------------------------------------------
     def for_split(self, split) -> Task:
         """The task as one fold sees it (e.g. target statistics of its train

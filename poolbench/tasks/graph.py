@@ -96,6 +96,9 @@ class GraphLevel(Task):
     def forward(self, model, batch):
         return forward_graphs(model, batch)
 
+    def build_model(self, exp) -> nn.Module:
+        return exp.hierarchical_model()
+
 
 class GraphClassification(GraphLevel):
     metrics = (Metric("acc", higher_is_better=True),)

@@ -98,7 +98,7 @@ class ProtocolConfig:
         ]
 
 
-SPLITS = ("auto", "stratified", "kfold", "scaffold", "public", "random")
+SPLITS = ("auto", "stratified", "kfold", "scaffold", "public", "random", "none")
 
 
 def flatten_grid(grid: dict, prefix: str = "") -> dict:
@@ -238,7 +238,8 @@ def run_fold(
             row.precompute_sec = fold_exp.take_precompute_sec()
             res, test = out["fit"], out["test"]
             row.best_epoch, row.epochs = res.best_epoch, res.epochs
-            fill_scores(row, "train", {fold_exp.task.primary.name: res.train_score})
+            if fold_exp.task.train_metric is not None:
+                fill_scores(row, "train", {fold_exp.task.train_metric: res.train_score})
             row.val_loss, row.test_loss = res.val.loss, test.loss
             fill_scores(row, "val", res.val.scores)
             fill_scores(row, "test", test.scores)

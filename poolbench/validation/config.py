@@ -33,7 +33,7 @@ from poolbench.validation.values import (
     unknown_key,
 )
 
-GROUPS = ("dataset", "pooler", "model", "protocol", "trainer", "logger")
+GROUPS = ("task", "dataset", "pooler", "model", "protocol", "trainer", "logger")
 DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
@@ -82,6 +82,7 @@ def check_config(cfg: DictConfig) -> None:
     check_trainer(values["trainer"])
     summary = check_dataset(values)
     protocol = check_protocol(values["protocol"])
+    check_task(values, protocol)
     check_model(values["model"])
     check_pooler(values["pooler"])
     check_logger(values["logger"])
@@ -168,6 +169,59 @@ def check_dataset(values: dict):
     return preflight(**params, **extra)
 
 
+def check_task(values: dict, protocol) -> None:
+    """The task's keys, the dataset kind it reads, the metrics it reports (for
+    trainer.monitor and protocol.select_on) and the splits that apply."""
+    from poolbench.tasks.config import (
+        DATASET_KIND,
+        TASK_CONFIGS,
+        monitors,
+        split_kinds,
+    )
+
+    section = values.get("task") or {"name": "graph"}
+    name = section.get("name")
+    if name not in TASK_CONFIGS:
+        raise PoolbenchError(
+            f"unknown task {name!r}; use one of {', '.join(TASK_CONFIGS)}"
+        )
+    check_section(Spec.of("task", TASK_CONFIGS[name]), section)
+    loader = _target("dataset", values["dataset"])
+    kind = getattr(loader, "dataset_kind", "graphs")
+    target = getattr(loader, "target", "classification")
+    dataset = values["dataset"].get("name") or values["dataset"]["_target_"]
+    if kind != DATASET_KIND[name]:
+        what = "one graph with node labels" if kind == "nodes" else "many graphs"
+        fix = "task=node or task=community" if kind == "nodes" else "task=graph"
+        raise PoolbenchError(
+            f"dataset {dataset} is {what}, which task={name} does not take; "
+            f"use {fix}, or a dataset of the other kind"
+        )
+    allowed = monitors(name, target)
+    what = f"task={name}" + (f" ({target})" if name == "graph" else "")
+    if name != "community" and values["trainer"]["monitor"] not in allowed:
+        raise PoolbenchError(
+            f"trainer.monitor={values['trainer']['monitor']} does not apply to "
+            f"{what} on {dataset}; use one of {', '.join(allowed)}"
+        )
+    if protocol.select_on != "auto" and protocol.select_on not in allowed:
+        raise PoolbenchError(
+            f"protocol.select_on={protocol.select_on} does not apply to {what} "
+            f"on {dataset}; use auto or one of {', '.join(allowed)}"
+        )
+    if name == "community" and protocol.folds != 1:
+        raise PoolbenchError(
+            f"task=community uses every node and no split, so protocol.folds="
+            f"{protocol.folds} means nothing: use protocol=seeds"
+        )
+    kinds = split_kinds(name, target)
+    if protocol.split != "auto" and protocol.split not in kinds:
+        raise PoolbenchError(
+            f"protocol.split={protocol.split} does not apply to {what} on "
+            f"{dataset}; use auto or one of {', '.join(kinds)}"
+        )
+
+
 def check_protocol(section: dict):
     from poolbench.training.protocol import ProtocolConfig
 
@@ -240,6 +294,8 @@ def check_fit(values: dict, summary, protocol) -> None:
 
     labels = np.asarray(summary.labels)
     p = protocol
+    if p.split not in ("auto", "stratified"):
+        return  # only stratified splits ask each class for enough graphs
     check_stratifiable(labels, p.folds, p.val_size, p.test_size, summary.name)
     path = splits_path(
         values["data"]["root"],
