@@ -28,6 +28,8 @@ _CHUNK = 64
 
 @register("dense_random")
 class DenseRandomPool(SoftClusterPooler):
+    paper = "Mesquita et al., NeurIPS 2020, https://arxiv.org/abs/2010.11418"
+    reference = "control, no reference"
     family = "control"
     needs_dense_adj = False  # S ignores the graph
     trainable = False

@@ -139,6 +139,10 @@ class MaxCutScoreNet(nn.Module):
 
 @register("maxcut")
 class MaxCutPool(Pooler):
+    paper = "Abate & Bianchi, ICLR 2025, https://arxiv.org/abs/2409.05100"
+    reference = (
+        "tgp: equal with copied weights except unreached nodes (test_ref_score.py)"
+    )
     family = "score"
     trainable = True
     has_aux_loss = True

@@ -16,6 +16,10 @@ of Lee-Seung multiplicative updates, in float64 so the result does not drift
 with node order. The start comes from an SVD: on graphs whose adjacency has
 repeated singular values (symmetric shapes) the singular vectors are not
 unique, and S may then depend on node order.
+
+Precomputed (the default in training, ``trainer.precompute``): S and the pooled
+graph are computed once per graph and cached with the dataset (see
+:mod:`poolbench.pooling.precompute`); each step then costs ``S^T X`` only.
 """
 
 from __future__ import annotations
@@ -23,7 +27,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from poolbench.pooling.base import SoftClusterPooler
+from poolbench.pooling.base import PoolOutput, SoftClusterPooler
+from poolbench.pooling.connect import clean_pooled
+from poolbench.pooling.dense import from_padded, padded_features, to_padded
+from poolbench.pooling.reduce import dense_reduce
 from poolbench.pooling.registry import register
 
 
@@ -86,9 +93,15 @@ def nmf_assignment(adj: Tensor, mask: Tensor, k: int, iterations: int) -> Tensor
 
 @register("nmf")
 class NMFPool(SoftClusterPooler):
+    paper = "Bacciu & Di Sotto, 2019, https://arxiv.org/abs/1909.03287"
+    reference = (
+        "tgp: structure and RED/CON equal; factorisation as good as scikit-learn's "
+        "(test_ref_soft_clustering.py)"
+    )
     trainable = False
     has_aux_loss = False
-    # S is a function of the graph alone, so it can be computed once per graph.
+    # S, and so CON, is a function of the graph alone: precompute() gives both
+    # once per graph and forward(..., topology=...) is then RED only.
     precomputable = True
 
     def __init__(
@@ -107,3 +120,43 @@ class NMFPool(SoftClusterPooler):
         with torch.no_grad():
             s = nmf_assignment(adj, mask, self.num_clusters, self.iterations)
         return s.to(x.dtype)
+
+    def precompute(
+        self, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor
+    ) -> dict[str, Tensor]:
+        """S ``[N, K]`` (rows of the real nodes) and the pooled graph of a batch."""
+        ones = torch.ones(batch.numel(), 1)
+        _, adj, mask = to_padded(ones, edge_index, edge_weight, batch)
+        s = nmf_assignment(adj, mask, self.num_clusters, self.iterations).float()
+        sas = s.transpose(1, 2) @ (adj @ s)
+        adj_pool = clean_pooled(sas, remove_loops=True, degree_norm=True)
+        _, ei, ew, pooled_batch = from_padded(s.new_zeros(*s.shape[::2], 1), adj_pool)
+        return {
+            "s": s[mask],
+            "edge_index": ei,
+            "edge_weight": ew,
+            "batch": pooled_batch,
+        }
+
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_weight: Tensor | None,
+        batch: Tensor,
+        topology: dict[str, Tensor] | None = None,
+    ) -> PoolOutput:
+        if topology is None:
+            return super().forward(x, edge_index, edge_weight, batch)
+        x_dense, mask = padded_features(x, batch)
+        s = x.new_zeros(*mask.shape, self.num_clusters)
+        s[mask] = topology["s"].to(x.dtype)
+        x_pool = dense_reduce(x_dense, s).reshape(-1, x.size(1))
+        return PoolOutput(
+            x_pool,
+            topology["edge_index"],
+            topology["edge_weight"],
+            topology["batch"],
+            s=s,
+            info={"mask": mask},
+        )

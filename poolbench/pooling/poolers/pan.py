@@ -78,6 +78,8 @@ def path_counts(
 
 @register("pan")
 class PANPool(Pooler):
+    paper = "Ma et al., NeurIPS 2020, https://arxiv.org/abs/2006.16811"
+    reference = "none runnable: tgp and PyG need torch_sparse"
     family = "score"
     trainable = True
 

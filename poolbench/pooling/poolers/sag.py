@@ -65,6 +65,8 @@ class RankTopK(Select):
 
 @register("sag")
 class SAGPool(Pooler):
+    paper = "Lee et al., ICML 2019, https://arxiv.org/abs/1904.08082"
+    reference = "tgp: equal with copied weights (test_ref_score.py)"
     family = "score"
     trainable = True
 

@@ -27,6 +27,8 @@ from poolbench.pooling.registry import register
 
 @register("sparse_random")
 class SparseRandomPool(Pooler):
+    paper = "Bianchi & Lachi, NeurIPS 2023, https://arxiv.org/abs/2304.01575"
+    reference = "control, no reference"
     family = "control"
     order_invariant = False
 

@@ -36,6 +36,8 @@ def score_output(
 
 @register("topk")
 class TopKPool(Pooler):
+    paper = "Gao & Ji, ICML 2019, https://arxiv.org/abs/1905.05178"
+    reference = "tgp: equal with copied weights (test_ref_score.py)"
     family = "score"
     trainable = True
 
