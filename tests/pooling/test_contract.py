@@ -158,6 +158,17 @@ def test_score_poolers_keep_ceil_ratio_nodes(name):
     assert counts == [5, 4, 2]
 
 
+@pytest.mark.parametrize(
+    "name", [n for n, c in REGISTRY.items() if c.family == "score" and c.keeps_ratio]
+)
+def test_score_poolers_keep_every_node_at_ratio_one(name):
+    """PyG's topk reads ratio >= 1 as a count: 1.0 must still mean every node."""
+    batch = Batch.from_data_list([random_graph(n, seed=n) for n in (6, 4)])
+    torch.manual_seed(0)
+    out = pool(REGISTRY[name](in_channels=FEATURES, ratio=1.0, avg_nodes=5), batch)
+    assert torch.bincount(out.batch, minlength=2).tolist() == [6, 4]
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
 @pytest.mark.parametrize("name", REGISTRY)
 def test_cpu_and_cuda_give_the_same_pooled_graph(name):

@@ -30,11 +30,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GraphConv, global_mean_pool
-from torch_geometric.nn.pool.select.topk import topk
 
 from poolbench.pooling.base import Pooler, PoolOutput
 from poolbench.pooling.connect import cluster_connect
 from poolbench.pooling.registry import register
+from poolbench.pooling.select import keep_top
 
 
 class Discriminator(nn.Module):
@@ -103,7 +103,7 @@ class CGIPool(Pooler):
         ) / 2
 
         score = s_pos - s_neg
-        perm = topk(score, self.ratio, batch)
+        perm = keep_top(score, self.ratio, batch)
         cluster = torch.full((n,), -1, dtype=torch.long, device=x.device)
         cluster[perm] = torch.arange(perm.numel(), device=x.device)
         ei, ew = cluster_connect(

@@ -32,7 +32,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
-from torch_geometric.nn.pool.select.topk import topk
 from torch_geometric.utils import add_self_loops, coalesce, scatter
 
 from poolbench.pooling.base import Pooler, PoolOutput
@@ -40,6 +39,7 @@ from poolbench.pooling.connect import cluster_connect
 from poolbench.pooling.poolers.hgpsl import information_score
 from poolbench.pooling.poolers.topk import score_output
 from poolbench.pooling.registry import register
+from poolbench.pooling.select import keep_top
 
 
 def graph_quantile(value: Tensor, graph: Tensor, num_graphs: int, q: float) -> Tensor:
@@ -136,7 +136,7 @@ class CoPool(Pooler):
         n = x.size(0)
         ei, w = self.edge_view(x, edge_index, batch)
         score = information_score(x, ei, w)
-        perm = topk(score, self.ratio, batch)
+        perm = keep_top(score, self.ratio, batch)
         k = perm.numel()
         cluster = torch.full((n,), -1, dtype=torch.long, device=x.device)
         cluster[perm] = torch.arange(k, device=x.device)

@@ -23,12 +23,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GCNConv
-from torch_geometric.nn.pool.select.topk import topk
 
 from poolbench.pooling.base import Pooler, PoolOutput
 from poolbench.pooling.connect import cluster_connect
 from poolbench.pooling.poolers.topk import score_output
 from poolbench.pooling.registry import register
+from poolbench.pooling.select import keep_top
 
 FUSIONS = ("gat", "gcn", "none")
 
@@ -76,7 +76,7 @@ class GSAPool(Pooler):
     ) -> PoolOutput:
         n = x.size(0)
         y = self.score(x, edge_index)
-        perm = topk(y, self.ratio, batch)
+        perm = keep_top(y, self.ratio, batch)
         h = x if self.fusion is None else self.fusion(x, edge_index)
         cluster = torch.full((n,), -1, dtype=torch.long, device=x.device)
         cluster[perm] = torch.arange(perm.numel(), device=x.device)

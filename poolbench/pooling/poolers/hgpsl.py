@@ -32,13 +32,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn.pool.select.topk import topk
 from torch_geometric.utils import coalesce, scatter, softmax
 
 from poolbench.pooling.base import Pooler, PoolOutput
 from poolbench.pooling.connect import cluster_connect
 from poolbench.pooling.poolers.topk import score_output
 from poolbench.pooling.registry import register
+from poolbench.pooling.select import keep_top
 
 
 def information_score(
@@ -167,7 +167,7 @@ class HGPSLPool(Pooler):
     ) -> PoolOutput:
         n = x.size(0)
         score = information_score(x, edge_index, edge_weight)
-        perm = topk(score, self.ratio, batch)
+        perm = keep_top(score, self.ratio, batch)
         k = perm.numel()
         cluster = torch.full((n,), -1, dtype=torch.long, device=x.device)
         cluster[perm] = torch.arange(k, device=x.device)
