@@ -82,7 +82,9 @@ def _one(name: str, channels: int, avg_nodes: float) -> nn.Module:
         values = nn.Sequential(nn.Linear(channels, channels), nn.ReLU())
         return AggregationReadout(aggr.AttentionalAggregation(gate, values), channels)
     if name == "set2set":
-        return AggregationReadout(aggr.Set2Set(channels, processing_steps=3), 2 * channels)
+        return AggregationReadout(
+            aggr.Set2Set(channels, processing_steps=3), 2 * channels
+        )
     if name == "sort":
         return AggregationReadout(aggr.SortAggregation(k), k * channels)
     if name == "gmt":
@@ -94,7 +96,11 @@ def _one(name: str, channels: int, avg_nodes: float) -> nn.Module:
 
 def readout_names(spec: str | list[str]) -> list[str]:
     """The readouts named by ``spec``: ``"sum"``, ``"sum+mean"``, ``[sum, mean]``."""
-    parts = spec if isinstance(spec, list | tuple) else str(spec).replace(",", "+").split("+")
+    parts = (
+        spec
+        if isinstance(spec, list | tuple)
+        else str(spec).replace(",", "+").split("+")
+    )
     names = [str(p).strip() for p in parts if str(p).strip()]
     if not names:
         raise ValueError("model.readout is empty")

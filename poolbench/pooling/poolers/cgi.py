@@ -53,8 +53,7 @@ class Discriminator(nn.Module):
 class CGIPool(Pooler):
     paper = "Pang, Zhao & Li, SIGIR 2021, https://arxiv.org/abs/2105.01275"
     reference = (
-        "authors' code (no tgp/PyG twin); hand-checked loss and selection "
-        "(tests/pooling/poolers/test_gpb.py)"
+        "authors' code (no tgp/PyG twin); hand-checked loss and selection (test_gpb.py)"
     )
     family = "score"
     trainable = True

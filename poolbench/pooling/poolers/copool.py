@@ -79,7 +79,7 @@ class CoPool(Pooler):
     paper = "Zhou, Yin & Tsang, ECML-PKDD 2022, https://arxiv.org/abs/2109.11796"
     reference = (
         "authors' code (no tgp/PyG twin); hand-checked edge view, score and "
-        "RED (tests/pooling/poolers/test_gpb.py)"
+        "RED (test_gpb.py)"
     )
     family = "score"
     trainable = True

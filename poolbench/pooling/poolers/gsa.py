@@ -38,7 +38,7 @@ class GSAPool(Pooler):
     paper = "Zhang et al., WWW 2020, https://arxiv.org/abs/2002.00848"
     reference = (
         "authors' code (no tgp/PyG twin); hand-checked scores and selection "
-        "(tests/pooling/poolers/test_gpb.py)"
+        "(test_gpb.py)"
     )
     family = "score"
     trainable = True

@@ -117,7 +117,7 @@ class HGPSLPool(Pooler):
     paper = "Zhang et al., AAAI 2020, https://arxiv.org/abs/1911.05954"
     reference = (
         "authors' code (no tgp/PyG twin); hand-checked score, sparsemax and "
-        "structure (tests/pooling/poolers/test_gpb.py)"
+        "structure (test_gpb.py)"
     )
     family = "score"
     trainable = True

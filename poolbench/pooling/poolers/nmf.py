@@ -72,6 +72,7 @@ def _nndsvda(a: Tensor, mask: Tensor, k: int) -> tuple[Tensor, Tensor]:
     norm = torch.linalg.vector_norm
     mp = norm(xp, dim=1) * norm(yp, dim=1)
     mn = norm(xn, dim=1) * norm(yn, dim=1)
+
     # The sign of a singular pair is arbitrary; keeping the heavier half of the
     # pair makes the start independent of it. For a negative eigenvalue of a
     # symmetric A (v = -u) both halves weigh the same: W then takes the larger
