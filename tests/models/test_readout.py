@@ -39,8 +39,14 @@ def test_fixed_readouts_and_their_concatenation_are_exact():
 def test_learned_readouts_have_their_documented_widths():
     widths = {n: make_readout(n, 4, 3.0).out_channels for n in NAMES}
     assert widths == {
-        "sum": 4, "mean": 4, "max": 4, "attention": 4, "gated": 4,
-        "set2set": 8, "sort": 12, "gmt": 4,
+        "sum": 4,
+        "mean": 4,
+        "max": 4,
+        "attention": 4,
+        "gated": 4,
+        "set2set": 8,
+        "sort": 12,
+        "gmt": 4,
     }
 
 
@@ -63,9 +69,18 @@ def test_unknown_readout_is_rejected_with_the_list():
 def test_every_learned_readout_trains_through_the_cli(tmp_path, data_root, mirror):
     choices = "attention,gated,set2set,sort,gmt,sum+mean+max"
     out = run_cli(
-        ["train", "-m", f"model.readout={choices}", "pooler=topk", "dataset=mutag",
-         "protocol=holdout", *QUICK],
-        tmp_path, data_root, mirror,
+        [
+            "train",
+            "-m",
+            f"model.readout={choices}",
+            "pooler=topk",
+            "dataset=mutag",
+            "protocol=holdout",
+            *QUICK,
+        ],
+        tmp_path,
+        data_root,
+        mirror,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     frame = rows(tmp_path)
@@ -78,7 +93,9 @@ def test_every_learned_readout_trains_through_the_cli(tmp_path, data_root, mirro
 def test_a_bad_readout_is_one_line_and_exit_2(tmp_path, data_root, mirror):
     out = run_cli(
         ["train", "model.readout=median", "dataset=mutag", "protocol=holdout", *QUICK],
-        tmp_path, data_root, mirror,
+        tmp_path,
+        data_root,
+        mirror,
     )
     assert out.returncode == 2
     assert "median" in out.stderr and "Traceback" not in out.stderr

@@ -17,10 +17,11 @@ with node order. The start comes from the eigendecomposition of the (symmetric)
 adjacency, which fixes the singular vectors that a plain SVD leaves free on the
 ``lambda, -lambda`` pairs of bipartite graphs (they made S depend on the batch's
 padding), and every sign decision of the start has a tolerance. Where A has a
-truly repeated eigenvalue (symmetric shapes) the eigenvectors are not unique,
-and S may then depend on node order and, on the fly, on the padding: on the
-first 64 graphs, 3 of MUTAG's and 12 of PROTEINS's S differ between a padded
-batch and the graph alone (the precomputed S is always the graph's own).
+truly repeated eigenvalue (symmetric shapes) the eigenvectors are not unique
+and S may still depend on node order. Each graph is factorised alone, at its
+own size (a padded batch changed S on 3 of MUTAG's and 12 of PROTEINS's first
+64 graphs), so S never depends on the batch and the precomputed path gives the
+same numbers as the on-the-fly one.
 
 Precomputed (the default in training, ``trainer.precompute``): S and the pooled
 graph are computed once per graph and cached with the dataset (see
@@ -155,9 +156,18 @@ class NMFPool(SoftClusterPooler):
         self.iterations = iterations
 
     def assign(self, x: Tensor, adj: Tensor, mask: Tensor) -> Tensor:
+        # One graph at a time, each at its own size: factorising the padded
+        # batch moves S with the padding wherever A has repeated eigenvalues,
+        # and the precomputed S (one graph alone) must be the same numbers.
+        k = self.num_clusters
+        s = x.new_zeros(*mask.shape, k)
         with torch.no_grad():
-            s = nmf_assignment(adj, mask, self.num_clusters, self.iterations)
-        return s.to(x.dtype)
+            for g, n in enumerate(mask.sum(1).tolist()):
+                one = nmf_assignment(
+                    adj[g : g + 1, :n, :n], mask[g : g + 1, :n], k, self.iterations
+                )
+                s[g, :n] = one[0].to(x.dtype)
+        return s
 
     def precompute(
         self, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor
