@@ -29,7 +29,7 @@ def test_catalogue_has_a_row_per_pooler_with_its_capabilities_and_costs():
     assert rows["mincut"].rstrip(" |").endswith("not measured")  # PROTEINS
     # can cluster / can lift come from the classes.
     assert cells[8] == "yes" and rows["topk"].split(" | ")[8] == "–"
-    assert "load average 1.5, 4 epochs" in text
+    assert "(4 epochs, the first a warm-up)" in text and "load average 1.5" in text
 
 
 def test_the_checked_in_costs_cover_every_pooler_on_both_datasets():

@@ -165,15 +165,17 @@ def render_catalogue(
         f"Can cluster: {', '.join(n for n in names if registry[n].can_cluster)}."
     )
     lines.append("")
-    measured = sorted({(c.measured_at, c.load_avg, c.epochs) for c in costs.values()})
-    if measured:
-        when = "; ".join(
-            f"{m} (load average {load}, {e} epochs)" for m, load, e in measured
-        )
+    if costs:
+        dates = ", ".join(sorted({c.measured_at for c in costs.values()}))
+        loads = sorted(float(c.load_avg) for c in costs.values())
+        epochs = ", ".join(str(e) for e in sorted({c.epochs for c in costs.values()}))
         lines.append(
-            f"Costs measured with `make catalogue-costs` on a 2-core CPU machine "
-            f"shared with other jobs: {when}. Treat them as relative figures; "
-            f"`poolbench bench --datasets mutag --poolers <name>` measures your own."
+            f"Costs measured with `make catalogue-costs` ({epochs} epochs, the first "
+            f"a warm-up) on {dates}, on a 2-core CPU machine shared with other "
+            f"jobs (load average {loads[0]:g} to {loads[-1]:g}); peak memory "
+            f"includes the process's ~0.45 GB baseline. Treat them as relative "
+            f"figures; `poolbench bench --datasets mutag --poolers <name>` "
+            f"measures your own."
         )
     else:
         lines.append("Costs not measured yet: run `make catalogue-costs`.")
