@@ -13,6 +13,8 @@ Papers: https://arxiv.org/abs/2010.11418 and https://arxiv.org/abs/2304.01575
 
 Every node is assigned with rows summing to 1 and RED is a sum, so the control
 keeps the expressiveness conditions; it ignores features and topology.
+
+Cannot cluster: S is random and fixed (a control).
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ on each graph's block (tested); tgp pads every graph to the batch's largest
 leader count with empty supernodes, here each graph keeps only its leaders.
 Expressive by the rule of Bianchi & Lachi (2023): every node is assigned,
 rows of S sum to 1 and RED is ``S^T X``.
+
+Cannot cluster: nothing is learned and there is no clustering objective;
+the number of clusters is whatever the leaders give.
 """
 
 from __future__ import annotations

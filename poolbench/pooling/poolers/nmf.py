@@ -26,6 +26,9 @@ same numbers as the on-the-fly one.
 Precomputed (the default in training, ``trainer.precompute``): S and the pooled
 graph are computed once per graph and cached with the dataset (see
 :mod:`poolbench.pooling.precompute`); each step then costs ``S^T X`` only.
+
+Cannot cluster (``can_cluster`` false): S is a fixed factorisation of A with
+nothing to train, so the community task has no objective to optimise.
 """
 
 from __future__ import annotations
