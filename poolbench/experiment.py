@@ -165,9 +165,8 @@ class Experiment:
 
     @property
     def model_name(self) -> str:
-        m = self.cfg.model
-        blocks = "-".join(str(b) for b in m.blocks)
-        return f"{m.mp}[{blocks}]h{m.hidden}"
+        """A short name of the model shape, e.g. ``gin[2-1]h64`` (task's own)."""
+        return self.task.model_name(self.cfg.model)
 
     @cached_property
     def config_hash(self) -> str:

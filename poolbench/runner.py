@@ -107,7 +107,8 @@ def print_summary(frame, console: Console, expected: int) -> None:
     """The experiment's scores (its task's metrics), counts and cost."""
     metric = frame["metric"].iloc[0] if len(frame) else "acc"
     family = [METRICS[m] for m in METRIC_FAMILIES[metric]]
-    table = Table(title="poolbench results (mean ± std over folds)")
+    spread = frame["spread"].iloc[0] if len(frame) else "folds"
+    table = Table(title=f"poolbench results (mean ± std over {spread})")
     columns = ["dataset", "pooler", *(m.label for m in family)]
     for col in columns + ["folds", "ok runs", "failed", "s/epoch", "peak MB"]:
         table.add_column(

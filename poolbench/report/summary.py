@@ -3,9 +3,11 @@
 Each experiment is scored on its task's headline metric (the rows' ``metric``:
 accuracy, RMSE, NMI) and the metrics reported with it, as mean ± std over
 folds of the per-fold mean of the final runs (Errica et al. 2020); std is the
-population std over folds (ddof=0), as in PyDGN. Only rows with status ok
-enter the means; failures are counted, and the expected number of runs comes
-from the protocol recorded in the rows.
+population std over folds (ddof=0), as in PyDGN. A protocol with one split
+(a holdout, a public node split, community seeds) has no spread over folds,
+so there the std is over its runs (seeds), and ``spread`` says which. Only
+rows with status ok enter the means; failures are counted, and the expected
+number of runs comes from the protocol recorded in the rows.
 """
 
 from __future__ import annotations
@@ -52,13 +54,17 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     for key, rows in frame.groupby(GROUP, sort=True, dropna=False):
         ok = rows[rows["status"] == "ok"]
         record = dict(zip(GROUP, key))
+        spread = "runs" if ok["fold"].nunique() == 1 and len(ok) > 1 else "folds"
         for i, metric in enumerate(METRIC_FAMILIES[record["metric"]]):
             per_fold = ok.groupby("fold")[f"test_{metric}"].mean()
-            mean = per_fold.mean() if len(per_fold) else float("nan")
-            std = per_fold.std(ddof=0) if len(per_fold) else float("nan")
+            values = ok[f"test_{metric}"] if spread == "runs" else per_fold
+            mean = values.mean() if len(values) else float("nan")
+            std = values.std(ddof=0) if len(values) else float("nan")
             record[f"{metric}_mean"], record[f"{metric}_std"] = mean, std
             if i == 0:
-                record.update(mean=mean, std=std, folds=int(per_fold.size))
+                record.update(
+                    mean=mean, std=std, folds=int(per_fold.size), spread=spread
+                )
         record.update(
             runs=int(len(ok)),
             failed=int(len(rows) - len(ok)),

@@ -227,11 +227,18 @@ def _tables_for_protocol(
                 partial_rank |= bool(dagger)
                 cells[(row, "avg. rank")] = f"{mean_rank:.2f}{dagger}"
         sense = "highest" if info.higher_is_better else "lowest"
+        over = (
+            "the runs (seeds) of the one split"
+            if set(part["spread"]) == {"runs"}
+            else "the folds of the per-fold mean of the final runs"
+            if set(part["spread"]) == {"folds"}
+            else "the folds (per-fold means), or the runs where a cell has one fold"
+        )
         note = (
-            f"{info.label} ({task} task): mean ± std (population, ddof=0) over the "
-            f"folds of the per-fold mean of the final runs; {described}. Bold: "
-            f"best ({sense}) mean per dataset. Avg. rank: mean over datasets of "
-            "the rank of the mean (1 = best, ties share)."
+            f"{info.label} ({task} task): mean ± std (population, ddof=0) over "
+            f"{over}; {described}. Bold: best ({sense}) mean per dataset. Avg. "
+            "rank: mean over datasets of the rank of the mean (1 = best, ties "
+            "share)."
         )
         if short:
             note += (

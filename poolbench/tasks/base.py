@@ -100,6 +100,11 @@ class Task:
     def build_model(self, exp) -> nn.Module:
         raise NotImplementedError
 
+    def model_name(self, model) -> str:
+        """The results' ``model`` column: MP kind, blocks, width."""
+        blocks = "-".join(str(b) for b in model.blocks)
+        return f"{model.mp}[{blocks}]h{model.hidden}"
+
     # --- what the trainer asks --------------------------------------------
     def for_split(self, split) -> Task:
         """The task as one fold sees it (e.g. target statistics of its train

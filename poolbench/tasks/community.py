@@ -69,6 +69,11 @@ class CommunityDetection(Task):
                 f"({n} nodes)"
             )
 
+    def model_name(self, model) -> str:
+        layers = self.settings.get("mp_layers", 1)
+        k = self.settings.get("num_clusters", 16)
+        return f"{model.mp}x{layers}h{model.hidden}+pool(K={k})"
+
     def first_level_k(self, exp) -> int:
         return self.num_clusters
 

@@ -89,6 +89,9 @@ class NodeClassification(Task):
             ),
         )
 
+    def model_name(self, model) -> str:
+        return f"unet{model.depth}-{model.skip}-{model.mp}h{model.hidden}"
+
     def first_level_k(self, exp) -> int:
         ratios = exp.cfg.model.get("ratios") or [0.5]
         return max(1, int(np.ceil(ratios[0] * exp.dataset.num_nodes)))

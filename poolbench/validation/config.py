@@ -230,18 +230,31 @@ def check_protocol(section: dict):
 
 
 def check_model(section: dict) -> None:
-    from poolbench.models.hierarchical import READOUTS, HierarchicalGNN
+    """The model's keys against its consumer: ``model._target_`` when the
+    config names one (the U-Net), else the hierarchical GNN."""
+    from poolbench.models.hierarchical import HierarchicalGNN
     from poolbench.models.mp import MP_KINDS
 
+    section = dict(section)
+    target = section.pop("_target_", None)
+    consumer = (
+        HierarchicalGNN if target is None else _target("model", {"_target_": target})
+    )
     injected = dict.fromkeys(
-        ("in_channels", "num_classes", "avg_nodes"), "the dataset"
+        ("in_channels", "num_classes", "avg_nodes", "num_nodes"), "the dataset"
     ) | {"make_pooler": "the pooler config"}
-    check_section(Spec.of("model", HierarchicalGNN, injected), section)
-    for key, allowed in (("mp", MP_KINDS), ("readout", READOUTS)):
-        if key in section and section[key] not in allowed:
-            raise PoolbenchError(
-                f"unknown model.{key} {section[key]!r}; use one of {', '.join(allowed)}"
-            )
+    check_section(Spec.of("model", consumer, injected), section)
+    if "mp" in section and section["mp"] not in MP_KINDS:
+        raise PoolbenchError(
+            f"unknown model.mp {section['mp']!r}; use one of {', '.join(MP_KINDS)}"
+        )
+    if "readout" in section:
+        from poolbench.models.readout import readout_names
+
+        try:
+            readout_names(section["readout"])
+        except ValueError as exc:
+            raise PoolbenchError(f"model.readout: {exc}") from None
 
 
 def check_pooler(section: dict) -> None:
