@@ -35,8 +35,9 @@ class CommunityGNN(nn.Module):
 
     Args:
         in_channels: node feature size.
-        make_pooler: builds the pooler for ``hidden`` input channels.
-        mp, hidden, layers: the MP stack before the pooler.
+        make_pooler: builds the pooler for the channels entering it.
+        mp, hidden, layers: the MP stack before the pooler (0 layers: the
+            pooler reads the input features, as the baselines do).
         dropout: on the MP output, before the assignment is computed.
         activation: after each MP layer (``selu`` in DMoN's code).
     """
@@ -52,19 +53,23 @@ class CommunityGNN(nn.Module):
         activation: str = "relu",
     ):
         super().__init__()
-        if layers < 1:
-            raise ValueError("the community model needs at least one MP layer")
+        if layers < 0:
+            raise ValueError("model layers must be ≥ 0")
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}")
         sizes = [in_channels] + [hidden] * layers
         self.layers = nn.ModuleList(make_mp(mp, a, b) for a, b in zip(sizes, sizes[1:]))
         self.act = ACTIVATIONS[activation]
         self.dropout = nn.Dropout(dropout)
-        self.pooler = make_pooler(hidden)
+        self.pooler = make_pooler(sizes[-1])
 
     def forward(self, x, edge_index, edge_weight, batch) -> CommunityOutput:
         for layer in self.layers:
             x = self.act(layer(x, edge_index, edge_weight))
         out = self.pooler(self.dropout(x), edge_index, edge_weight, batch)
-        s = out.s[out.info["mask"]]  # [N, K]: the real nodes of the one graph
-        return CommunityOutput(s, out.aux_loss, [int(out.x.size(0))])
+        k = int(out.x.size(0))
+        if out.s is not None:
+            s = out.s[out.info["mask"]]  # [N, K]: the real nodes of the one graph
+        else:  # a hard clustering (a baseline): S is one-hot
+            s = torch.nn.functional.one_hot(out.info["cluster"], k).float()
+        return CommunityOutput(s, out.aux_loss, [k])

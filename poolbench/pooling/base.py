@@ -106,6 +106,9 @@ class Pooler(nn.Module):
     # reward a good partition without labels): what the community-level task
     # accepts. Each pooler says why in its docstring.
     can_cluster: ClassVar[bool] = False
+    # A clustering that is not learned (k-means, spectral clustering): the
+    # community task runs it as a reference point next to the learned ones.
+    clustering_baseline: ClassVar[bool] = False
     # lift() maps pooled features back to the input nodes (every pooler here).
     can_lift: ClassVar[bool] = True
     # Catalogue data: the paper ("Authors, Venue Year, link") and how the

@@ -88,6 +88,10 @@ class Task:
         """What only the loaded data and the pooler class can tell; raises
         PoolbenchError before any work (the config was checked before)."""
 
+    def trains(self, exp) -> bool:
+        """False when there is nothing to train (a clustering baseline)."""
+        return True
+
     @property
     def train_metric(self) -> str | None:
         """The score tallied on training batches (None: no labels in training)."""

@@ -54,10 +54,14 @@ class CommunityDetection(Task):
     def check(self, exp) -> None:
         """What only the loaded data and the pooler class can tell."""
         cls = exp.pooler_class
-        if not getattr(cls, "can_cluster", False):
+        if not (cls.can_cluster or cls.clustering_baseline):
             from poolbench.pooling.registry import discover
 
-            able = [n for n, c in discover().items() if getattr(c, "can_cluster", 0)]
+            able = [n for n, c in discover().items() if c.can_cluster] + [
+                f"{n} (baseline)"
+                for n, c in discover().items()
+                if c.clustering_baseline
+            ]
             raise PoolbenchError(
                 f"pooler {exp.pooler_name} has no clustering objective, so "
                 f"task=community cannot train it; use one of {', '.join(able)}"
@@ -85,15 +89,21 @@ class CommunityDetection(Task):
             # ratio 1 over avg_nodes = K gives exactly K clusters
             return exp.make_pooler(0, channels, float(k), ratio=1.0)
 
+        # A baseline clusters the raw input (features, or the graph alone):
+        # no MP layer in front of it, and nothing is trained.
+        learned = exp.pooler_class.trainable
         return CommunityGNN(
             exp.dataset.num_features,
             make_pooler,
             mp=model.mp,
             hidden=model.hidden,
-            layers=int(self.settings.get("mp_layers", 1)),
+            layers=int(self.settings.get("mp_layers", 1)) if learned else 0,
             dropout=model.dropout,
             activation=self.settings.get("activation", "relu"),
         )
+
+    def trains(self, exp) -> bool:
+        return exp.pooler_class.trainable
 
     def splits(self, exp) -> list[Split]:
         every = list(range(exp.dataset.num_nodes))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from poolbench.training.selection import (
     select_on_validation,
 )
 from poolbench.training.signals import Interrupted, signals_held, stop_on_signals
-from poolbench.training.trainer import fit
+from poolbench.training.trainer import FitResult, Metrics, fit
 
 
 @dataclass
@@ -123,7 +124,10 @@ def train_once(exp, split, seed: int, device, on_epoch=None) -> dict:
     model = exp.make_model(device)
     task = exp.task.for_split(split)
     train, val, test = exp.fold_loaders(split, generator)
-    result = fit(model, train, val, exp.trainer, device, on_epoch, task)
+    if task.trains(exp):
+        result = fit(model, train, val, exp.trainer, device, on_epoch, task)
+    else:  # nothing to learn (a clustering baseline): score it as it is
+        result = FitResult(-1, 0, math.nan, Metrics(math.nan), math.nan, 0.0, 0.0)
     # the same numerics (autocast or not) as the validation passes inside fit
     scores = task.evaluate(model, test, device, exp.trainer)
     return {"model": model, "fit": result, "test": scores}

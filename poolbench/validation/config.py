@@ -169,6 +169,13 @@ def check_dataset(values: dict):
     return preflight(**params, **extra)
 
 
+def pooler_name(values: dict) -> str:
+    """The pooler's registry name (its import path for a user's own)."""
+    from poolbench.pooling.registry import name_of
+
+    return name_of(_target("pooler", values["pooler"]))
+
+
 def check_task(values: dict, protocol) -> None:
     """The task's keys, the dataset kind it reads, the metrics it reports (for
     trainer.monitor and protocol.select_on) and the splits that apply."""
@@ -209,6 +216,27 @@ def check_task(values: dict, protocol) -> None:
             f"protocol.select_on={protocol.select_on} does not apply to {what} "
             f"on {dataset}; use auto or one of {', '.join(allowed)}"
         )
+    if name == "node" and values["model"].get("_target_") != (
+        "poolbench.models.unet.GraphUNet"
+    ):
+        raise PoolbenchError(
+            "task=node classifies nodes with a Graph U-Net: use model=unet"
+        )
+    if name == "community":
+        pooler = _target("pooler", values["pooler"])
+        if not (pooler.can_cluster or pooler.clustering_baseline):
+            from poolbench.pooling.registry import discover
+
+            able = [n for n, c in discover().items() if c.can_cluster] + [
+                f"{n} (baseline)"
+                for n, c in discover().items()
+                if c.clustering_baseline
+            ]
+            raise PoolbenchError(
+                f"pooler {pooler_name(values)} has no "
+                f"clustering objective, so task=community cannot train it; use "
+                f"one of {', '.join(able)}"
+            )
     if name == "community" and protocol.folds != 1:
         raise PoolbenchError(
             f"task=community uses every node and no split, so protocol.folds="
