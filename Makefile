@@ -9,7 +9,7 @@ export POOLBENCH_DATA_MIRROR ?= $(abspath ../shared/datasets)
 
 .PHONY: install install-reference test test-slow lint check-wheel train-example bench-smoke bench-synthetic bench-tu table bench bench-parallel bench-scaling
 .PHONY: slurm-start slurm-stop
-.PHONY: eval-expressiveness eval-autoencoder eval-spectral eval-all
+.PHONY: eval-expressiveness eval-autoencoder eval-spectral eval-all catalogue catalogue-costs
 
 install:
 	$(if $(TORCH),$(PIP) install $(TORCH))
@@ -84,3 +84,15 @@ eval-autoencoder:
 eval-spectral:
 	$(PYTHON) -m poolbench eval spectral $(EVAL_ARGS)
 eval-all: eval-expressiveness eval-autoencoder eval-spectral
+
+# The pooler catalogue docs/poolers.md, from the registry and the measured costs
+# in docs/pooler_costs.csv (tests/test_catalogue.py checks it is current).
+catalogue:
+	$(PYTHON) scripts/catalogue.py
+
+# Re-measure those costs (poolbench bench's timing of the training path) on
+# MUTAG and PROTEINS (a few minutes),
+# then regenerate the catalogue. CATALOGUE_ARGS="--poolers sep,nmf" narrows it.
+CATALOGUE_ARGS ?=
+catalogue-costs:
+	OMP_NUM_THREADS=1 $(PYTHON) scripts/catalogue.py --measure $(CATALOGUE_ARGS)

@@ -23,6 +23,8 @@ def pooler_table() -> Table:
         "aux loss",
         "precomputable",
         "expressive",
+        "can cluster",
+        "can lift",
     ):
         table.add_column(col)
     yes = {True: "yes", False: "-"}
@@ -36,6 +38,8 @@ def pooler_table() -> Table:
             yes[m["aux_loss"]],
             yes[m["precomputable"]],
             yes[m["expressive"]],
+            yes[m["can_cluster"]],
+            yes[m["can_lift"]],
         )
     return table
 

@@ -26,7 +26,7 @@ from poolbench.data.dataset import GraphDataset
 from poolbench.data.splits import Split, load_or_build_splits, splits_path
 from poolbench.errors import PoolbenchError
 from poolbench.models.hierarchical import HierarchicalGNN
-from poolbench.pooling.base import Pooler, TopologyPooler
+from poolbench.pooling.base import Pooler
 from poolbench.pooling.precompute import cache_key, load_or_compute
 from poolbench.pooling.registry import name_of
 from poolbench.training.protocol import flatten_grid
@@ -259,7 +259,7 @@ class Experiment:
         return (
             self.trainer.precompute
             and self.pooling_levels > 0
-            and issubclass(self.pooler_class, TopologyPooler)
+            and self.pooler_class.precomputable
         )
 
     def packed_graphs(self) -> PackedGraphs:

@@ -23,6 +23,7 @@ from poolbench.pooling.dense import (
     padded_features,
     sparse_adj_times,
 )
+from poolbench.pooling.lift import lift as lift_pooled
 from poolbench.pooling.reduce import cluster_reduce, dense_reduce
 from poolbench.pooling.select import DenseSelect
 
@@ -97,8 +98,20 @@ class Pooler(nn.Module):
     # False only for poolers whose output depends on node order by design (the
     # random controls); the contract test checks invariance for all others.
     order_invariant: ClassVar[bool] = True
-    # False for score-family poolers whose K is not ceil(ratio * N) (EdgePool).
+    # False for poolers whose K is not set by ratio: score-family ones that do
+    # not keep ceil(ratio * N) nodes (EdgePool), dense ones whose K is data
+    # driven (LaPool's leaders).
     keeps_ratio: ClassVar[bool] = True
+    # A learned S trained by a clustering objective of its own (aux losses that
+    # reward a good partition without labels): what the community-level task
+    # accepts. Each pooler says why in its docstring.
+    can_cluster: ClassVar[bool] = False
+    # lift() maps pooled features back to the input nodes (every pooler here).
+    can_lift: ClassVar[bool] = True
+    # Catalogue data: the paper ("Authors, Venue Year, link") and how the
+    # operator was checked against a reference implementation.
+    paper: ClassVar[str] = ""
+    reference: ClassVar[str] = ""
 
     def __init__(self, in_channels: int, ratio: float = 0.5, avg_nodes: float = 0.0):
         super().__init__()
@@ -122,7 +135,22 @@ class Pooler(nn.Module):
             "aux_loss": cls.has_aux_loss,
             "precomputable": cls.precomputable,
             "expressive": cls.expressive,
+            "can_cluster": cls.can_cluster,
+            "can_lift": cls.can_lift,
         }
+
+    @property
+    def out_channels(self) -> int:
+        """Feature size of the pooled nodes (EigenPool multiplies it)."""
+        return self.in_channels
+
+    def lift(self, x_pooled: Tensor, out: PoolOutput) -> Tensor:
+        """Pooled features ``[K_total, F]`` back on the input nodes ``[N, F]``.
+
+        ``out`` is this pooler's output for the graph being lifted; see
+        :mod:`poolbench.pooling.lift` (``S X'``, ``X'[cluster]`` or ``Θ X'``).
+        """
+        return lift_pooled(x_pooled, out)
 
     def forward(
         self,

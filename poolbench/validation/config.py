@@ -176,18 +176,23 @@ def check_protocol(section: dict):
 
 
 def check_model(section: dict) -> None:
-    from poolbench.models.hierarchical import READOUTS, HierarchicalGNN
+    from poolbench.models.hierarchical import HierarchicalGNN
     from poolbench.models.mp import MP_KINDS
+    from poolbench.models.readout import readout_names
 
     injected = dict.fromkeys(
         ("in_channels", "num_classes", "avg_nodes"), "the dataset"
     ) | {"make_pooler": "the pooler config"}
     check_section(Spec.of("model", HierarchicalGNN, injected), section)
-    for key, allowed in (("mp", MP_KINDS), ("readout", READOUTS)):
-        if key in section and section[key] not in allowed:
-            raise PoolbenchError(
-                f"unknown model.{key} {section[key]!r}; use one of {', '.join(allowed)}"
-            )
+    if "mp" in section and section["mp"] not in MP_KINDS:
+        raise PoolbenchError(
+            f"unknown model.mp {section['mp']!r}; use one of {', '.join(MP_KINDS)}"
+        )
+    if "readout" in section:
+        try:
+            readout_names(section["readout"])
+        except ValueError as exc:
+            raise PoolbenchError(f"model.readout: {exc}") from None
 
 
 def check_pooler(section: dict) -> None:

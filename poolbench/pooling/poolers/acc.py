@@ -11,6 +11,9 @@ Paper: https://arxiv.org/abs/2211.06218
 
 The paper's GTVConv message-passing layer is a model choice, not part of the
 pooler, and is not included.
+
+Can cluster: its loss is the asymmetric Cheeger cut (total variation plus balance), a
+graph-partitioning objective that TVGNN trains alone for node clustering.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from poolbench.pooling.registry import register
 
 @register("acc")
 class AsymCheegerCutPool(SoftClusterPooler):
+    paper = "Hansen & Bianchi, ICML 2023, https://arxiv.org/abs/2211.06218"
+    reference = "tgp: equal with copied weights (test_ref_soft_clustering.py)"
+    can_cluster = True
+
     def __init__(
         self,
         in_channels: int,

@@ -14,6 +14,10 @@ Deviation from tgp: tgp's link loss is one Frobenius norm over the whole
 padded batch and its entropy a mean over all nodes of the batch; here both are
 per graph and then averaged over graphs, so a graph's loss does not depend on
 its batch. For a single graph the values coincide.
+
+Can cluster: the link loss ||A - S S^T|| rewards putting linked nodes in one cluster and
+the entropy loss makes S near one-hot, so S trains to a partition without labels (DMoN's
+paper uses DiffPool as a clustering baseline).
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ from poolbench.pooling.registry import register
 
 @register("diffpool")
 class DiffPool(SoftClusterPooler):
+    paper = "Ying et al., NeurIPS 2018, https://arxiv.org/abs/1806.08804"
+    reference = "tgp: equal per graph with copied weights (test_ref_soft_clustering.py)"
+    can_cluster = True
+
     def __init__(
         self,
         in_channels: int,

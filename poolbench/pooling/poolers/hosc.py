@@ -15,6 +15,9 @@ tgp builds the motif matrix as ``A^3`` (walks, not triangles), and computes the
 first-order cut from the pooled adjacency after its diagonal was zeroed, which
 makes that term always 0. Here M counts triangles and the cut uses
 ``S^T A S`` before CON's post-processing.
+
+Can cluster: its loss is a (higher-order) normalised cut of S plus a balance term; the
+paper evaluates it on node clustering.
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ from poolbench.pooling.registry import register
 
 @register("hosc")
 class HOSCPool(SoftClusterPooler):
+    paper = "Duval & Malliaros, CIKM 2022, https://arxiv.org/abs/2209.03473"
+    reference = (
+        "tgp: equal except the documented motif/cut fixes (test_ref_soft_clustering.py)"
+    )
+    can_cluster = True
+
     def __init__(
         self,
         in_channels: int,

@@ -31,13 +31,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GCNConv
-from torch_geometric.nn.pool.select.topk import topk
 from torch_geometric.nn.resolver import activation_resolver
 from torch_geometric.utils import coalesce, get_laplacian, scatter
 
 from poolbench.pooling.base import Pooler, PoolOutput
 from poolbench.pooling.connect import cluster_connect
 from poolbench.pooling.registry import register
+from poolbench.pooling.select import keep_top
 
 
 def delta_propagation(
@@ -139,6 +139,10 @@ class MaxCutScoreNet(nn.Module):
 
 @register("maxcut")
 class MaxCutPool(Pooler):
+    paper = "Abate & Bianchi, ICLR 2025, https://arxiv.org/abs/2409.05100"
+    reference = (
+        "tgp: equal with copied weights except unreached nodes (test_ref_score.py)"
+    )
     family = "score"
     trainable = True
     has_aux_loss = True
@@ -173,7 +177,7 @@ class MaxCutPool(Pooler):
         n = x.size(0)
         num_graphs = int(batch.max()) + 1 if n else 0
         z = self.score_net(x, edge_index, edge_weight)
-        perm = topk(z, self.ratio, batch)
+        perm = keep_top(z, self.ratio, batch)
         kept, order = torch.sort(perm)
         k = kept.numel()
         # Supernodes are numbered by the index of their kept node.
