@@ -48,6 +48,22 @@ class Case:
     flags: list[str] = field(default_factory=list)  # before the overrides: -m
 
 
+def bad_smiles(case: Path) -> Path:
+    """A FreeSolv mirror whose third molecule has a ring that never closes."""
+    from tests.conftest import mirror_path
+
+    lines = (
+        (mirror_path() / "MoleculeNet" / "freesolv" / "raw" / "SAMPL.csv")
+        .read_text()
+        .splitlines()
+    )
+    lines[3] = lines[3].replace(lines[3].split(",")[-3], "C1CC(")
+    raw = case / "mirror" / "MoleculeNet" / "freesolv" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "SAMPL.csv").write_text("\n".join(lines) + "\n")
+    return case / "mirror"
+
+
 def broken_mutag(part: str, line: int, text: str | None) -> Callable:
     def setup(case: Path) -> Path:
         raw = mutag_copy(case / "mirror")
@@ -128,7 +144,9 @@ CASES = {
     "dropout 1.5": Case(["model.dropout=1.5"], "model.dropout must lie in [0, 1)"),
     "an empty MP block": Case(["model.blocks=[2,0]"], "model.blocks must be ≥ 1"),
     "unknown MP layer": Case(["model.mp=gat"], "unknown model.mp 'gat'"),
-    "unknown readout": Case(["model.readout=avg"], "model.readout: unknown readout avg"),
+    "unknown readout": Case(
+        ["model.readout=avg"], "model.readout: unknown readout avg"
+    ),
     "temperature zero": Case(["pooler.temp=0"], "pooler.temp must be > 0"),
     "negative seed": Case(["seed=-1"], "seed must be ≥ 0"),
     "seed not a number": Case(["seed=abc"], "seed must be an integer"),
@@ -275,6 +293,42 @@ CASES = {
         ["dataset=ptc_mr,mutag", "protocol=cv10", "protocol.folds=100"],
         "class 0 of MUTAG has 63",
         flags=["-m"],
+    ),
+    # tasks against data, models and poolers
+    "graph-only dataset for task=node": Case(
+        ["task=node", "dataset=mutag"], "MUTAG is many graphs"
+    ),
+    "node dataset for task=graph": Case(
+        ["dataset=cora"], "cora is one graph with node labels"
+    ),
+    "task=node without the U-Net": Case(
+        ["task=node", "dataset=cora", "model=hierarchical"], "use model=unet"
+    ),
+    "pooler that cannot cluster": Case(
+        ["task=community", "dataset=sbm", "pooler=topk"],
+        "pooler topk has no clustering objective",
+    ),
+    "community with folds": Case(
+        ["task=community", "dataset=sbm", "protocol=cv10"], "use protocol=seeds"
+    ),
+    "more clusters than nodes": Case(
+        ["task=community", "dataset=sbm", "pooler=dmon", "task.num_clusters=5000"],
+        "task.num_clusters=5000 must lie in [2, 1000]",
+    ),
+    "accuracy monitor on real targets": Case(
+        ["dataset=esol", "trainer.monitor=val_acc"],
+        "trainer.monitor=val_acc does not apply to task=graph (regression)",
+    ),
+    "stratified split of real targets": Case(
+        ["dataset=esol", "protocol.split=stratified"],
+        "protocol.split=stratified does not apply",
+    ),
+    "scaffold split without molecules": Case(
+        ["dataset=mutag", "protocol.split=scaffold"],
+        "protocol.split=scaffold needs molecules",
+    ),
+    "unparseable SMILES": Case(
+        ["dataset=freesolv"], "line 4: cannot parse SMILES", bad_smiles
     ),
 }
 

@@ -81,11 +81,13 @@ def load_sbm(
 def load_lfr(
     root: str,
     nodes: int = 1000,
-    tau1: float = 3.0,
+    tau1: float = 2.5,
     tau2: float = 1.5,
     mu: float = 0.1,
     average_degree: float = 10.0,
-    min_community: int = 50,
+    max_degree: int = 50,
+    min_community: int = 20,
+    max_community: int = 100,
     feature_dim: int = 16,
     feature_signal: float = 3.0,
     aligned: bool = True,
@@ -94,14 +96,17 @@ def load_lfr(
     """The LFR benchmark (Lancichinetti, Fortunato & Radicchi 2008).
 
     ``mu`` is the mixing: the share of a node's edges that leave its
-    community (0.1 clear, 0.5 hard).
+    community (0.1 clear, 0.5 hard). ``tau1`` and ``tau2`` are the power-law
+    exponents of degrees and community sizes; networkx's generator converges
+    for the defaults (about 20 communities of 20 to 100 nodes).
     """
     if not 0 <= mu <= 1:
         raise PoolbenchError(f"dataset.mu must lie in [0, 1], got {mu}")
     try:
         g = nx.LFR_benchmark_graph(
             nodes, tau1, tau2, mu, average_degree=average_degree,
-            min_community=min_community, seed=seed, max_iters=500,
+            max_degree=max_degree, min_community=min_community,
+            max_community=max_community, seed=seed, max_iters=500,
         )  # fmt: skip
     except nx.ExceededMaxIterations:
         raise PoolbenchError(
@@ -119,7 +124,8 @@ def load_lfr(
     graph = Data(x=x, edge_index=_graph(g, nodes), y=torch.from_numpy(communities))
     params = dict(
         generator="lfr", nodes=nodes, tau1=tau1, tau2=tau2, mu=mu,
-        average_degree=average_degree, min_community=min_community,
+        average_degree=average_degree, max_degree=max_degree,
+        min_community=min_community, max_community=max_community,
         feature_dim=feature_dim, feature_signal=feature_signal, aligned=aligned,
         seed=seed,
     )  # fmt: skip

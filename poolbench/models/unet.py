@@ -19,6 +19,7 @@ pooled topology is computed once and reused.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -53,7 +54,9 @@ def two_hop(edge_index: Tensor, edge_weight: Tensor | None, num_nodes: int):
     index = torch.cat([edge_index, torch.stack([loops, loops])], 1)
     values = torch.cat([w, torch.ones(num_nodes, device=w.device)])
     a = torch.sparse_coo_tensor(index, values, (num_nodes, num_nodes)).coalesce()
-    squared = torch.sparse.mm(a, a).coalesce()
+    with warnings.catch_warnings():  # torch calls its sparse CSR path "beta"
+        warnings.simplefilter("ignore", UserWarning)
+        squared = torch.sparse.mm(a, a).coalesce()
     out_index, out_weight = remove_self_loops(squared.indices(), squared.values())
     return coalesce(out_index, out_weight, num_nodes)
 

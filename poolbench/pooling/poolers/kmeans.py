@@ -28,6 +28,15 @@ from poolbench.pooling.reduce import cluster_reduce
 from poolbench.pooling.registry import register
 
 
+def by_first_appearance(labels: np.ndarray) -> np.ndarray:
+    """Cluster ids renumbered 0, 1, ... in order of first appearance, so ids
+    depend on the clusters and not on the solver's numbering (gaps closed)."""
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    rank = np.empty(first.size, dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(first.size)
+    return rank[inverse.reshape(-1)]
+
+
 def kmeans_clusters(x: Tensor, batch: Tensor, k: int, seed: int) -> Tensor:
     """Graph-ordered cluster ids ``[N]`` of k-means run on each graph alone."""
     from sklearn.cluster import KMeans
@@ -43,10 +52,7 @@ def kmeans_clusters(x: Tensor, batch: Tensor, k: int, seed: int) -> Tensor:
             labels = np.zeros(len(rows), dtype=np.int64)
         else:
             fit = KMeans(n_clusters, n_init=10, random_state=seed).fit(features[rows])
-            # renumber by first appearance: ids depend on the clusters, not the run
-            _, first = np.unique(fit.labels_, return_index=True)
-            rank = np.argsort(np.argsort(first))
-            labels = rank[fit.labels_]
+            labels = by_first_appearance(fit.labels_)
         cluster[rows] = labels + offset
         offset += int(labels.max()) + 1
     return torch.from_numpy(cluster).to(x.device)

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from poolbench.pooling.base import TopologyPooler
 from poolbench.pooling.poolers.graclus import cluster_topology
+from poolbench.pooling.poolers.kmeans import by_first_appearance
 from poolbench.pooling.registry import register
 
 
@@ -49,18 +50,21 @@ def spectral_clusters(
         n_clusters = min(k, n)
         if n_clusters == 1 or not inside.any():
             labels = np.zeros(n, dtype=np.int64)
+        elif n_clusters == n:
+            labels = np.arange(n)
         else:
             adj = coo_matrix(
                 (w[inside], (src[inside] - start, dst[inside] - start)), shape=(n, n)
             ).tocsr()
+            if n <= 2000:  # ARPACK needs K < N: small graphs go dense
+                adj = adj.toarray()
             with warnings.catch_warnings():  # disconnected graphs: a known caveat
                 warnings.simplefilter("ignore")
                 labels = SpectralClustering(
                     n_clusters, affinity="precomputed", assign_labels="cluster_qr",
                     random_state=0,
                 ).fit_predict(adj)  # fmt: skip
-            _, first = np.unique(labels, return_index=True)
-            labels = np.argsort(np.argsort(first))[labels]
+            labels = by_first_appearance(labels)
         cluster[rows] = labels + offset
         offset += int(labels.max()) + 1
     return torch.from_numpy(cluster).to(edge_index.device)
