@@ -132,7 +132,39 @@ def load_tu(
 load_tu.preflight = preflight_tu  # what the pre-flight calls with the same keys
 
 
+def _weights_only_load(path, map_location=None):
+    """PyG's loader, without its fallback to an unrestricted ``torch.load``.
+
+    PyG retries a failed weights-only load with ``weights_only=False``, which
+    runs whatever a pickle under ``processed/`` says; files under data.root can
+    come from anyone, so here a file that is not plain data is an error.
+    """
+    import torch
+
+    with open(path, "rb") as f:
+        return torch.load(f, map_location=map_location, weights_only=True)
+
+
 def _tu_dataset(root: Path, name: str, mirror: str | None):
+    """PyG's TUDataset loaded safely: its processed file only as plain data (a
+    foreign one is deleted and rebuilt from the checked raw files)."""
+    import pickle
+    import shutil
+
+    from torch_geometric.io import fs
+
+    original, fs.torch_load = fs.torch_load, _weights_only_load
+    try:
+        try:
+            return _checked_tu_dataset(root, name, mirror)
+        except pickle.UnpicklingError:
+            shutil.rmtree(root / "TUDataset" / name / "processed", ignore_errors=True)
+            return _checked_tu_dataset(root, name, mirror)
+    finally:
+        fs.torch_load = original
+
+
+def _checked_tu_dataset(root: Path, name: str, mirror: str | None):
     """PyG's TUDataset that never downloads with a mirror set, and checks what
     it downloads before processing it."""
     from torch_geometric.datasets import TUDataset
