@@ -13,7 +13,7 @@ export POOLBENCH_DATA_MIRROR ?= $(abspath ../shared/datasets)
 
 install:
 	$(if $(TORCH),$(PIP) install $(TORCH))
-	$(PIP) install -e ".[dev]"
+	$(PIP) install -e ".[dev,chem]"
 
 # The reference library tgp needs torch-scatter compiled against the installed
 # torch (about 6 minutes on 2 cores).
@@ -21,7 +21,7 @@ install-reference:
 	$(PYTHON) -c "import torch_scatter" 2>/dev/null || { \
 		$(PIP) install "setuptools>=70" wheel && \
 		$(PIP) install --no-build-isolation torch-scatter; }
-	$(PIP) install -e ".[dev,reference]"
+	$(PIP) install -e ".[dev,chem,reference]"
 
 test:
 	OMP_NUM_THREADS=1 $(PYTHON) -m pytest -q
