@@ -19,11 +19,30 @@ def composed(tmp_path, *overrides):
         return compose("config", overrides=[*local, *overrides])
 
 
+def with_its_task(dataset: str) -> str:
+    """A dataset override plus the task its kind needs (one graph: node)."""
+    from hydra.utils import get_method
+    from omegaconf import OmegaConf
+
+    loader = get_method(
+        OmegaConf.load(CONF_DIR / "dataset" / f"{dataset}.yaml")._target_
+    )
+    nodes = getattr(loader, "dataset_kind", "graphs") == "nodes"
+    return f"dataset={dataset}" + (" task=node" if nodes else "")
+
+
+# experiments built for one kind of data, run on a dataset of that kind
+EXPERIMENT_DATA = {"gao_ji2019": "dataset=cora", "dmon2023": "dataset=sbm"}
+
 SHIPPED = (
     [f"pooler={p}" for p in choices("pooler") if p != "custom"]
-    + [f"dataset={d}" for d in choices("dataset") if d != "tu"]
-    + [f"experiment={e}" for e in choices("experiment")]
+    + [with_its_task(d) for d in choices("dataset") if d != "tu"]
+    + [f"experiment={e} {EXPERIMENT_DATA.get(e, '')}" for e in choices("experiment")]
     + ["model=flat", "logger=wandb", "protocol=holdout", "dataset=tu dataset.name=X"]
+    + [
+        "task=community dataset=sbm pooler=dmon",
+        "task=node dataset=cora protocol=random",
+    ]
 )
 
 
