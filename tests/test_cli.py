@@ -138,12 +138,13 @@ def test_list_and_help(cli):
     assert poolers.returncode == 0
     for name in ("mincut", "topk", "none", "soft_clustering", "dense", "sparse"):
         assert name in poolers.stdout
-    datasets = cli("list", "datasets")
-    assert (
-        datasets.returncode == 0
-        and "MUTAG" in datasets.stdout
-        and "188" in datasets.stdout
-    )
+    datasets = cli("list", "datasets", env={"COLUMNS": "200"})
+    assert datasets.returncode == 0
+    rows = {line.split("│")[1].strip(): line for line in datasets.stdout.splitlines()
+            if line.count("│") > 3}  # fmt: skip
+    assert "MUTAG" in rows["mutag"] and "188" in rows["mutag"]
+    assert "node, community" in rows["cora"] and "1 graph" in rows["cora"]
+    assert "regression" in rows["esol"] and "regression" not in rows["mutag"]
     helped = cli("--help")
     assert helped.returncode == 0 and "poolbench train" in helped.stdout
     unknown = cli("frobnicate")
