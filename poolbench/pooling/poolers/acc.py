@@ -18,12 +18,15 @@ from __future__ import annotations
 from torch import Tensor
 
 from poolbench.pooling.base import PaddedGraph, SoftClusterPooler
-from poolbench.pooling.losses import asym_norm_loss, totvar_loss
+from poolbench.pooling.losses import asym_norm_loss, totvar_loss_edges
 from poolbench.pooling.registry import register
 
 
 @register("acc")
 class AsymCheegerCutPool(SoftClusterPooler):
+    # The total variation is a sum over the edges: no dense A.
+    needs_dense_adj = False
+
     def __init__(
         self,
         in_channels: int,
@@ -39,6 +42,7 @@ class AsymCheegerCutPool(SoftClusterPooler):
 
     def aux_losses(self, g: PaddedGraph) -> dict[str, Tensor]:
         return {
-            "totvar": self.totvar_coeff * totvar_loss(g.adj, g.s),
+            "totvar": self.totvar_coeff
+            * totvar_loss_edges(g.entries(), g.s_flat, g.s.size(0)),
             "balance": self.balance_coeff * asym_norm_loss(g.s, g.mask),
         }
