@@ -1,4 +1,4 @@
-"""``poolbench bench --peer tgp``: poolbench against the reference library, side by side.
+"""``poolbench bench --peer tgp``: poolbench against the reference library.
 
 For every pooler both libraries have, the same data, split (holdout fold 0),
 model shape (``model.blocks=[1,1]``: GIN -> pool -> GIN -> sum -> MLP), batch
