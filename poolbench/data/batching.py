@@ -223,12 +223,16 @@ class PackedLoader:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.generator = generator
+        self._fixed: list[GraphBatch] | None = None
 
     def __len__(self) -> int:
         return -(-self.index.numel() // self.batch_size)
 
     def on(self, device: torch.device) -> PackedLoader:
-        """The same loader building its batches on ``device`` (data moved once)."""
+        """The same loader building its batches on ``device`` (data moved once);
+        itself when already there, so batches it keeps are reused."""
+        if self.packed.device == concrete(device):
+            return self
         placed = PackedLoader(
             self.packed.to(device), [], self.batch_size, self.shuffle, self.generator
         )
@@ -243,15 +247,21 @@ class PackedLoader:
     def _batches(self) -> Iterator[GraphBatch]:
         n = self.index.numel()
         if not self.shuffle:
-            order = torch.arange(n)
-        else:
-            generator = self.generator
-            if generator is None:  # RandomSampler seeds its own from the global RNG
-                seed = int(torch.empty((), dtype=torch.int64).random_().item())
-                generator = torch.Generator().manual_seed(seed)
-            order = torch.randperm(n, generator=generator)
+            # The same batches every epoch (validation, test): built once and
+            # kept, a copy of this split's graphs, for the loader's lifetime.
+            if self._fixed is None:
+                self._fixed = [
+                    self.packed.batch(self.index[start : start + self.batch_size])
+                    for start in range(0, n, self.batch_size)
+                ]
+            yield from self._fixed
+            return
+        generator = self.generator
+        if generator is None:  # RandomSampler seeds its own from the global RNG
+            seed = int(torch.empty((), dtype=torch.int64).random_().item())
+            generator = torch.Generator().manual_seed(seed)
+        order = torch.randperm(n, generator=generator)
         ids = self.index[order]
         for start in range(0, n, self.batch_size):
             yield self.packed.batch(ids[start : start + self.batch_size])
-        if self.shuffle:
-            torch.randperm(n, generator=generator)  # RandomSampler's tail draw
+        torch.randperm(n, generator=generator)  # RandomSampler's tail draw

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import GCNConv, GraphConv, MessagePassing
+from torch_geometric.nn import GCNConv, GraphConv
 
 MP_KINDS = ("gin", "gcn", "graphconv", "mlp")
 # 1-WL expressive MP layers (Xu et al. 2019): used for the expressiveness verdict.
@@ -34,11 +34,24 @@ def dense_aggregate(x: Tensor, dense_adj: Tensor) -> Tensor:
     return (dense_adj.transpose(1, 2) @ x.view(b, k, -1)).reshape(b * k, -1)
 
 
-class WeightedGINConv(MessagePassing):
+def edge_aggregate(x: Tensor, edge_index: Tensor, edge_weight: Tensor | None):
+    """``sum_j w_ji x_j`` over the edges ``j -> i`` (PyG's source-to-target flow).
+
+    What ``MessagePassing.propagate`` with ``aggr="add"`` computes, bit for bit
+    on the CPU, without its per-call Python machinery (a fifth of a small
+    layer's time).
+    """
+    msg = x.index_select(0, edge_index[0])
+    if edge_weight is not None:
+        msg = msg * edge_weight.view(-1, 1)
+    return x.new_zeros(x.shape[0], msg.shape[1]).index_add_(0, edge_index[1], msg)
+
+
+class WeightedGINConv(nn.Module):
     """GIN with edge weights: ``MLP((1 + eps) x_i + sum_j w_ij x_j)``."""
 
     def __init__(self, in_channels: int, out_channels: int, train_eps: bool = True):
-        super().__init__(aggr="add")
+        super().__init__()
         self.mlp = nn.Sequential(
             nn.Linear(in_channels, out_channels),
             nn.ReLU(),
@@ -56,12 +69,9 @@ class WeightedGINConv(MessagePassing):
         if dense_adj is not None:
             agg = dense_aggregate(x, dense_adj)
         else:
-            agg = self.propagate(edge_index, x=x, edge_weight=edge_weight)
+            agg = edge_aggregate(x, edge_index, edge_weight)
         eps = self.eps if self.eps is not None else 0.0
         return self.mlp((1 + eps) * x + agg)
-
-    def message(self, x_j: Tensor, edge_weight: Tensor | None) -> Tensor:
-        return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j
 
 
 class WeightedGraphConv(GraphConv):

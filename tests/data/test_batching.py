@@ -56,6 +56,23 @@ def test_packed_loader_matches_dataloader_batches_and_rng_use(mutag, generator_s
     assert_same_batches(plain, fast)
 
 
+def test_unshuffled_batches_are_built_once_and_reused(mutag, monkeypatch):
+    """Validation and test batches are the same every epoch: gathered once."""
+    packed = PackedGraphs.from_graphs(mutag.graphs, CPU)
+    calls = []
+    original = PackedGraphs.batch
+    monkeypatch.setattr(
+        PackedGraphs, "batch", lambda self, ids: calls.append(1) or original(self, ids)
+    )
+    loader = PackedLoader(packed, list(range(40)), 16, shuffle=False)
+    first, second = batches_of(loader), batches_of(loader)
+    assert len(calls) == 3  # 40 graphs in batches of 16, built in epoch 1 only
+    assert_same_batches(first, second)
+    shuffled = PackedLoader(packed, list(range(40)), 16, True, torch.Generator())
+    batches_of(shuffled), batches_of(shuffled)
+    assert len(calls) == 3 + 6  # shuffled batches differ per epoch: rebuilt
+
+
 def test_edge_weights_ride_along_and_mixed_weights_are_refused():
     graphs = [
         Data(
@@ -126,3 +143,10 @@ def test_fit_gives_the_same_numbers_on_the_fast_and_plain_paths(
     assert test_a.acc == pytest.approx(test_b.acc, abs=1e-6)
     assert test_a.loss == pytest.approx(test_b.loss, abs=1e-6)
     assert res_a.avg_nodes_pooled == pytest.approx(res_b.avg_nodes_pooled)
+
+
+def test_a_loader_already_on_the_device_is_itself_when_placed(mutag):
+    from poolbench.training.trainer import placed
+
+    loader = PackedLoader(PackedGraphs.from_graphs(mutag.graphs, CPU), [0, 1], 2)
+    assert placed(loader, CPU) is loader  # its kept batches survive evaluate()

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from poolbench.models.hierarchical import HierarchicalGNN
-from poolbench.models.mp import MP_KINDS, dense_aggregate, make_mp
+from poolbench.models.mp import MP_KINDS, dense_aggregate, edge_aggregate, make_mp
 from poolbench.pooling.dense import from_padded
 from tests.models.test_hierarchical import batch, factory, forward
 
@@ -55,3 +55,19 @@ def test_model_after_a_dense_pooler_is_unchanged_by_the_block_path(pooler, monke
     monkeypatch.setattr(cls, "forward", without_block_form)
     slow = forward(model, b)
     torch.testing.assert_close(fast.logits, slow.logits, atol=1e-5, rtol=1e-5)
+
+
+def test_edge_aggregation_equals_pyg_message_passing():
+    """The GIN's own sum over edges is what PyG's propagate computes."""
+    from torch_geometric.nn import SimpleConv
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(30, 5, generator=g)
+    edge_index = torch.randint(0, 30, (2, 90), generator=g)
+    weight = torch.rand(90, generator=g)
+    conv = SimpleConv(aggr="sum")
+    for w in (weight, None):
+        want = conv(x, edge_index, w)
+        torch.testing.assert_close(edge_aggregate(x, edge_index, w), want)
+    # no in-edges: zeros, and the row count follows x, not the edges
+    assert edge_aggregate(x, edge_index[:, :0], None).abs().sum() == 0
