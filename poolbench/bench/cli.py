@@ -22,7 +22,10 @@ default: a plain PyG training loop (DataLoader shuffle, batch 32, torch's
   Adam, for each dataset x pooler. Prints sec/epoch, speedups, the overhead
   share (1 - forward+backward+step over wall time) and peak memory.
 --parallel: 8 runs as 1 job, as 2 jobs of 1 thread, and as 2 naive jobs with
-  torch's default threads; prints sweep wall times and speedups.
+  torch's default threads; prints sweep wall times, speedups and runs per
+  minute. Where a GPU is visible (or with --device cuda): 1 against
+  --concurrency jobs sharing GPU 0, each capped to its share of the memory;
+  without one it falls back to the CPU settings.
 --scaling: time and memory of one forward+backward of every registered pooler
   against N (10^2..10^5) on Erdos-Renyi and Barabasi-Albert graphs; writes
   scaling.csv and scaling.png to --out.
@@ -73,6 +76,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print JSON rows only")
     group = parser.add_argument_group("--parallel")
     group.add_argument("--runs", type=int, default=8, help="runs in the sweep")
+    group.add_argument(
+        "--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto"
+    )
+    group.add_argument(
+        "--concurrency", type=int, default=4, help="jobs sharing one GPU (4)"
+    )
     group = parser.add_argument_group("--peer")
     group.add_argument("--repeats", type=int, default=2, help="median over repeats")
     group.add_argument(
@@ -107,6 +116,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         raise PoolbenchError("--repeats must be ≥ 1")
     if args.runs < 2:
         raise PoolbenchError("--runs must be ≥ 2")
+    if args.concurrency < 2:
+        raise PoolbenchError("--concurrency must be ≥ 2")
+    if args.parallel and args.device == "cuda":
+        from poolbench.training.device import visible_gpus
+
+        if not visible_gpus():
+            raise PoolbenchError(
+                "--device cuda asked for but no GPU is visible; "
+                "use --device auto or cpu"
+            )
     if args.max_nodes < 100:
         raise PoolbenchError("--max-nodes must be ≥ 100")
     return args
@@ -213,17 +232,22 @@ def _parallel(args, console: Console) -> None:
         f"{args.runs} runs of {dataset} × {pooler}, {args.epochs} epochs each …",
         highlight=False,
     )
-    rows = measure_parallel(dataset, pooler, args.runs, args.epochs)
+    rows = measure_parallel(
+        dataset, pooler, args.runs, args.epochs, args.device, args.concurrency
+    )
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=1))
         return
     table = Table(title=f"parallel sweep: {args.runs} runs of {dataset} × {pooler}")
-    for col in ("setting", "jobs", "threads/job", "wall s", "speedup vs 1 job"):
+    for col in (
+        "setting", "device", "jobs", "threads/job", "wall s", "runs/min",
+        "speedup vs 1 job",
+    ):  # fmt: skip
         table.add_column(col, justify="left" if col == "setting" else "right")
     for r in rows:
         table.add_row(
-            r.setting, str(r.jobs), r.threads_per_job, f"{r.wall_sec:.2f}",
-            f"{r.speedup_vs_1_job:.2f}",
+            r.setting, r.device, str(r.jobs), r.threads_per_job, f"{r.wall_sec:.2f}",
+            f"{r.runs_per_min:.1f}", f"{r.speedup_vs_1_job:.2f}",
         )  # fmt: skip
     table_console().print(table)
 
