@@ -1,8 +1,11 @@
 """Run a benchmark preset (poolers × datasets) as one Hydra multirun, then the table.
 
 Prints the job list and the run count first (with what an earlier, interrupted
-sweep already finished), shows overall progress while the multirun goes, and
-ends with ``poolbench table`` restricted to the preset. Rerunning resumes.
+sweep already finished) and the projected wall time (see
+:mod:`poolbench.bench.projection`; ``--no-project`` skips the short calibration
+it needs), shows overall progress while the multirun goes, and ends with
+``poolbench table`` restricted to the preset and the real wall time.
+Rerunning resumes.
 
     python scripts/bench.py smoke                  # minutes: a few poolers, MUTAG
     python scripts/bench.py tu --jobs 8            # every pooler × 9 TU sets, CV
@@ -17,6 +20,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +71,7 @@ class Job:
     pooler: str
     dataset: str
     keys: set[tuple[str, int, int]]  # (config_hash, fold, run) of its final runs
+    cfg: object = None  # its composed config
 
 
 def plan(preset: Preset, extra: list[str]) -> list[Job]:
@@ -86,7 +91,7 @@ def plan(preset: Preset, extra: list[str]) -> list[Job]:
                 cfg = compose("config", overrides=overrides + preset.overrides + extra)
                 h, p = config_hash(cfg), cfg.protocol
                 keys = {(h, f, r) for f in range(p.folds) for r in range(p.runs)}
-                jobs.append(Job(pooler, dataset, keys))
+                jobs.append(Job(pooler, dataset, keys, cfg))
     return jobs
 
 
@@ -111,6 +116,70 @@ def unavailable(dataset: str) -> str | None:
         f"not in the mirror {mirror}; add it there, or run with "
         "POOLBENCH_DATA_MIRROR= (empty) to let PyG download it"
     )
+
+
+def job_costs(jobs: list[Job], done: set, store_dir: str, log) -> list:
+    """Each unfinished job's cost per epoch: from the store, else measured."""
+    from poolbench.bench.projection import JobCost, measure_sec_per_epoch
+    from poolbench.experiment import Experiment, load_dataset
+    from poolbench.results.store import ResultsStore
+    from poolbench.training.device import resolve_device, set_threads
+
+    set_threads(1)  # as each sweep job runs (trainer.threads=1)
+    frame = ResultsStore(store_dir).latest()
+    datasets, costs = {}, []
+    for job in jobs:
+        todo = len(job.keys - done)
+        if not todo:
+            continue
+        config_hash = next(iter(job.keys))[0]
+        mine = frame[(frame.config_hash == config_hash) & (frame.status == "ok")]
+        if not frame.empty and len(mine):
+            cost = JobCost(job.pooler, job.dataset, 0,
+                           float(mine.sec_per_epoch.mean()), "store",
+                           float(mine.epochs.mean()))  # fmt: skip
+        else:
+            name = job.cfg.dataset.name if "name" in job.cfg.dataset else job.dataset
+            if name not in datasets:
+                datasets[name] = load_dataset(job.cfg)
+            exp = Experiment(job.cfg, datasets[name])
+            log(f"[bench] calibrating {job.pooler} × {job.dataset} …")
+            cost = measure_sec_per_epoch(exp, resolve_device(job.cfg.device))
+        cost.runs = todo
+        costs.append(cost)
+    return costs
+
+
+def print_projection(costs: list, cfg, n_jobs: int, calibration_sec: float):
+    from poolbench.bench.projection import format_duration, project
+
+    trainer = cfg.trainer
+    p = project(costs, int(trainer.patience), int(trainer.max_epochs), n_jobs)
+    sources = {s: sum(c.source == s for c in costs) for s in ("measured", "store")}
+    sources["oom"] = sum(c.source == "oom" for c in costs)
+    typical = ""
+    if p.typical_sec is not None:
+        typical = f"; typical {format_duration(p.typical_sec)} from stored runs"
+    print(
+        f"[bench] projected wall time with {n_jobs} parallel jobs: "
+        f"{format_duration(p.low_sec)} (every run stopping after "
+        f"patience+1 = {trainer.patience + 1} epochs) to "
+        f"{format_duration(p.high_sec)} (all {trainer.max_epochs} epochs)"
+        f"{typical}"
+    )
+    print(
+        f"[bench] costs per epoch: {sources['measured']} jobs measured "
+        f"({format_duration(calibration_sec)} of calibration), "
+        f"{sources['store']} from the store, {sources['oom']} will be oom rows"
+    )
+    heavy = sorted(costs, key=lambda c: -c.runs * c.sec_per_epoch)[:5]
+    print(
+        "[bench] heaviest: "
+        + ", ".join(
+            f"{c.pooler} × {c.dataset} {c.sec_per_epoch:.3g} s/epoch" for c in heavy
+        )
+    )
+    return p
 
 
 def watch(store_dir: Path, keys: set, stop: threading.Event) -> None:
@@ -150,6 +219,11 @@ def main() -> int:
     parser.add_argument("--launcher", help="hydra/launcher (default per preset)")
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--dry-run", action="store_true", help="print the plan only")
+    parser.add_argument(
+        "--no-project",
+        action="store_true",
+        help="skip the wall-time projection (and its calibration epochs)",
+    )
     args = parser.parse_args()
 
     from poolbench.results.store import ResultsStore
@@ -194,8 +268,19 @@ def main() -> int:
     if launcher == "joblib":
         command.append(f"hydra.launcher.n_jobs={n_jobs}")
     print("[bench] $ " + " ".join(command[1:]), flush=True)
+    projection = None
+    if jobs and not args.no_project:
+        start = time.perf_counter()
+        costs = job_costs(
+            jobs, done, args.results_dir, lambda m: print(m, file=sys.stderr)
+        )
+        parallel = n_jobs if launcher == "joblib" else 1
+        projection = print_projection(
+            costs, jobs[0].cfg, parallel, time.perf_counter() - start
+        )
     if args.dry_run or not jobs:
         return 0
+    sweep_start = time.perf_counter()
     stop = threading.Event()
     watcher = threading.Thread(
         target=watch, args=(Path(args.results_dir), keys, stop), daemon=True
@@ -218,7 +303,18 @@ def main() -> int:
         f"--results-dir={args.results_dir}",
     ]
     print("[bench] $ " + " ".join(table[1:]), flush=True)
-    return subprocess.call(table) or code
+    table_code = subprocess.call(table)
+    from poolbench.bench.projection import format_duration
+
+    real = time.perf_counter() - sweep_start
+    projected = ""
+    if projection is not None:
+        projected = (
+            f" (projected {format_duration(projection.low_sec)} to "
+            f"{format_duration(projection.high_sec)})"
+        )
+    print(f"[bench] real wall time: {format_duration(real)}{projected}")
+    return table_code or code
 
 
 if __name__ == "__main__":
