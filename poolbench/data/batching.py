@@ -85,13 +85,16 @@ class Segments:
     def to(self, device: torch.device) -> Segments:
         return Segments(self.ptr.to(device), self.ptr_cpu)
 
+    def cpu_counts(self, ids_cpu: Tensor) -> Tensor:
+        """Row count of each graph ``ids_cpu``, on the host."""
+        return self.ptr_cpu[ids_cpu + 1] - self.ptr_cpu[ids_cpu]
+
     def gather(self, ids: Tensor, ids_cpu: Tensor) -> tuple[Tensor, Tensor, int]:
         """Row index of every row of graphs ``ids``, their counts and total.
 
         Returns ``index`` ``[R]`` (on the device), ``counts`` ``[B]`` and ``R``.
         """
-        counts_cpu = self.ptr_cpu[ids_cpu + 1] - self.ptr_cpu[ids_cpu]
-        total = int(counts_cpu.sum())
+        total = int(self.cpu_counts(ids_cpu).sum())
         counts = self.ptr[ids + 1] - self.ptr[ids]
         starts = torch.cumsum(counts, 0) - counts
         shift = torch.repeat_interleave(
@@ -172,6 +175,57 @@ class PackedGraphs:
     def __len__(self) -> int:
         return self.y.numel()
 
+    def batches(self, ids_cpu: Tensor, batch_size: int) -> list[GraphBatch]:
+        """The graphs ``ids_cpu`` in batches of ``batch_size``, in order.
+
+        One gather for the whole list, then each batch is a set of slices of
+        it: an epoch costs a handful of tensor ops instead of two dozen per
+        batch. The batches equal :meth:`batch` of each slice of ``ids_cpu``.
+        """
+        ids = ids_cpu.to(self.device, non_blocking=True)
+        n = ids.numel()
+        node_index, node_counts, num_nodes = self.nodes.gather(ids, ids_cpu)
+        edge_rows, edge_counts, num_edges = self.edges.gather(ids, ids_cpu)
+        position = torch.arange(n, device=self.device) % batch_size
+        node_start = torch.cumsum(node_counts, 0) - node_counts
+        # each graph's first node within its own batch
+        local_start = (
+            node_start - node_start[torch.arange(n, device=self.device) - position]
+        )
+        shift = torch.repeat_interleave(local_start, edge_counts, output_size=num_edges)
+        edge_index = self.edge_index[:, edge_rows] + shift
+        weight = None if self.edge_weight is None else self.edge_weight[edge_rows]
+        graph_of_node = torch.repeat_interleave(
+            position, node_counts, output_size=num_nodes
+        )
+        x, y = self.x[node_index], self.y[ids]
+        # batch boundaries on the host, from the CPU copies: no device sync
+        node_ends = self.nodes.cpu_counts(ids_cpu).cumsum(0).tolist()
+        edge_ends = self.edges.cpu_counts(ids_cpu).cumsum(0).tolist()
+        out = []
+        for first in range(0, n, batch_size):
+            last = min(first + batch_size, n)
+            a = node_ends[first - 1] if first else 0
+            b = node_ends[last - 1]
+            c = edge_ends[first - 1] if first else 0
+            d = edge_ends[last - 1]
+            topology = [
+                level.batch(ids[first:last], ids_cpu[first:last])
+                for level in self.levels
+            ]
+            out.append(
+                GraphBatch(
+                    x=x[a:b],
+                    edge_index=edge_index[:, c:d],
+                    edge_weight=None if weight is None else weight[c:d],
+                    y=y[first:last],
+                    batch=graph_of_node[a:b],
+                    num_graphs=last - first,
+                    topology=topology or None,
+                )
+            )
+        return out
+
     def batch(self, ids_cpu: Tensor) -> GraphBatch:
         """The graphs ``ids_cpu`` (global ids, CPU) collated like PyG's ``Batch``."""
         ids = ids_cpu.to(self.device, non_blocking=True)
@@ -250,10 +304,7 @@ class PackedLoader:
             # The same batches every epoch (validation, test): built once and
             # kept, a copy of this split's graphs, for the loader's lifetime.
             if self._fixed is None:
-                self._fixed = [
-                    self.packed.batch(self.index[start : start + self.batch_size])
-                    for start in range(0, n, self.batch_size)
-                ]
+                self._fixed = self.packed.batches(self.index, self.batch_size)
             yield from self._fixed
             return
         generator = self.generator
@@ -261,7 +312,5 @@ class PackedLoader:
             seed = int(torch.empty((), dtype=torch.int64).random_().item())
             generator = torch.Generator().manual_seed(seed)
         order = torch.randperm(n, generator=generator)
-        ids = self.index[order]
-        for start in range(0, n, self.batch_size):
-            yield self.packed.batch(ids[start : start + self.batch_size])
+        yield from self.packed.batches(self.index[order], self.batch_size)
         torch.randperm(n, generator=generator)  # RandomSampler's tail draw

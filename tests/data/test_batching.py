@@ -60,17 +60,28 @@ def test_unshuffled_batches_are_built_once_and_reused(mutag, monkeypatch):
     """Validation and test batches are the same every epoch: gathered once."""
     packed = PackedGraphs.from_graphs(mutag.graphs, CPU)
     calls = []
-    original = PackedGraphs.batch
+    original = PackedGraphs.batches
     monkeypatch.setattr(
-        PackedGraphs, "batch", lambda self, ids: calls.append(1) or original(self, ids)
+        PackedGraphs,
+        "batches",
+        lambda self, ids, size: calls.append(1) or original(self, ids, size),
     )
     loader = PackedLoader(packed, list(range(40)), 16, shuffle=False)
     first, second = batches_of(loader), batches_of(loader)
-    assert len(calls) == 3  # 40 graphs in batches of 16, built in epoch 1 only
+    assert len(first) == 3 and len(calls) == 1  # built in the first epoch only
     assert_same_batches(first, second)
     shuffled = PackedLoader(packed, list(range(40)), 16, True, torch.Generator())
     batches_of(shuffled), batches_of(shuffled)
-    assert len(calls) == 3 + 6  # shuffled batches differ per epoch: rebuilt
+    assert len(calls) == 3  # shuffled batches differ per epoch: rebuilt
+
+
+@pytest.mark.parametrize("size", [1, 7, 32, 500])
+def test_an_epoch_gathered_at_once_equals_batch_by_batch(mutag, size):
+    packed = PackedGraphs.from_graphs(mutag.graphs, CPU)
+    ids = torch.randperm(len(packed), generator=torch.Generator().manual_seed(0))
+    together = packed.batches(ids, size)
+    one_by_one = [packed.batch(ids[i : i + size]) for i in range(0, len(ids), size)]
+    assert_same_batches(batches_of(together), batches_of(one_by_one))
 
 
 def test_edge_weights_ride_along_and_mixed_weights_are_refused():
