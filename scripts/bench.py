@@ -167,9 +167,11 @@ def print_projection(costs: list, cfg, n_jobs: int, calibration_sec: float):
         f"{format_duration(p.high_sec)} (all {trainer.max_epochs} epochs)"
         f"{typical}"
     )
+    precompute = sum(c.precompute_sec for c in costs)
     print(
         f"[bench] costs per epoch: {sources['measured']} jobs measured "
-        f"({format_duration(calibration_sec)} of calibration), "
+        f"({format_duration(calibration_sec)} of calibration, of which "
+        f"{format_duration(precompute)} precomputing pooled graphs, now cached), "
         f"{sources['store']} from the store, {sources['oom']} will be oom rows"
     )
     heavy = sorted(costs, key=lambda c: -c.runs * c.sec_per_epoch)[:5]

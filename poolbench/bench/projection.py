@@ -39,6 +39,7 @@ class JobCost:
     sec_per_epoch: float
     source: str  # "store", "measured" or "oom"
     stored_epochs: float | None = None  # mean epochs of its finished runs
+    precompute_sec: float = 0.0  # paid (or read from the cache) by the calibration
 
 
 @dataclass
@@ -93,13 +94,14 @@ def measure_sec_per_epoch(exp, device: torch.device, sample: int = 64) -> JobCos
     model = exp.make_model(device)
     train = exp.loader(train_ids, shuffle=True, generator=generator)
     val = exp.loader(val_ids, shuffle=False, generator=None)
-    exp.take_precompute_sec()  # a one-off, paid here and cached on disk
+    # A one-off, paid here and cached on disk, so the sweep reads it back.
+    precompute = exp.take_precompute_sec()
     cfg = TrainerConfig(**{**asdict(exp.trainer), "max_epochs": 2, "patience": 3})
     stamps = [time.perf_counter()]
     fit(model, train, val, cfg, device, lambda *_: stamps.append(time.perf_counter()))
     seconds = stamps[2] - stamps[1]
     scale = (len(split.train) + len(split.val)) / (n_train + n_val)
-    return JobCost(*name, 0, seconds * scale, "measured")
+    return JobCost(*name, 0, seconds * scale, "measured", None, precompute)
 
 
 def format_duration(seconds: float) -> str:
