@@ -110,6 +110,37 @@ def offsets(counts: Tensor, repeats: Tensor, total: int) -> Tensor:
     return torch.repeat_interleave(starts, repeats, output_size=total)
 
 
+def cut_topology(
+    whole: dict[str, Tensor], node_ends: list[int], cuts: list[tuple[int, int]], n: int
+) -> tuple[list[dict[str, Tensor]], list[int]]:
+    """A precomputed topology of ``n`` graphs (one dict as ``precompute`` gives,
+    see :class:`~poolbench.pooling.base.TopologyPooler`) cut into the batches
+    ``cuts`` (graph ranges), ids renumbered from 0 in each: what the topology
+    of each batch alone is. ``node_ends`` are the cumulative counts of the
+    level's input nodes; the cumulative pooled counts are returned with the cuts.
+    """
+    graph = whole["batch"]
+    pooled_ends = torch.bincount(graph, minlength=n).cumsum(0).tolist()
+    edge_graph = graph[whole["edge_index"][0]]
+    edge_ends = torch.bincount(edge_graph, minlength=n).cumsum(0).tolist()
+    out = []
+    for first, last in cuts:
+        node0 = node_ends[first - 1] if first else 0
+        pooled0 = pooled_ends[first - 1] if first else 0
+        edge0 = edge_ends[first - 1] if first else 0
+        cluster = whole["cluster"][node0 : node_ends[last - 1]]
+        edges = slice(edge0, edge_ends[last - 1])
+        out.append(
+            {
+                "cluster": torch.where(cluster >= 0, cluster - pooled0, cluster),
+                "edge_index": whole["edge_index"][:, edges] - pooled0,
+                "edge_weight": whole["edge_weight"][edges],
+                "batch": graph[pooled0 : pooled_ends[last - 1]] - first,
+            }
+        )
+    return out, pooled_ends
+
+
 @dataclass
 class PackedGraphs:
     """Every graph of a dataset in flat tensors on one device.
@@ -202,17 +233,20 @@ class PackedGraphs:
         # batch boundaries on the host, from the CPU copies: no device sync
         node_ends = self.nodes.cpu_counts(ids_cpu).cumsum(0).tolist()
         edge_ends = self.edges.cpu_counts(ids_cpu).cumsum(0).tolist()
+        cuts = [(f, min(f + batch_size, n)) for f in range(0, n, batch_size)]
+        levels, input_ends = [], node_ends
+        for level in self.levels:  # level l pools level l-1's pooled nodes
+            cut, input_ends = cut_topology(
+                level.batch(ids, ids_cpu), input_ends, cuts, n
+            )
+            levels.append(cut)
         out = []
-        for first in range(0, n, batch_size):
-            last = min(first + batch_size, n)
+        for i, (first, last) in enumerate(cuts):
             a = node_ends[first - 1] if first else 0
             b = node_ends[last - 1]
             c = edge_ends[first - 1] if first else 0
             d = edge_ends[last - 1]
-            topology = [
-                level.batch(ids[first:last], ids_cpu[first:last])
-                for level in self.levels
-            ]
+            topology = [level[i] for level in levels]
             out.append(
                 GraphBatch(
                     x=x[a:b],

@@ -165,6 +165,7 @@ def fit(
         RunFailure: status ``nan`` when the loss or gradients stop being finite.
     """
     opt = make_optimizer(model, cfg, device)
+    params = [p for group in opt.param_groups for p in group["params"]]
     train_loader = placed(train_loader, device)
     val_loader = placed(val_loader, device)
     # The compiled wrapper shares parameters with ``model``; state is read from
@@ -189,7 +190,8 @@ def fit(
                 out = _forward(step_model, batch)
                 y = batch.y.view(-1)
                 loss = objective(out, y)
-            opt.zero_grad(set_to_none=True)
+            for p in params:  # zero_grad(set_to_none=True), without its wrapper
+                p.grad = None
             loss.backward()
             if cfg.grad_clip > 0:
                 norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

@@ -56,6 +56,33 @@ def test_packed_loader_matches_dataloader_batches_and_rng_use(mutag, generator_s
     assert_same_batches(plain, fast)
 
 
+@pytest.mark.parametrize("pooler", ["graclus", "kmis"])
+def test_an_epoch_of_precomputed_topologies_cut_at_once_equals_batch_by_batch(
+    mutag, tmp_path, pooler
+):
+    """Two pooling levels: each batch's topology as the per-batch gather gives."""
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose(
+            "config",
+            overrides=[
+                f"pooler={pooler}",
+                f"data.root={tmp_path}",
+                "model.blocks=[1,1,1]",
+            ],
+        )
+    packed = Experiment(cfg, mutag).packed_graphs()
+    assert len(packed.levels) == 2
+    ids = torch.randperm(len(packed), generator=torch.Generator().manual_seed(1))
+    for size in (1, 13, 500):
+        together = packed.batches(ids, size)
+        one_by_one = [packed.batch(ids[i : i + size]) for i in range(0, len(ids), size)]
+        for left, right in zip(together, one_by_one, strict=True):
+            for a, b in zip(left.topology, right.topology, strict=True):
+                assert a.keys() == b.keys()
+                for key in a:
+                    assert torch.equal(a[key], b[key]), key
+
+
 def test_unshuffled_batches_are_built_once_and_reused(mutag, monkeypatch):
     """Validation and test batches are the same every epoch: gathered once."""
     packed = PackedGraphs.from_graphs(mutag.graphs, CPU)
