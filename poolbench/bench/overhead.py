@@ -53,6 +53,13 @@ class WorkTimers:
         model.forward = self._timed("forward", model.forward)
         self.wall_start = self._now()
 
+    def restart(self) -> None:
+        """Forget what was timed so far: called after the warm-up epoch, whose
+        one-off costs (first allocations, batches built once) are not per-epoch
+        overhead, as they are not in the seconds per epoch either."""
+        self.work = dict.fromkeys(self.work, 0.0)
+        self.wall_start = self._now()
+
     def __enter__(self) -> WorkTimers:
         import poolbench.bench.epochs as epochs
         import poolbench.training.trainer as trainer
