@@ -118,9 +118,30 @@ def unavailable(dataset: str) -> str | None:
     )
 
 
-def job_costs(jobs: list[Job], done: set, store_dir: str, log) -> list:
-    """Each unfinished job's cost per epoch: from the store, else measured."""
+def measure_within(exp, device, cap_sec: float):
+    """measure_sec_per_epoch, given up after ``cap_sec`` (SIGALRM: the
+    precompute and the epochs are Python loops, so the alarm gets through)."""
+    import signal
+
     from poolbench.bench.projection import JobCost, measure_sec_per_epoch
+
+    def give_up(*_):
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.setitimer(signal.ITIMER_REAL, cap_sec)
+    try:
+        return measure_sec_per_epoch(exp, device)
+    except TimeoutError:
+        return JobCost(exp.pooler_name, exp.dataset.name, 0, 0.0, "over_cap")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def job_costs(jobs: list[Job], done: set, store_dir: str, log, cap_sec: float) -> list:
+    """Each unfinished job's cost per epoch: from the store, else measured."""
+    from poolbench.bench.projection import JobCost
     from poolbench.experiment import Experiment, load_dataset
     from poolbench.results.store import ResultsStore
     from poolbench.training.device import resolve_device, set_threads
@@ -143,8 +164,13 @@ def job_costs(jobs: list[Job], done: set, store_dir: str, log) -> list:
             if name not in datasets:
                 datasets[name] = load_dataset(job.cfg)
             exp = Experiment(job.cfg, datasets[name])
-            log(f"[bench] calibrating {job.pooler} × {job.dataset} …")
-            cost = measure_sec_per_epoch(exp, resolve_device(job.cfg.device))
+            start = time.perf_counter()
+            cost = measure_within(exp, resolve_device(job.cfg.device), cap_sec)
+            log(
+                f"[bench] calibrated {job.pooler} × {job.dataset}: "
+                f"{cost.sec_per_epoch:.3g} s/epoch ({cost.source}, "
+                f"{time.perf_counter() - start:.1f} s)"
+            )
         cost.runs = todo
         costs.append(cost)
     return costs
@@ -155,8 +181,8 @@ def print_projection(costs: list, cfg, n_jobs: int, calibration_sec: float):
 
     trainer = cfg.trainer
     p = project(costs, int(trainer.patience), int(trainer.max_epochs), n_jobs)
-    sources = {s: sum(c.source == s for c in costs) for s in ("measured", "store")}
-    sources["oom"] = sum(c.source == "oom" for c in costs)
+    kinds = ("measured", "store", "oom", "over_cap")
+    sources = {s: sum(c.source == s for c in costs) for s in kinds}
     typical = ""
     if p.typical_sec is not None:
         typical = f"; typical {format_duration(p.typical_sec)} from stored runs"
@@ -174,7 +200,15 @@ def print_projection(costs: list, cfg, n_jobs: int, calibration_sec: float):
         f"{format_duration(precompute)} precomputing pooled graphs, now cached), "
         f"{sources['store']} from the store, {sources['oom']} will be oom rows"
     )
-    heavy = sorted(costs, key=lambda c: -c.runs * c.sec_per_epoch)[:5]
+    over = [f"{c.pooler} × {c.dataset}" for c in costs if c.source == "over_cap"]
+    if over:
+        print(
+            f"[bench] NOT in the projection ({len(over)} jobs whose calibration "
+            f"took longer than the cap, precompute included): {', '.join(over)}; "
+            "the projection is a lower bound"
+        )
+    known = [c for c in costs if c.source in ("measured", "store")]
+    heavy = sorted(known, key=lambda c: -c.runs * c.sec_per_epoch)[:5]
     print(
         "[bench] heaviest: "
         + ", ".join(
@@ -221,6 +255,12 @@ def main() -> int:
     parser.add_argument("--launcher", help="hydra/launcher (default per preset)")
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--dry-run", action="store_true", help="print the plan only")
+    parser.add_argument(
+        "--calibration-cap",
+        type=float,
+        default=120.0,
+        help="seconds a job's calibration may take before it is left out (120)",
+    )
     parser.add_argument(
         "--no-project",
         action="store_true",
@@ -274,7 +314,11 @@ def main() -> int:
     if jobs and not args.no_project:
         start = time.perf_counter()
         costs = job_costs(
-            jobs, done, args.results_dir, lambda m: print(m, file=sys.stderr)
+            jobs,
+            done,
+            args.results_dir,
+            lambda m: print(m, file=sys.stderr),
+            args.calibration_cap,
         )
         parallel = n_jobs if launcher == "joblib" else 1
         projection = print_projection(
