@@ -119,8 +119,9 @@ def unavailable(dataset: str) -> str | None:
 
 
 def measure_within(exp, device, cap_sec: float):
-    """measure_sec_per_epoch, given up after ``cap_sec`` (SIGALRM: the
-    precompute and the epochs are Python loops, so the alarm gets through)."""
+    """measure_sec_per_epoch, given up after ``cap_sec`` (SIGALRM). The alarm
+    is handled at the next Python step, so one long torch call (NDP's dense
+    solve on a big graph) finishes first and may overrun the cap."""
     import signal
 
     from poolbench.bench.projection import JobCost, measure_sec_per_epoch
