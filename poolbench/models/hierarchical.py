@@ -96,9 +96,11 @@ class HierarchicalGNN(nn.Module):
         :class:`~poolbench.pooling.base.TopologyPooler` levels only."""
         aux: dict[str, Tensor] = {}
         pooled_nodes: list[int] = []
+        # The pooled graph's [B, K, K] block form, when a dense pooler offers it.
+        dense_adj = None
         for level, layers in enumerate(self.blocks):
             for layer in layers:
-                x = torch.relu(layer(x, edge_index, edge_weight))
+                x = torch.relu(layer(x, edge_index, edge_weight, dense_adj=dense_adj))
             if level < len(self.poolers):
                 if topology is not None:
                     out = self.poolers[level](
@@ -112,6 +114,7 @@ class HierarchicalGNN(nn.Module):
                     out.edge_weight,
                     out.batch,
                 )
+                dense_adj = out.info.get("dense_adj")
                 pooled_nodes.append(x.size(0))
                 for name, value in out.aux_loss.items():
                     aux[f"pool{level}/{name}"] = value

@@ -18,6 +18,8 @@ from torch import Tensor, nn
 
 from poolbench.pooling.connect import clean_pooled
 from poolbench.pooling.dense import (
+    EdgeEntries,
+    edge_entries,
     from_padded,
     padded_adjacency,
     padded_features,
@@ -280,9 +282,12 @@ class SoftClusterPooler(Pooler):
         sas = s.transpose(1, 2) @ a_s
         x_pool = dense_reduce(x_dense, s)
         adj_pool = clean_pooled(sas, remove_loops=True, degree_norm=True)
-        aux = self.aux_losses(PaddedGraph(adj, s, mask, sas, deg))
+        g = PaddedGraph(adj, s, mask, sas, deg, edge_index, edge_weight, batch)
+        aux = self.aux_losses(g)
         x_out, ei, ew, b = from_padded(x_pool, adj_pool)
-        return PoolOutput(x_out, ei, ew, b, s=s, aux_loss=aux, info={"mask": mask})
+        # dense_adj: the block form of (ei, ew), for MP layers that can use it.
+        info = {"mask": mask, "dense_adj": adj_pool}
+        return PoolOutput(x_out, ei, ew, b, s=s, aux_loss=aux, info=info)
 
 
 @dataclass
@@ -291,7 +296,8 @@ class PaddedGraph:
 
     ``adj`` ``[B, N, N]`` (None when the pooler declared it does not need it),
     ``s`` ``[B, N, K]``, ``mask`` ``[B, N]``, ``sas`` = ``S^T A S``
-    ``[B, K, K]`` and ``deg`` ``[B, N]``.
+    ``[B, K, K]`` and ``deg`` ``[B, N]``; the sparse input (``edge_index``,
+    ``edge_weight``, ``batch``) for losses computed over the edges.
     """
 
     adj: Tensor | None
@@ -299,3 +305,20 @@ class PaddedGraph:
     mask: Tensor
     sas: Tensor
     deg: Tensor
+    edge_index: Tensor | None = None
+    edge_weight: Tensor | None = None
+    batch: Tensor | None = None
+    _entries: EdgeEntries | None = field(default=None, init=False, repr=False)
+
+    @property
+    def s_flat(self) -> Tensor:
+        """The real rows of ``s``, ``[N_total, K]``, in the sparse batch's order."""
+        return self.s[self.mask]
+
+    def entries(self) -> EdgeEntries:
+        """The stored entries of A, coalesced once per forward."""
+        if self._entries is None:
+            self._entries = edge_entries(
+                self.edge_index, self.edge_weight, self.batch, self.s.dtype
+            )
+        return self._entries

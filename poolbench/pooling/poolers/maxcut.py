@@ -34,6 +34,7 @@ from torch_geometric.nn import GCNConv
 from torch_geometric.nn.resolver import activation_resolver
 from torch_geometric.utils import coalesce, get_laplacian, scatter
 
+from poolbench.pooling.aggregate import edge_aggregate
 from poolbench.pooling.base import Pooler, PoolOutput
 from poolbench.pooling.connect import cluster_connect
 from poolbench.pooling.registry import register
@@ -100,6 +101,18 @@ def assign_dropped(
     return assign
 
 
+class PropagationConv(GCNConv):
+    """``GCNConv(normalize=False)`` (same parameters, so tgp's weights load),
+    summing its edges without MessagePassing's per-call machinery."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__(in_channels, out_channels, normalize=False)
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor) -> Tensor:
+        out = edge_aggregate(self.lin(x), edge_index, edge_weight)
+        return out if self.bias is None else out + self.bias
+
+
 class MaxCutScoreNet(nn.Module):
     """Node scores ``[N]`` in ``[-1, 1]`` from heterophilic message passing."""
 
@@ -117,7 +130,7 @@ class MaxCutScoreNet(nn.Module):
         self.initial_layer = nn.Linear(in_channels, in_channels)
         sizes = [in_channels, *mp_units]
         self.mp_convs = nn.ModuleList(
-            GCNConv(a, b, normalize=False) for a, b in zip(sizes, sizes[1:])
+            PropagationConv(a, b) for a, b in zip(sizes, sizes[1:])
         )
         self.mp_act = activation_resolver(mp_act)
         sizes = [sizes[-1], *mlp_units]

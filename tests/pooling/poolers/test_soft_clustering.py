@@ -236,7 +236,9 @@ def test_losses_reuse_a_given_sts_product_without_changing_their_value():
     assert not torch.isclose(mincut_loss(adj, s, 2 * sas), mincut_loss(adj, s))
 
 
-@pytest.mark.parametrize("name", ["mincut", "dmon", "justbalance", "dense_random"])
+@pytest.mark.parametrize(
+    "name", ["mincut", "dmon", "justbalance", "dense_random", "diffpool", "acc", "hosc"]
+)
 def test_the_edge_sum_path_equals_the_dense_adjacency_path(name):
     """Poolers that skip the [B, N, N] adjacency give the same pooled graph."""
     cls = discover()[name]
