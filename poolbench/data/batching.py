@@ -128,16 +128,20 @@ def cut_topology(
         node0 = node_ends[first - 1] if first else 0
         pooled0 = pooled_ends[first - 1] if first else 0
         edge0 = edge_ends[first - 1] if first else 0
-        cluster = whole["cluster"][node0 : node_ends[last - 1]]
         edges = slice(edge0, edge_ends[last - 1])
-        out.append(
-            {
-                "cluster": torch.where(cluster >= 0, cluster - pooled0, cluster),
-                "edge_index": whole["edge_index"][:, edges] - pooled0,
-                "edge_weight": whole["edge_weight"][edges],
-                "batch": graph[pooled0 : pooled_ends[last - 1]] - first,
-            }
-        )
+        # per-input-node rows (cluster, NMF's s, EigenPool's theta) by node range
+        cut = {
+            key: rows[node0 : node_ends[last - 1]]
+            for key, rows in whole.items()
+            if key not in ("edge_index", "edge_weight", "batch")
+        }
+        if "cluster" in cut:
+            cluster = cut["cluster"]
+            cut["cluster"] = torch.where(cluster >= 0, cluster - pooled0, cluster)
+        cut["edge_index"] = whole["edge_index"][:, edges] - pooled0
+        cut["edge_weight"] = whole["edge_weight"][edges]
+        cut["batch"] = graph[pooled0 : pooled_ends[last - 1]] - first
+        out.append(cut)
     return out, pooled_ends
 
 

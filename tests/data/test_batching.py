@@ -56,7 +56,8 @@ def test_packed_loader_matches_dataloader_batches_and_rng_use(mutag, generator_s
     assert_same_batches(plain, fast)
 
 
-@pytest.mark.parametrize("pooler", ["graclus", "kmis"])
+# nmf carries a dense S per node, eigenpool its mode coefficients theta
+@pytest.mark.parametrize("pooler", ["graclus", "kmis", "nmf", "eigenpool"])
 def test_an_epoch_of_precomputed_topologies_cut_at_once_equals_batch_by_batch(
     mutag, tmp_path, pooler
 ):
