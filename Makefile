@@ -7,7 +7,7 @@ PIP ?= $(PYTHON) -m pip
 TORCH ?= torch==2.13.0
 export POOLBENCH_DATA_MIRROR ?= $(abspath ../shared/datasets)
 
-.PHONY: install install-reference test test-slow lint check-wheel train-example bench-smoke bench-synthetic bench-tu table bench bench-parallel bench-scaling
+.PHONY: install install-reference test test-slow lint check-wheel train-example bench-smoke bench-synthetic bench-tu bench-regression bench-node bench-community table bench bench-parallel bench-scaling
 .PHONY: slurm-start slurm-stop
 .PHONY: eval-expressiveness eval-autoencoder eval-spectral eval-all catalogue catalogue-costs
 
@@ -67,6 +67,15 @@ bench-synthetic:
 
 bench-tu:
 	$(PYTHON) scripts/bench.py tu $(BENCH_ARGS)
+
+bench-regression:
+	$(PYTHON) scripts/bench.py regression $(BENCH_ARGS)
+
+bench-node:
+	$(PYTHON) scripts/bench.py node $(BENCH_ARGS)
+
+bench-community:
+	$(PYTHON) scripts/bench.py community $(BENCH_ARGS)
 
 # Tables and figures from results/; TABLE_ARGS filters, e.g. TABLE_ARGS="dataset=mutag"
 TABLE_ARGS ?=

@@ -9,6 +9,9 @@ Rerunning resumes.
 
     python scripts/bench.py smoke                  # minutes: a few poolers, MUTAG
     python scripts/bench.py tu --jobs 8            # every pooler × 9 TU sets, CV
+    python scripts/bench.py regression             # every pooler × ESOL, FreeSolv
+    python scripts/bench.py node                   # U-Net, every pooler × Cora, CiteSeer
+    python scripts/bench.py community              # clustering poolers × 4 graphs
     python scripts/bench.py synthetic --dry-run    # only print the plan
     python scripts/bench.py smoke -- trainer.max_epochs=20   # extra overrides
 """
@@ -42,7 +45,9 @@ TU_SETS = [
 
 @dataclass
 class Preset:
-    poolers: list[str] | None  # None: every registered pooler
+    # None: every registered pooler; "clustering": those the community task
+    # takes (a clustering objective, or a clustering baseline)
+    poolers: list[str] | str | None
     datasets: list[str]
     overrides: list[str] = field(default_factory=list)
     launcher: str = "basic"
@@ -63,6 +68,11 @@ PRESETS = {
         None, ["synth_easy", "synth_hard"], ["protocol=cv10"], "joblib"
     ),
     "tu": Preset(None, TU_SETS, ["protocol=cv10"], "joblib"),
+    "regression": Preset(None, ["esol", "freesolv"], ["protocol=cv10"], "joblib"),
+    "node": Preset(None, ["cora", "citeseer"], ["task=node"], "joblib"),
+    "community": Preset(
+        "clustering", ["cora", "citeseer", "sbm", "lfr"], ["task=community"], "joblib"
+    ),
 }
 
 
@@ -83,6 +93,12 @@ def plan(preset: Preset, extra: list[str]) -> list[Job]:
     from poolbench.pooling.registry import discover
 
     poolers = preset.poolers or sorted(discover())
+    if poolers == "clustering":
+        poolers = sorted(
+            name
+            for name, cls in discover().items()
+            if cls.can_cluster or cls.clustering_baseline
+        )
     jobs = []
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         for dataset in preset.datasets:
