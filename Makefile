@@ -7,13 +7,13 @@ PIP ?= $(PYTHON) -m pip
 TORCH ?= torch==2.13.0
 export POOLBENCH_DATA_MIRROR ?= $(abspath ../shared/datasets)
 
-.PHONY: install install-reference test test-slow lint check-wheel train-example bench-smoke bench-synthetic bench-tu table bench bench-parallel bench-scaling
+.PHONY: install install-reference test test-slow lint check-wheel train-example bench-smoke bench-synthetic bench-tu bench-regression bench-node bench-community table bench bench-parallel bench-scaling
 .PHONY: slurm-start slurm-stop
-.PHONY: eval-expressiveness eval-autoencoder eval-spectral eval-all
+.PHONY: eval-expressiveness eval-autoencoder eval-spectral eval-all catalogue catalogue-costs
 
 install:
 	$(if $(TORCH),$(PIP) install $(TORCH))
-	$(PIP) install -e ".[dev]"
+	$(PIP) install -e ".[dev,chem]"
 
 # The reference library tgp needs torch-scatter compiled against the installed
 # torch (about 6 minutes on 2 cores).
@@ -21,7 +21,7 @@ install-reference:
 	$(PYTHON) -c "import torch_scatter" 2>/dev/null || { \
 		$(PIP) install "setuptools>=70" wheel && \
 		$(PIP) install --no-build-isolation torch-scatter; }
-	$(PIP) install -e ".[dev,reference]"
+	$(PIP) install -e ".[dev,chem,reference]"
 
 test:
 	OMP_NUM_THREADS=1 $(PYTHON) -m pytest -q
@@ -68,6 +68,15 @@ bench-synthetic:
 bench-tu:
 	$(PYTHON) scripts/bench.py tu $(BENCH_ARGS)
 
+bench-regression:
+	$(PYTHON) scripts/bench.py regression $(BENCH_ARGS)
+
+bench-node:
+	$(PYTHON) scripts/bench.py node $(BENCH_ARGS)
+
+bench-community:
+	$(PYTHON) scripts/bench.py community $(BENCH_ARGS)
+
 # Tables and figures from results/; TABLE_ARGS filters, e.g. TABLE_ARGS="dataset=mutag"
 TABLE_ARGS ?=
 table:
@@ -84,3 +93,15 @@ eval-autoencoder:
 eval-spectral:
 	$(PYTHON) -m poolbench eval spectral $(EVAL_ARGS)
 eval-all: eval-expressiveness eval-autoencoder eval-spectral
+
+# The pooler catalogue docs/poolers.md, from the registry and the measured costs
+# in docs/pooler_costs.csv (tests/test_catalogue.py checks it is current).
+catalogue:
+	$(PYTHON) scripts/catalogue.py
+
+# Re-measure those costs (poolbench bench's timing of the training path) on
+# MUTAG and PROTEINS (a few minutes),
+# then regenerate the catalogue. CATALOGUE_ARGS="--poolers sep,nmf" narrows it.
+CATALOGUE_ARGS ?=
+catalogue-costs:
+	OMP_NUM_THREADS=1 $(PYTHON) scripts/catalogue.py --measure $(CATALOGUE_ARGS)

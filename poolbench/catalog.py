@@ -23,6 +23,8 @@ def pooler_table() -> Table:
         "aux loss",
         "precomputable",
         "expressive",
+        "can cluster",
+        "can lift",
     ):
         table.add_column(col)
     yes = {True: "yes", False: "-"}
@@ -36,6 +38,8 @@ def pooler_table() -> Table:
             yes[m["aux_loss"]],
             yes[m["precomputable"]],
             yes[m["expressive"]],
+            yes[m["can_cluster"]],
+            yes[m["can_lift"]],
         )
     return table
 
@@ -61,16 +65,43 @@ def _find_raw(name: str, root: str, mirror: str | None) -> Path | None:
     return None
 
 
+def _loader_facts(target: str) -> tuple[str, str, str]:
+    """(tasks, target kind, what the data is) from the loader's declarations."""
+    from hydra.utils import get_method
+
+    loader = get_method(target)
+    nodes = getattr(loader, "dataset_kind", "graphs") == "nodes"
+    kind = getattr(loader, "target", "classification")
+    tasks = "node, community" if nodes else "graph"
+    made = "generated" if ".synthetic" in target or ".expressiveness" in target else ""
+    if ".communities" in target:
+        made = "generated"
+    what = ("1 graph" if nodes else "graphs") + (f", {made}" if made else "")
+    return tasks, kind, what
+
+
 def dataset_table() -> Table:
     data = OmegaConf.load(CONF_DIR / "config.yaml").data
     root, mirror = OmegaConf.to_container(data, resolve=True).values()
     table = Table(title="datasets")
-    for col in ("config", "name", "graphs", "classes", "features", "feature transform"):
+    for col in (
+        "config", "name", "tasks", "target", "graphs", "classes", "features",
+        "feature transform",
+    ):  # fmt: skip
         table.add_column(col)
     for path in sorted((CONF_DIR / "dataset").glob("*.yaml")):
         cfg = OmegaConf.load(path)
-        graphs = classes = features = "?"
-        transform = cfg.get("features", "generated")
+        classes = features = "–"
+        transform = str(cfg.get("features", "–"))
+        if cfg.get("normalize_features"):
+            transform = "row-normalised"
+        tasks, kind, graphs = _loader_facts(cfg._target_)
+        if OmegaConf.is_missing(cfg, "name"):  # dataset=tu: any TU set by name
+            table.add_row(
+                path.stem, "dataset.name=…", tasks, kind, "any TU set", "", "",
+                transform,
+            )  # fmt: skip
+            continue
         if "load_tu" in cfg._target_:
             raw = _find_raw(cfg.name, root, mirror)
             if raw is not None:
@@ -86,15 +117,15 @@ def dataset_table() -> Table:
                     )
             else:
                 graphs = "not local"
-        else:
-            graphs, classes, features = "generated", "3", "5"
         table.add_row(
             path.stem,
             str(cfg.get("name", path.stem)),
+            tasks,
+            kind,
             graphs,
             classes,
             features,
-            str(transform),
+            transform,
         )
     return table
 

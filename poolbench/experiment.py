@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import math
 import time
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -23,12 +22,14 @@ from torch_geometric.loader import DataLoader
 
 from poolbench.data.batching import PackedGraphs, PackedLoader
 from poolbench.data.dataset import GraphDataset
-from poolbench.data.splits import Split, load_or_build_splits, splits_path
+from poolbench.data.splits import Split
 from poolbench.errors import PoolbenchError
 from poolbench.models.hierarchical import HierarchicalGNN
-from poolbench.pooling.base import Pooler, TopologyPooler
+from poolbench.pooling.base import Pooler
 from poolbench.pooling.precompute import cache_key, load_or_compute
 from poolbench.pooling.registry import name_of
+from poolbench.tasks import make_task
+from poolbench.tasks.base import Task
 from poolbench.training.protocol import flatten_grid
 from poolbench.training.trainer import TrainerConfig
 
@@ -53,6 +54,12 @@ def _protocol_identity(protocol: dict) -> dict:
     identity["grid"] = grid
     if not grid:
         identity.pop("select_on", None)
+    # Keys that joined later count only where they change something.
+    if identity.get("split", "auto") == "auto":
+        identity.pop("split", None)
+    if identity.get("split") != "random":
+        identity.pop("train_per_class", None)
+        identity.pop("val_per_class", None)
     return identity
 
 
@@ -80,6 +87,10 @@ def config_hash(cfg: DictConfig) -> str:
         "protocol": _protocol_identity(resolved["protocol"]),
         "seed": resolved["seed"],
     }
+    # The task joined the config later; graph runs keep the id they had.
+    task = resolved.get("task") or {"name": "graph"}
+    if task != {"name": "graph"}:
+        identity["task"] = task
     blob = json.dumps(identity, sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
@@ -131,6 +142,11 @@ class Experiment:
         return TrainerConfig(**OmegaConf.to_container(self.cfg.trainer, resolve=True))
 
     @cached_property
+    def task(self) -> Task:
+        settings = OmegaConf.to_container(self.cfg.get("task") or {}, resolve=True)
+        return make_task(settings, self.dataset)
+
+    @cached_property
     def pooler_class(self) -> type[Pooler]:
         try:
             cls = get_class(self.cfg.pooler._target_)
@@ -157,37 +173,40 @@ class Experiment:
 
     @property
     def model_name(self) -> str:
-        m = self.cfg.model
-        if "_target_" in m:  # a whole model of its own (e.g. a paper's)
-            return str(m._target_).rsplit(".", 1)[-1]
-        blocks = "-".join(str(b) for b in m.blocks)
-        return f"{m.mp}[{blocks}]h{m.hidden}"
+        """A short name of the model shape, e.g. ``gin[2-1]h64`` (task's own)."""
+        return self.task.model_name(self.cfg.model)
 
     @cached_property
     def config_hash(self) -> str:
         return config_hash(self.cfg)
 
-    def splits(self) -> list[Split]:
-        p = self.cfg.protocol
-        labels = self.dataset.labels.numpy()
-        path = splits_path(
-            self.cfg.data.root,
-            self.dataset.name,
-            p.folds,
-            p.val_size,
-            self.cfg.seed,
-            p.test_size,
-        )
-        return load_or_build_splits(
-            path, labels, p.folds, p.val_size, self.cfg.seed, p.test_size
-        )
+    @property
+    def data_root(self) -> Path:
+        return Path(self.cfg.data.root).expanduser()
 
-    def make_pooler(self, level: int, in_channels: int, avg_nodes: float) -> Pooler:
+    def splits(self) -> list[Split]:
+        """The protocol's folds, built once and saved (the task says how)."""
+        return self.task.splits(self)
+
+    def fold_loaders(self, split: Split, generator: torch.Generator):
+        """Train, validation and test loaders of one fold (validation may be
+        None for a task without labels to select on)."""
+        return self.task.loaders(self, split, generator)
+
+    def make_pooler(
+        self,
+        level: int,
+        in_channels: int,
+        avg_nodes: float,
+        ratio: float | None = None,
+    ) -> Pooler:
+        """The configured pooler for ``avg_nodes``-node inputs; ``ratio``
+        defaults to ``model.pool_ratio`` (a task may set its own)."""
         params = {k: v for k, v in self.cfg.pooler.items() if k != "_target_"}
         try:
             return self.pooler_class(
                 in_channels=in_channels,
-                ratio=self.cfg.model.pool_ratio,
+                ratio=self.cfg.model.pool_ratio if ratio is None else ratio,
                 avg_nodes=avg_nodes,
                 **params,
             )
@@ -205,39 +224,34 @@ class Experiment:
         autograd's saved tensors; the N^2 term drops for poolers that declare
         ``needs_dense_adj = False``. Zero for sparse poolers.
         """
-        if not self.pooler_class.is_dense or "_target_" in self.cfg.model:
-            return 0.0  # a model of its own sizes its pooling itself
+        if not self.pooler_class.is_dense or self.task.has_own_model(self.cfg.model):
+            return 0.0  # a paper's model of its own sizes its pooling itself
         sizes = sorted((g.num_nodes for g in self.dataset.graphs), reverse=True)
         b = min(self.trainer.batch_size, len(sizes))
         n = sizes[0]
-        k = max(1, math.ceil(self.cfg.model.pool_ratio * self.dataset.avg_nodes))
+        k = self.task.first_level_k(self)
         f = self.cfg.model.hidden
         square = n * n if getattr(self.pooler_class, "needs_dense_adj", True) else 0
         return 3 * 4 * b * (square + 3 * n * k + 2 * n * f) / 2**20
 
-    def make_model(self, device: torch.device) -> HierarchicalGNN:
+    def make_model(self, device: torch.device) -> torch.nn.Module:
+        """The task's model (hierarchical GNN, U-Net or MP + one pooler)."""
+        # Both stay CUDA only. torch.compile does work on the CPU (inductor with
+        # g++), but for MUTAG x mincut its first epoch took 142 s and the later
+        # ones were no faster than eager (0.074 against 0.071 s): not worth it.
         for flag in ("compile", "amp"):
             if getattr(self.trainer, flag) and device.type != "cuda":
                 raise PoolbenchError(
                     f"trainer.{flag}=true needs a CUDA device (got {device}); "
                     f"set trainer.{flag}=false on the CPU"
                 )
-        model_cfg = OmegaConf.to_container(self.cfg.model, resolve=True)
-        if "_target_" in model_cfg:
-            return self._make_own_model(model_cfg).to(device)
         try:
-            model = HierarchicalGNN(
-                in_channels=self.dataset.num_features,
-                num_classes=self.dataset.num_classes,
-                make_pooler=self.make_pooler,
-                avg_nodes=self.dataset.avg_nodes,
-                **model_cfg,
-            )
+            model = self.task.build_model(self)
         except (TypeError, ValueError) as exc:
             raise PoolbenchError(f"bad model config: {exc}") from None
         return model.to(device)
 
-    def _make_own_model(self, model_cfg: dict) -> torch.nn.Module:
+    def own_model(self) -> torch.nn.Module:
         """A model named by ``model._target_`` (poolbench.models.errica...).
 
         It gets ``in_channels`` and ``num_classes``, and whichever of the
@@ -245,6 +259,7 @@ class Experiment:
         (``pooler_params``) its signature asks for. A model with its pooling
         built in names the pooler config it reads (``builtin_pooler``).
         """
+        model_cfg = OmegaConf.to_container(self.cfg.model, resolve=True)
         target = model_cfg.pop("_target_")
         try:
             cls = get_class(target)
@@ -260,7 +275,7 @@ class Experiment:
         accepted = set(inspect.signature(cls.__init__).parameters)
         injected = {
             "in_channels": self.dataset.num_features,
-            "num_classes": self.dataset.num_classes,
+            "num_classes": self.dataset.num_outputs,
             "avg_nodes": self.dataset.avg_nodes,
             "max_nodes": max(g.num_nodes for g in self.dataset.graphs),
             "pooler_params": {
@@ -276,6 +291,17 @@ class Experiment:
             raise PoolbenchError(
                 f"bad model config for {cls.__name__}: {exc}"
             ) from None
+
+    def hierarchical_model(self) -> HierarchicalGNN:
+        """MP blocks interleaved with the pooler, readout and MLP (graph tasks)."""
+        model_cfg = OmegaConf.to_container(self.cfg.model, resolve=True)
+        return HierarchicalGNN(
+            in_channels=self.dataset.num_features,
+            num_classes=self.dataset.num_outputs,
+            make_pooler=self.make_pooler,
+            avg_nodes=self.dataset.avg_nodes,
+            **model_cfg,
+        )
 
     def loader(
         self, index: list[int], shuffle: bool, generator: torch.Generator | None
@@ -313,7 +339,7 @@ class Experiment:
         return (
             self.trainer.precompute
             and self.pooling_levels > 0
-            and issubclass(self.pooler_class, TopologyPooler)
+            and self.pooler_class.precomputable
         )
 
     def packed_graphs(self) -> PackedGraphs:

@@ -1,4 +1,9 @@
-"""The Hydra entry of ``poolbench train``: check group choices, then run jobs."""
+"""The Hydra entry of ``poolbench train``: check every job, run them, report.
+
+Before Hydra gets the command, every job's config is composed and checked
+(:mod:`poolbench.validation`), so bad input stops the command before any job
+trains. After the jobs, a command whose runs all failed exits with code 1.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,16 @@ from omegaconf import DictConfig
 from poolbench.config_files import CONF_DIR
 from poolbench.errors import PoolbenchError
 
-GROUPS = ("dataset", "pooler", "model", "protocol", "trainer", "logger", "experiment")
+GROUPS = (
+    "task",
+    "dataset",
+    "pooler",
+    "model",
+    "protocol",
+    "trainer",
+    "logger",
+    "experiment",
+)
 
 
 def choices(group: str) -> list[str]:
@@ -18,7 +32,8 @@ def choices(group: str) -> list[str]:
 
 
 def check_group_overrides(args: list[str]) -> None:
-    """Unknown ``group=value`` choices fail here with the list of valid ones."""
+    """Unknown ``group=value`` choices fail here with the list of valid ones
+    (``poolbench eval``; ``train`` has Hydra's own list, --config-dir included)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     overrides = [a for a in args if not a.startswith("-") and "=" in a]
@@ -75,11 +90,20 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     except PoolbenchError as exc:
         print(f"poolbench: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    return record.get("acc_mean")
+    return record.get("mean")
 
 
 def train(args: list[str]) -> None:
+    from poolbench.validation.command import preflight
+
     args = replace_whole_grid(args)
-    check_group_overrides(args)
+    jobs = preflight(args)  # [] when Hydra only shows something (--help, --cfg)
     sys.argv = ["poolbench train", *args]
     _hydra_main()
+    if jobs:
+        from poolbench.runner import EXIT_RUN_FAILED, every_run_failed
+
+        failure = every_run_failed(jobs)
+        if failure:
+            print(f"poolbench: {failure}", file=sys.stderr)
+            raise SystemExit(EXIT_RUN_FAILED)

@@ -16,9 +16,10 @@ from rich.table import Table
 
 import poolbench
 from poolbench.errors import PoolbenchError, StoreWriteError
-from poolbench.experiment import Experiment, load_dataset
+from poolbench.experiment import Experiment, config_hash, load_dataset
 from poolbench.report.console import table_console
 from poolbench.report.summary import summarize
+from poolbench.results.row import METRIC_FAMILIES, METRICS
 from poolbench.results.store import CsvStore, ResultsStore, completed_runs
 from poolbench.results.wandb_sink import WandbSink
 from poolbench.training.device import pin_job_to_gpu, resolve_device, set_threads
@@ -26,6 +27,7 @@ from poolbench.training.progress import Hooks, ProgressHooks
 from poolbench.training.protocol import FailFast, ProtocolConfig, run_protocol
 from poolbench.training.selection import CandidateRow, SelectionLog, candidates_done
 from poolbench.training.signals import Interrupted
+from poolbench.validation.config import check_config
 
 EXIT_RUN_FAILED = 1
 
@@ -77,33 +79,51 @@ def git_commit() -> str:
         return ""
 
 
-def validate(cfg: DictConfig) -> None:
-    """Fail before any work on values that no run could use."""
-    ratio = cfg.model.get("pool_ratio", 0.5)  # models of their own may have none
-    if not 0 < ratio <= 1:
-        raise PoolbenchError(f"model.pool_ratio must lie in (0, 1], got {ratio}")
+def every_run_failed(cfgs: list[DictConfig]) -> str:
+    """Why the command failed when no run of these configs ended ``ok``, else "".
+
+    Reads each run's latest row, so runs finished earlier and skipped count.
+    """
+    wanted: dict[str, set[str]] = {}
+    for cfg in cfgs:
+        wanted.setdefault(str(cfg.results.dir), set()).add(config_hash(cfg))
+    failed = []
+    for directory, hashes in wanted.items():
+        rows = ResultsStore(directory).latest()
+        mine = rows[rows["config_hash"].isin(hashes)]
+        if (mine["status"] == "ok").any():
+            return ""
+        failed += [(directory, r.status, r.error) for r in mine.itertuples()]
+    if not failed:
+        return ""
+    directory, status, error = failed[0]
+    return (
+        f"every run failed ({len(failed)} runs; the first {status}: {error}); "
+        f"status and error of each are in {directory}/results.csv"
+    )
 
 
 def print_summary(frame, console: Console, expected: int) -> None:
-    table = Table(title="poolbench results (mean ± std over folds)")
-    for col in (
-        "dataset",
-        "pooler",
-        "test acc %",
-        "folds",
-        "ok runs",
-        "failed",
-        "s/epoch",
-        "peak MB",
-    ):
+    """The experiment's scores (its task's metrics), counts and cost."""
+    metric = frame["metric"].iloc[0] if len(frame) else "acc"
+    family = [METRICS[m] for m in METRIC_FAMILIES[metric]]
+    spread = frame["spread"].iloc[0] if len(frame) else "folds"
+    table = Table(title=f"poolbench results (mean ± std over {spread})")
+    columns = ["dataset", "pooler", *(m.label for m in family)]
+    for col in columns + ["folds", "ok runs", "failed", "s/epoch", "peak MB"]:
         table.add_column(
             col, no_wrap=True, justify="left" if col == "pooler" else "right"
         )
     for r in frame.itertuples():
+        scores = []
+        for m in family:
+            mean, std = getattr(r, f"{m.name}_mean"), getattr(r, f"{m.name}_std")
+            scale, digits = (100, 2) if m.percent else (1, 4)
+            scores.append(f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}")
         table.add_row(
             r.dataset,
             r.pooler,
-            f"{100 * r.acc_mean:.2f} ± {100 * r.acc_std:.2f}",
+            *scores,
             str(r.folds),
             f"{r.runs}/{expected}",
             str(r.failed),
@@ -116,12 +136,15 @@ def print_summary(frame, console: Console, expected: int) -> None:
 def run_experiment(cfg: DictConfig) -> dict:
     """Run the protocol for one config; rows go to the store as runs finish."""
     device_name = place_sweep_job(cfg.device)
+    # `poolbench train` checked this config already; a direct call is checked here
+    check_config(cfg)
     set_threads(cfg.trainer.threads)  # first: interop threads are fixed at first use
-    validate(cfg)
     protocol = ProtocolConfig(**OmegaConf.to_container(cfg.protocol, resolve=True))
     device = resolve_device(device_name)
     dataset = load_dataset(cfg)
     exp = Experiment(cfg, dataset)
+    exp.task.check(exp)  # e.g. a pooler that cannot cluster, K above N
+    exp.splits()  # data that the protocol cannot split fails before any output
     _ = exp.trainer  # bad trainer, model or pooler settings fail before any row
     exp.make_model(device)
     store = ResultsStore(cfg.results.dir)

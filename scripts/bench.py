@@ -1,11 +1,17 @@
 """Run a benchmark preset (poolers × datasets) as one Hydra multirun, then the table.
 
 Prints the job list and the run count first (with what an earlier, interrupted
-sweep already finished), shows overall progress while the multirun goes, and
-ends with ``poolbench table`` restricted to the preset. Rerunning resumes.
+sweep already finished) and the projected wall time (see
+:mod:`poolbench.bench.projection`; ``--no-project`` skips the short calibration
+it needs), shows overall progress while the multirun goes, and ends with
+``poolbench table`` restricted to the preset and the real wall time.
+Rerunning resumes.
 
     python scripts/bench.py smoke                  # minutes: a few poolers, MUTAG
     python scripts/bench.py tu --jobs 8            # every pooler × 9 TU sets, CV
+    python scripts/bench.py regression             # every pooler × ESOL, FreeSolv
+    python scripts/bench.py node                   # U-Net, every pooler × Cora, CiteSeer
+    python scripts/bench.py community              # clustering poolers × 4 graphs
     python scripts/bench.py synthetic --dry-run    # only print the plan
     python scripts/bench.py smoke -- trainer.max_epochs=20   # extra overrides
 """
@@ -17,6 +23,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +45,9 @@ TU_SETS = [
 
 @dataclass
 class Preset:
-    poolers: list[str] | None  # None: every registered pooler
+    # None: every registered pooler; "clustering": those the community task
+    # takes (a clustering objective, or a clustering baseline)
+    poolers: list[str] | str | None
     datasets: list[str]
     overrides: list[str] = field(default_factory=list)
     launcher: str = "basic"
@@ -59,6 +68,11 @@ PRESETS = {
         None, ["synth_easy", "synth_hard"], ["protocol=cv10"], "joblib"
     ),
     "tu": Preset(None, TU_SETS, ["protocol=cv10"], "joblib"),
+    "regression": Preset(None, ["esol", "freesolv"], ["protocol=cv10"], "joblib"),
+    "node": Preset(None, ["cora", "citeseer"], ["task=node"], "joblib"),
+    "community": Preset(
+        "clustering", ["cora", "citeseer", "sbm", "lfr"], ["task=community"], "joblib"
+    ),
 }
 
 
@@ -67,6 +81,7 @@ class Job:
     pooler: str
     dataset: str
     keys: set[tuple[str, int, int]]  # (config_hash, fold, run) of its final runs
+    cfg: object = None  # its composed config
 
 
 def plan(preset: Preset, extra: list[str]) -> list[Job]:
@@ -78,6 +93,12 @@ def plan(preset: Preset, extra: list[str]) -> list[Job]:
     from poolbench.pooling.registry import discover
 
     poolers = preset.poolers or sorted(discover())
+    if poolers == "clustering":
+        poolers = sorted(
+            name
+            for name, cls in discover().items()
+            if cls.can_cluster or cls.clustering_baseline
+        )
     jobs = []
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         for dataset in preset.datasets:
@@ -86,7 +107,7 @@ def plan(preset: Preset, extra: list[str]) -> list[Job]:
                 cfg = compose("config", overrides=overrides + preset.overrides + extra)
                 h, p = config_hash(cfg), cfg.protocol
                 keys = {(h, f, r) for f in range(p.folds) for r in range(p.runs)}
-                jobs.append(Job(pooler, dataset, keys))
+                jobs.append(Job(pooler, dataset, keys, cfg))
     return jobs
 
 
@@ -111,6 +132,107 @@ def unavailable(dataset: str) -> str | None:
         f"not in the mirror {mirror}; add it there, or run with "
         "POOLBENCH_DATA_MIRROR= (empty) to let PyG download it"
     )
+
+
+def measure_within(exp, device, cap_sec: float):
+    """measure_sec_per_epoch, given up after ``cap_sec`` (SIGALRM). The alarm
+    is handled at the next Python step, so one long torch call (NDP's dense
+    solve on a big graph) finishes first and may overrun the cap."""
+    import signal
+
+    from poolbench.bench.projection import JobCost, measure_sec_per_epoch
+
+    def give_up(*_):
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.setitimer(signal.ITIMER_REAL, cap_sec)
+    try:
+        return measure_sec_per_epoch(exp, device)
+    except TimeoutError:
+        return JobCost(exp.pooler_name, exp.dataset.name, 0, 0.0, "over_cap")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def job_costs(jobs: list[Job], done: set, store_dir: str, log, cap_sec: float) -> list:
+    """Each unfinished job's cost per epoch: from the store, else measured."""
+    from poolbench.bench.projection import JobCost
+    from poolbench.experiment import Experiment, load_dataset
+    from poolbench.results.store import ResultsStore
+    from poolbench.training.device import resolve_device, set_threads
+
+    set_threads(1)  # as each sweep job runs (trainer.threads=1)
+    frame = ResultsStore(store_dir).latest()
+    datasets, costs = {}, []
+    for job in jobs:
+        todo = len(job.keys - done)
+        if not todo:
+            continue
+        config_hash = next(iter(job.keys))[0]
+        mine = frame[(frame.config_hash == config_hash) & (frame.status == "ok")]
+        if not frame.empty and len(mine):
+            cost = JobCost(job.pooler, job.dataset, 0,
+                           float(mine.sec_per_epoch.mean()), "store",
+                           float(mine.epochs.mean()))  # fmt: skip
+        else:
+            name = job.cfg.dataset.name if "name" in job.cfg.dataset else job.dataset
+            if name not in datasets:
+                datasets[name] = load_dataset(job.cfg)
+            exp = Experiment(job.cfg, datasets[name])
+            start = time.perf_counter()
+            cost = measure_within(exp, resolve_device(job.cfg.device), cap_sec)
+            log(
+                f"[bench] calibrated {job.pooler} × {job.dataset}: "
+                f"{cost.sec_per_epoch:.3g} s/epoch ({cost.source}, "
+                f"{time.perf_counter() - start:.1f} s)"
+            )
+        cost.runs = todo
+        costs.append(cost)
+    return costs
+
+
+def print_projection(costs: list, cfg, n_jobs: int, calibration_sec: float):
+    from poolbench.bench.projection import format_duration, project
+
+    trainer = cfg.trainer
+    p = project(costs, int(trainer.patience), int(trainer.max_epochs), n_jobs)
+    kinds = ("measured", "store", "oom", "over_cap")
+    sources = {s: sum(c.source == s for c in costs) for s in kinds}
+    typical = ""
+    if p.typical_sec is not None:
+        typical = f"; typical {format_duration(p.typical_sec)} from stored runs"
+    print(
+        f"[bench] projected wall time with {n_jobs} parallel jobs: "
+        f"{format_duration(p.low_sec)} (every run stopping after "
+        f"patience+1 = {trainer.patience + 1} epochs) to "
+        f"{format_duration(p.high_sec)} (all {trainer.max_epochs} epochs)"
+        f"{typical}"
+    )
+    precompute = sum(c.precompute_sec for c in costs)
+    print(
+        f"[bench] costs per epoch: {sources['measured']} jobs measured "
+        f"({format_duration(calibration_sec)} of calibration, of which "
+        f"{format_duration(precompute)} precomputing pooled graphs, now cached), "
+        f"{sources['store']} from the store, {sources['oom']} will be oom rows"
+    )
+    over = [f"{c.pooler} × {c.dataset}" for c in costs if c.source == "over_cap"]
+    if over:
+        print(
+            f"[bench] NOT in the projection ({len(over)} jobs whose calibration "
+            f"took longer than the cap, precompute included): {', '.join(over)}; "
+            "the projection is a lower bound"
+        )
+    known = [c for c in costs if c.source in ("measured", "store")]
+    heavy = sorted(known, key=lambda c: -c.runs * c.sec_per_epoch)[:5]
+    print(
+        "[bench] heaviest: "
+        + ", ".join(
+            f"{c.pooler} × {c.dataset} {c.sec_per_epoch:.3g} s/epoch" for c in heavy
+        )
+    )
+    return p
 
 
 def watch(store_dir: Path, keys: set, stop: threading.Event) -> None:
@@ -150,6 +272,17 @@ def main() -> int:
     parser.add_argument("--launcher", help="hydra/launcher (default per preset)")
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--dry-run", action="store_true", help="print the plan only")
+    parser.add_argument(
+        "--calibration-cap",
+        type=float,
+        default=120.0,
+        help="seconds a job's calibration may take before it is left out (120)",
+    )
+    parser.add_argument(
+        "--no-project",
+        action="store_true",
+        help="skip the wall-time projection (and its calibration epochs)",
+    )
     args = parser.parse_args()
 
     from poolbench.results.store import ResultsStore
@@ -194,8 +327,23 @@ def main() -> int:
     if launcher == "joblib":
         command.append(f"hydra.launcher.n_jobs={n_jobs}")
     print("[bench] $ " + " ".join(command[1:]), flush=True)
+    projection = None
+    if jobs and not args.no_project:
+        start = time.perf_counter()
+        costs = job_costs(
+            jobs,
+            done,
+            args.results_dir,
+            lambda m: print(m, file=sys.stderr),
+            args.calibration_cap,
+        )
+        parallel = n_jobs if launcher == "joblib" else 1
+        projection = print_projection(
+            costs, jobs[0].cfg, parallel, time.perf_counter() - start
+        )
     if args.dry_run or not jobs:
         return 0
+    sweep_start = time.perf_counter()
     stop = threading.Event()
     watcher = threading.Thread(
         target=watch, args=(Path(args.results_dir), keys, stop), daemon=True
@@ -218,7 +366,18 @@ def main() -> int:
         f"--results-dir={args.results_dir}",
     ]
     print("[bench] $ " + " ".join(table[1:]), flush=True)
-    return subprocess.call(table) or code
+    table_code = subprocess.call(table)
+    from poolbench.bench.projection import format_duration
+
+    real = time.perf_counter() - sweep_start
+    projected = ""
+    if projection is not None:
+        projected = (
+            f" (projected {format_duration(projection.low_sec)} to "
+            f"{format_duration(projection.high_sec)})"
+        )
+    print(f"[bench] real wall time: {format_duration(real)}{projected}")
+    return table_code or code
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ def test_the_documented_grid_form_selects_per_fold(cli):
     assert sorted(json.loads(p)["model.hidden"] for p in tried.point) == [8, 16]
     assert (tried.status == "ok").all() and (tried.select_on == "val_acc").all()
     # the chosen point has the best validation accuracy of the two
-    best = tried.sort_values(["val_acc", "val_loss"], ascending=[False, True]).iloc[0]
+    assert (tried.tiebreak_on == "val_loss").all()
+    best = tried.sort_values(["score", "val_loss"], ascending=[False, True]).iloc[0]
     assert json.loads(row.selected) == json.loads(best.point)
 
 

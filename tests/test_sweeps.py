@@ -133,7 +133,9 @@ def test_failed_runs_are_recorded_and_fail_fast_stops_the_sweep(cli):
     ]
     env = {"PYTHONPATH": str(REPO)}
     out = cli(*args, "results.dir=goes_on", env=env)
-    assert out.returncode == 0, out.stderr
+    # the sweep goes on past a failed job; as every run failed, it exits 1
+    assert out.returncode == 1, out.stderr
+    assert "poolbench: every run failed (2 runs" in out.stderr
     frame = rows(cli.cwd, "goes_on")
     assert sorted(frame.dataset) == ["MUTAG", "PTC_MR"]
     assert (frame.status == "failed").all()

@@ -22,10 +22,19 @@ default: a plain PyG training loop (DataLoader shuffle, batch 32, torch's
   Adam, for each dataset x pooler. Prints sec/epoch, speedups, the overhead
   share (1 - forward+backward+step over wall time) and peak memory.
 --parallel: 8 runs as 1 job, as 2 jobs of 1 thread, and as 2 naive jobs with
-  torch's default threads; prints sweep wall times and speedups.
+  torch's default threads; prints sweep wall times, speedups and runs per
+  minute. Where a GPU is visible (or with --device cuda): 1 against
+  --concurrency jobs sharing GPU 0, each capped to its share of the memory;
+  without one it falls back to the CPU settings.
 --scaling: time and memory of one forward+backward of every registered pooler
   against N (10^2..10^5) on Erdos-Renyi and Barabasi-Albert graphs; writes
   scaling.csv and scaling.png to --out.
+--peer tgp: for every pooler both libraries have, tgp's pooler in its plain
+  training loop against poolbench's runner: same data, split, model shape
+  (model.blocks=[1,1]), batch size and epochs, a validation pass per epoch on
+  both sides, 1 thread each, alternated and repeated (--repeats); prints the
+  median ratio per pooler and the geometric means. Needs tgp
+  (make install-reference). --quick is the CI-sized run.
 
 Timings depend on what else runs on the machine: state it with the numbers."""
 
@@ -33,7 +42,9 @@ EPILOG = """examples:
   poolbench bench
   poolbench bench --datasets mutag --poolers topk --epochs 3 --json
   poolbench bench --parallel
-  poolbench bench --scaling --max-nodes 10000 --out docs/scaling"""
+  poolbench bench --scaling --max-nodes 10000 --out docs/scaling
+  poolbench bench --peer tgp --datasets mutag,proteins --repeats 2
+  poolbench bench --peer tgp --quick --json"""
 
 
 def _names(text: str) -> list[str]:
@@ -50,25 +61,71 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--parallel", action="store_true", help="measure parallel sweeps")
     mode.add_argument("--scaling", action="store_true", help="measure cost vs N")
+    mode.add_argument("--peer", choices=["tgp"], help="time against a peer library")
     parser.add_argument("--datasets", default="mutag,proteins", help="comma list")
-    parser.add_argument("--poolers", default="mincut,topk,graclus", help="comma list")
     parser.add_argument(
-        "--epochs", type=int, default=10, help="epochs per path (first is warm-up)"
+        "--poolers",
+        help="comma list (default mincut,topk,graclus; --peer: every shared one)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        help="epochs per path, the first a warm-up (default 10; --peer: 5)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print JSON rows only")
     group = parser.add_argument_group("--parallel")
     group.add_argument("--runs", type=int, default=8, help="runs in the sweep")
+    group.add_argument(
+        "--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto"
+    )
+    group.add_argument(
+        "--concurrency", type=int, default=4, help="jobs sharing one GPU (4)"
+    )
+    group = parser.add_argument_group("--peer")
+    group.add_argument("--repeats", type=int, default=2, help="median over repeats")
+    group.add_argument(
+        "--max-side-sec",
+        type=float,
+        default=60.0,
+        help="a side stops after this many seconds (at least one timed epoch)",
+    )
+    group.add_argument(
+        "--quick",
+        action="store_true",
+        help="CI-sized: MUTAG, mincut,topk,kmis, 3 epochs, 1 repeat",
+    )
     group = parser.add_argument_group("--scaling")
     group.add_argument("--max-nodes", type=int, default=100_000)
     group.add_argument("--mem-cap-mb", type=float, default=2048.0)
     group.add_argument("--time-cap-sec", type=float, default=5.0)
     group.add_argument("--out", default="docs/scaling", help="folder for CSV and plot")
     args = parser.parse_args(argv)
+    if args.quick:
+        if not args.peer:
+            raise PoolbenchError("--quick goes with --peer tgp")
+        args.datasets, args.poolers = "mutag", "mincut,topk,kmis"
+        args.epochs, args.repeats = 3, 1
+    if args.epochs is None:
+        args.epochs = 5 if args.peer else 10
+    if args.poolers is None and not args.peer:
+        args.poolers = "mincut,topk,graclus"
     if args.epochs < 2:
         raise PoolbenchError("--epochs must be ≥ 2 (the first is a warm-up)")
+    if args.repeats < 1:
+        raise PoolbenchError("--repeats must be ≥ 1")
     if args.runs < 2:
         raise PoolbenchError("--runs must be ≥ 2")
+    if args.concurrency < 2:
+        raise PoolbenchError("--concurrency must be ≥ 2")
+    if args.parallel and args.device == "cuda":
+        from poolbench.training.device import visible_gpus
+
+        if not visible_gpus():
+            raise PoolbenchError(
+                "--device cuda asked for but no GPU is visible; "
+                "use --device auto or cpu"
+            )
     if args.max_nodes < 100:
         raise PoolbenchError("--max-nodes must be ≥ 100")
     return args
@@ -81,6 +138,8 @@ def bench_command(argv: list[str]) -> None:
         _parallel(args, console)
     elif args.scaling:
         _scaling(args, console)
+    elif args.peer:
+        _peer(args, console)
     else:
         _epochs(args, console)
 
@@ -126,6 +185,45 @@ def _epochs(args, console: Console) -> None:
     )
 
 
+def _peer(args, console: Console) -> None:
+    from poolbench.bench.peer import measure_peer, summary
+
+    poolers = _names(args.poolers) if args.poolers else None
+    rows, skipped = measure_peer(
+        _names(args.datasets),
+        poolers,
+        args.epochs,
+        args.repeats,
+        args.seed,
+        args.max_side_sec,
+        lambda text: console.print(f"timing {text} …", highlight=False),
+    )
+    for s in skipped:
+        console.print(f"skipped {s.dataset} × {s.pooler}: {s.reason}", highlight=False)
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], indent=1))
+        return
+    table = Table(
+        title=f"poolbench vs tgp: seconds per epoch, median of {args.repeats} "
+        f"repeats ({args.epochs} epochs, first a warm-up)"
+    )
+    for col in (
+        "dataset", "pooler", "tgp s/ep", "poolbench s/ep", "× tgp", "per repeat",
+        "parameter-free", "precompute s",
+    ):  # fmt: skip
+        table.add_column(col, justify="left" if col == "pooler" else "right")
+    for r in rows:
+        table.add_row(
+            r.dataset, r.pooler, f"{r.tgp_sec_per_epoch:.4f}",
+            f"{r.poolbench_sec_per_epoch:.4f}", f"{r.speedup_vs_tgp:.2f}",
+            " ".join(f"{x:.2f}" for x in r.ratios),
+            "yes" if r.parameter_free else "", f"{r.poolbench_precompute_sec:.2f}",
+        )  # fmt: skip
+    table_console().print(table)
+    for line in summary(rows):
+        table_console().print(line, highlight=False)
+
+
 def _parallel(args, console: Console) -> None:
     from poolbench.bench.parallel import measure_parallel
 
@@ -134,17 +232,22 @@ def _parallel(args, console: Console) -> None:
         f"{args.runs} runs of {dataset} × {pooler}, {args.epochs} epochs each …",
         highlight=False,
     )
-    rows = measure_parallel(dataset, pooler, args.runs, args.epochs)
+    rows = measure_parallel(
+        dataset, pooler, args.runs, args.epochs, args.device, args.concurrency
+    )
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=1))
         return
     table = Table(title=f"parallel sweep: {args.runs} runs of {dataset} × {pooler}")
-    for col in ("setting", "jobs", "threads/job", "wall s", "speedup vs 1 job"):
+    for col in (
+        "setting", "device", "jobs", "threads/job", "wall s", "runs/min",
+        "speedup vs 1 job",
+    ):  # fmt: skip
         table.add_column(col, justify="left" if col == "setting" else "right")
     for r in rows:
         table.add_row(
-            r.setting, str(r.jobs), r.threads_per_job, f"{r.wall_sec:.2f}",
-            f"{r.speedup_vs_1_job:.2f}",
+            r.setting, r.device, str(r.jobs), r.threads_per_job, f"{r.wall_sec:.2f}",
+            f"{r.runs_per_min:.1f}", f"{r.speedup_vs_1_job:.2f}",
         )  # fmt: skip
     table_console().print(table)
 

@@ -16,10 +16,6 @@ from contextlib import ExitStack
 
 import torch
 from torch import nn
-from torch.optim.optimizer import (
-    register_optimizer_step_post_hook,
-    register_optimizer_step_pre_hook,
-)
 
 
 class WorkTimers:
@@ -31,7 +27,6 @@ class WorkTimers:
         self.wall_start: float | None = None
         self.wall_end: float | None = None
         self._stack = ExitStack()
-        self._step_start = 0.0
 
     def _now(self) -> float:
         if self.device.type == "cuda":
@@ -53,6 +48,13 @@ class WorkTimers:
         model.forward = self._timed("forward", model.forward)
         self.wall_start = self._now()
 
+    def restart(self) -> None:
+        """Forget what was timed so far: called after the warm-up epoch, whose
+        one-off costs (first allocations, batches built once) are not per-epoch
+        overhead, as they are not in the seconds per epoch either."""
+        self.work = dict.fromkeys(self.work, 0.0)
+        self.wall_start = self._now()
+
     def __enter__(self) -> WorkTimers:
         import poolbench.bench.epochs as epochs
         import poolbench.training.trainer as trainer
@@ -65,14 +67,17 @@ class WorkTimers:
         torch.Tensor.backward = self._timed("backward", backward)
         self._stack.callback(setattr, torch.Tensor, "backward", backward)
 
-        def pre(*_):
-            self._step_start = self._now()
+        # The whole opt.step() call, torch's own wrapper around the update
+        # included: every optimizer made while active gets a timed step.
+        init = torch.optim.Optimizer.__init__
+        timed = self._timed
 
-        def post(*_):
-            self.work["step"] += self._now() - self._step_start
+        def timed_init(opt, *args, **kwargs):
+            init(opt, *args, **kwargs)
+            opt.step = timed("step", opt.step)
 
-        self._stack.callback(register_optimizer_step_pre_hook(pre).remove)
-        self._stack.callback(register_optimizer_step_post_hook(post).remove)
+        torch.optim.Optimizer.__init__ = timed_init
+        self._stack.callback(setattr, torch.optim.Optimizer, "__init__", init)
         return self
 
     def __exit__(self, *exc) -> None:

@@ -85,13 +85,16 @@ class Segments:
     def to(self, device: torch.device) -> Segments:
         return Segments(self.ptr.to(device), self.ptr_cpu)
 
+    def cpu_counts(self, ids_cpu: Tensor) -> Tensor:
+        """Row count of each graph ``ids_cpu``, on the host."""
+        return self.ptr_cpu[ids_cpu + 1] - self.ptr_cpu[ids_cpu]
+
     def gather(self, ids: Tensor, ids_cpu: Tensor) -> tuple[Tensor, Tensor, int]:
         """Row index of every row of graphs ``ids``, their counts and total.
 
         Returns ``index`` ``[R]`` (on the device), ``counts`` ``[B]`` and ``R``.
         """
-        counts_cpu = self.ptr_cpu[ids_cpu + 1] - self.ptr_cpu[ids_cpu]
-        total = int(counts_cpu.sum())
+        total = int(self.cpu_counts(ids_cpu).sum())
         counts = self.ptr[ids + 1] - self.ptr[ids]
         starts = torch.cumsum(counts, 0) - counts
         shift = torch.repeat_interleave(
@@ -105,6 +108,41 @@ def offsets(counts: Tensor, repeats: Tensor, total: int) -> Tensor:
     """For each row, the first batch position of its graph's ``counts`` block."""
     starts = torch.cumsum(counts, 0) - counts
     return torch.repeat_interleave(starts, repeats, output_size=total)
+
+
+def cut_topology(
+    whole: dict[str, Tensor], node_ends: list[int], cuts: list[tuple[int, int]], n: int
+) -> tuple[list[dict[str, Tensor]], list[int]]:
+    """A precomputed topology of ``n`` graphs (one dict as ``precompute`` gives,
+    see :class:`~poolbench.pooling.base.TopologyPooler`) cut into the batches
+    ``cuts`` (graph ranges), ids renumbered from 0 in each: what the topology
+    of each batch alone is. ``node_ends`` are the cumulative counts of the
+    level's input nodes; the cumulative pooled counts are returned with the cuts.
+    """
+    graph = whole["batch"]
+    pooled_ends = torch.bincount(graph, minlength=n).cumsum(0).tolist()
+    edge_graph = graph[whole["edge_index"][0]]
+    edge_ends = torch.bincount(edge_graph, minlength=n).cumsum(0).tolist()
+    out = []
+    for first, last in cuts:
+        node0 = node_ends[first - 1] if first else 0
+        pooled0 = pooled_ends[first - 1] if first else 0
+        edge0 = edge_ends[first - 1] if first else 0
+        edges = slice(edge0, edge_ends[last - 1])
+        # per-input-node rows (cluster, NMF's s, EigenPool's theta) by node range
+        cut = {
+            key: rows[node0 : node_ends[last - 1]]
+            for key, rows in whole.items()
+            if key not in ("edge_index", "edge_weight", "batch")
+        }
+        if "cluster" in cut:
+            cluster = cut["cluster"]
+            cut["cluster"] = torch.where(cluster >= 0, cluster - pooled0, cluster)
+        cut["edge_index"] = whole["edge_index"][:, edges] - pooled0
+        cut["edge_weight"] = whole["edge_weight"][edges]
+        cut["batch"] = graph[pooled0 : pooled_ends[last - 1]] - first
+        out.append(cut)
+    return out, pooled_ends
 
 
 @dataclass
@@ -172,6 +210,65 @@ class PackedGraphs:
     def __len__(self) -> int:
         return self.y.numel()
 
+    def batches(self, ids_cpu: Tensor, batch_size: int) -> list[GraphBatch]:
+        """The graphs ``ids_cpu`` in batches of ``batch_size``, in order.
+
+        One gather for the whole list, then each batch is a set of slices of
+        it: an epoch costs a handful of tensor ops instead of two dozen per
+        batch. The batches equal :meth:`batch` of each slice of ``ids_cpu``.
+        """
+        ids = ids_cpu.to(self.device, non_blocking=True)
+        n = ids.numel()
+        node_index, node_counts, num_nodes = self.nodes.gather(ids, ids_cpu)
+        edge_rows, edge_counts, num_edges = self.edges.gather(ids, ids_cpu)
+        position = torch.arange(n, device=self.device) % batch_size
+        node_start = torch.cumsum(node_counts, 0) - node_counts
+        # each graph's first node within its own batch
+        local_start = (
+            node_start - node_start[torch.arange(n, device=self.device) - position]
+        )
+        shift = torch.repeat_interleave(local_start, edge_counts, output_size=num_edges)
+        # index_select: 2-3x faster than advanced indexing for these gathers
+        edge_index = self.edge_index.index_select(1, edge_rows) + shift
+        weight = (
+            None
+            if self.edge_weight is None
+            else self.edge_weight.index_select(0, edge_rows)
+        )
+        graph_of_node = torch.repeat_interleave(
+            position, node_counts, output_size=num_nodes
+        )
+        x, y = self.x.index_select(0, node_index), self.y.index_select(0, ids)
+        # batch boundaries on the host, from the CPU copies: no device sync
+        node_ends = self.nodes.cpu_counts(ids_cpu).cumsum(0).tolist()
+        edge_ends = self.edges.cpu_counts(ids_cpu).cumsum(0).tolist()
+        cuts = [(f, min(f + batch_size, n)) for f in range(0, n, batch_size)]
+        levels, input_ends = [], node_ends
+        for level in self.levels:  # level l pools level l-1's pooled nodes
+            cut, input_ends = cut_topology(
+                level.batch(ids, ids_cpu), input_ends, cuts, n
+            )
+            levels.append(cut)
+        out = []
+        for i, (first, last) in enumerate(cuts):
+            a = node_ends[first - 1] if first else 0
+            b = node_ends[last - 1]
+            c = edge_ends[first - 1] if first else 0
+            d = edge_ends[last - 1]
+            topology = [level[i] for level in levels]
+            out.append(
+                GraphBatch(
+                    x=x[a:b],
+                    edge_index=edge_index[:, c:d],
+                    edge_weight=None if weight is None else weight[c:d],
+                    y=y[first:last],
+                    batch=graph_of_node[a:b],
+                    num_graphs=last - first,
+                    topology=topology or None,
+                )
+            )
+        return out
+
     def batch(self, ids_cpu: Tensor) -> GraphBatch:
         """The graphs ``ids_cpu`` (global ids, CPU) collated like PyG's ``Batch``."""
         ids = ids_cpu.to(self.device, non_blocking=True)
@@ -223,12 +320,16 @@ class PackedLoader:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.generator = generator
+        self._fixed: list[GraphBatch] | None = None
 
     def __len__(self) -> int:
         return -(-self.index.numel() // self.batch_size)
 
     def on(self, device: torch.device) -> PackedLoader:
-        """The same loader building its batches on ``device`` (data moved once)."""
+        """The same loader building its batches on ``device`` (data moved once);
+        itself when already there, so batches it keeps are reused."""
+        if self.packed.device == concrete(device):
+            return self
         placed = PackedLoader(
             self.packed.to(device), [], self.batch_size, self.shuffle, self.generator
         )
@@ -243,15 +344,16 @@ class PackedLoader:
     def _batches(self) -> Iterator[GraphBatch]:
         n = self.index.numel()
         if not self.shuffle:
-            order = torch.arange(n)
-        else:
-            generator = self.generator
-            if generator is None:  # RandomSampler seeds its own from the global RNG
-                seed = int(torch.empty((), dtype=torch.int64).random_().item())
-                generator = torch.Generator().manual_seed(seed)
-            order = torch.randperm(n, generator=generator)
-        ids = self.index[order]
-        for start in range(0, n, self.batch_size):
-            yield self.packed.batch(ids[start : start + self.batch_size])
-        if self.shuffle:
-            torch.randperm(n, generator=generator)  # RandomSampler's tail draw
+            # The same batches every epoch (validation, test): built once and
+            # kept, a copy of this split's graphs, for the loader's lifetime.
+            if self._fixed is None:
+                self._fixed = self.packed.batches(self.index, self.batch_size)
+            yield from self._fixed
+            return
+        generator = self.generator
+        if generator is None:  # RandomSampler seeds its own from the global RNG
+            seed = int(torch.empty((), dtype=torch.int64).random_().item())
+            generator = torch.Generator().manual_seed(seed)
+        order = torch.randperm(n, generator=generator)
+        yield from self.packed.batches(self.index[order], self.batch_size)
+        torch.randperm(n, generator=generator)  # RandomSampler's tail draw

@@ -16,6 +16,7 @@ from torch import Tensor
 from torch_geometric.utils import scatter, to_dense_batch
 
 from poolbench.pooling.base import PoolOutput
+from poolbench.pooling.lift import lift as lift_pooled
 
 
 @dataclass
@@ -45,9 +46,12 @@ def membership(out: PoolOutput, num_nodes: int) -> Tensor:
     if out.s is not None:
         s, mask = out.s, out.info["mask"]
         b, n, k = s.shape
-        full = s.new_zeros(b, n, b * k)
-        for g in range(b):  # block-diagonal: graph g owns columns g*k..(g+1)*k
-            full[g, :, g * k : (g + 1) * k] = s[g]
+        # Column j of graph g is its j-th pooled node (LaPool keeps fewer than K).
+        rows = torch.arange(out.x.size(0), device=s.device)
+        index, valid = to_dense_batch(rows, out.batch, batch_size=b, max_num_nodes=k)
+        full = s.new_zeros(b, n, out.x.size(0))
+        for g in range(b):
+            full[g][:, index[g][valid[g]]] = s[g][:, valid[g]]
         return full[mask]
     cluster = out.info["cluster"]
     s = torch.zeros(num_nodes, out.x.size(0), device=out.x.device)
@@ -113,17 +117,7 @@ def pooled_signal(out: PoolOutput, signal: Tensor, batch: Tensor, reduce="sum"):
 
 
 def lift(out: PoolOutput, pooled: Tensor) -> Tensor:
-    """Pooled features back on the input nodes ``[N, F]``: ``S X'``.
-
-    Dense: ``S X'`` per graph. Sparse: each node takes its supernode's row;
-    dropped nodes get zeros. For the identity pooler this returns ``pooled``.
-    """
-    if out.s is not None:
-        k = out.s.size(2)
-        pooled_dense = pooled.view(out.s.size(0), k, -1)
-        return (out.s @ pooled_dense)[out.info["mask"]]
-    cluster = out.info["cluster"]
-    lifted = pooled.new_zeros(cluster.numel(), pooled.size(1))
-    keep = cluster >= 0
-    lifted[keep] = pooled[cluster[keep]]
-    return lifted
+    """Pooled features back on the input nodes ``[N, F]``: the pooler contract's
+    LIFT (:mod:`poolbench.pooling.lift`): ``S X'``, ``X'[cluster]`` with zeros
+    on dropped nodes, or EigenPool's ``Θ X'``."""
+    return lift_pooled(pooled, out)

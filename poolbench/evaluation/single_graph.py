@@ -19,7 +19,7 @@ from torch_geometric.data import Data
 
 from poolbench.experiment import Experiment
 from poolbench.models.mp import make_mp
-from poolbench.pooling.base import Pooler, PoolOutput, TopologyPooler
+from poolbench.pooling.base import Pooler, PoolOutput
 from poolbench.training.seeding import seed_everything
 
 
@@ -54,7 +54,7 @@ class PoolStep(nn.Module):
         self._topology = None
 
     def forward(self, x, edge_index, edge_weight, batch) -> PoolOutput:
-        if isinstance(self.pooler, TopologyPooler):
+        if self.pooler.precomputable:
             if self._topology is None:
                 self._topology = self.pooler.precompute(edge_index, edge_weight, batch)
             return self.pooler(

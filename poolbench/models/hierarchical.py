@@ -12,12 +12,10 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
 
 from poolbench.models.mp import make_mp
+from poolbench.models.readout import make_readout
 from poolbench.pooling.base import Pooler
-
-READOUTS = {"sum": global_add_pool, "mean": global_mean_pool, "max": global_max_pool}
 
 # (level, in_channels, avg_nodes) -> a pooler for that level
 PoolerFactory = Callable[[int, int, float], Pooler]
@@ -53,7 +51,7 @@ class HierarchicalGNN(nn.Module):
         blocks: list[int],
         mp: str = "gin",
         hidden: int = 64,
-        readout: str = "sum",
+        readout: str | list[str] = "sum",
         mlp_hidden: int = 64,
         dropout: float = 0.0,
         pool_ratio: float = 0.5,
@@ -61,8 +59,6 @@ class HierarchicalGNN(nn.Module):
         super().__init__()
         if not blocks or min(blocks) < 1:
             raise ValueError("model.blocks needs at least one block of ≥1 MP layer")
-        if readout not in READOUTS:
-            raise ValueError(f"unknown readout {readout!r}; use {', '.join(READOUTS)}")
         self.blocks = nn.ModuleList()
         self.poolers = nn.ModuleList()
         size = in_channels
@@ -74,17 +70,20 @@ class HierarchicalGNN(nn.Module):
             self.blocks.append(layers)
             if level < len(blocks) - 1:
                 assert make_pooler is not None
-                self.poolers.append(
-                    make_pooler(level, hidden, avg_nodes * pool_ratio**level)
-                )
-        self.readout = READOUTS[readout]
+                pooler = make_pooler(level, size, avg_nodes * pool_ratio**level)
+                self.poolers.append(pooler)
+                # EigenPool hands on modes x F features.
+                size = pooler.out_channels
+        levels = len(blocks) - 1
+        self.readout = make_readout(readout, size, avg_nodes * pool_ratio**levels)
         # mlp_hidden=0: one linear layer after the readout (Bianchi et al.'s
         # GlobalAvgPool-Dense), otherwise Linear-ReLU-Dropout-Linear
+        width = self.readout.out_channels
         self.head = (
-            nn.Linear(hidden, num_classes)
+            nn.Linear(width, num_classes)
             if mlp_hidden == 0
             else nn.Sequential(
-                nn.Linear(hidden, mlp_hidden),
+                nn.Linear(width, mlp_hidden),
                 nn.ReLU(),
                 nn.Dropout(dropout),
                 nn.Linear(mlp_hidden, num_classes),
@@ -104,9 +103,11 @@ class HierarchicalGNN(nn.Module):
         :class:`~poolbench.pooling.base.TopologyPooler` levels only."""
         aux: dict[str, Tensor] = {}
         pooled_nodes: list[int] = []
+        # The pooled graph's [B, K, K] block form, when a dense pooler offers it.
+        dense_adj = None
         for level, layers in enumerate(self.blocks):
             for layer in layers:
-                x = torch.relu(layer(x, edge_index, edge_weight))
+                x = torch.relu(layer(x, edge_index, edge_weight, dense_adj=dense_adj))
             if level < len(self.poolers):
                 if topology is not None:
                     out = self.poolers[level](
@@ -120,9 +121,10 @@ class HierarchicalGNN(nn.Module):
                     out.edge_weight,
                     out.batch,
                 )
+                dense_adj = out.info.get("dense_adj")
                 pooled_nodes.append(x.size(0))
                 for name, value in out.aux_loss.items():
                     aux[f"pool{level}/{name}"] = value
         # size= keeps graphs that pooling emptied (PyG 2895): rows stay aligned.
-        h = self.readout(x, batch, size=num_graphs)
+        h = self.readout(x, batch, num_graphs)
         return ModelOutput(self.head(h), aux, pooled_nodes)

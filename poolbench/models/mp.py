@@ -3,25 +3,34 @@
 Pooled graphs carry edge weights (S^T A S is weighted), so every layer here
 uses them. PyG's GINConv ignores weights, hence the small weighted GIN below,
 which on a dense pooled graph computes exactly DenseGINConv.
+
+A dense pooler's output is a complete K x K graph per example: its sparse form
+has B K^2 edges, and gathering, weighting and scattering them costs about ten
+times one batched matrix product over the ``[B, K, K]`` block form. Layers
+therefore also accept ``dense_adj`` (that block form, when the pooler hands it
+over, see :func:`block_adjacency`) and aggregate with it; GCN has no such path
+and always uses the edges. Both paths give the same sums (tested).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import GCNConv, GraphConv, MessagePassing
+from torch_geometric.nn import GCNConv, GraphConv
 from torch_geometric.utils import scatter
+
+from poolbench.pooling.aggregate import dense_aggregate, edge_aggregate
 
 MP_KINDS = ("gin", "gcn", "graphconv", "mlp", "gcs")
 # 1-WL expressive MP layers (Xu et al. 2019): used for the expressiveness verdict.
 WL_EXPRESSIVE = {"gin", "graphconv"}
 
 
-class WeightedGINConv(MessagePassing):
+class WeightedGINConv(nn.Module):
     """GIN with edge weights: ``MLP((1 + eps) x_i + sum_j w_ij x_j)``."""
 
     def __init__(self, in_channels: int, out_channels: int, train_eps: bool = True):
-        super().__init__(aggr="add")
+        super().__init__()
         self.mlp = nn.Sequential(
             nn.Linear(in_channels, out_channels),
             nn.ReLU(),
@@ -29,13 +38,36 @@ class WeightedGINConv(MessagePassing):
         )
         self.eps = nn.Parameter(torch.zeros(1)) if train_eps else None
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None):
-        agg = self.propagate(edge_index, x=x, edge_weight=edge_weight)
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_weight: Tensor | None = None,
+        dense_adj: Tensor | None = None,
+    ):
+        if dense_adj is not None:
+            agg = dense_aggregate(x, dense_adj)
+        else:
+            agg = edge_aggregate(x, edge_index, edge_weight)
         eps = self.eps if self.eps is not None else 0.0
         return self.mlp((1 + eps) * x + agg)
 
-    def message(self, x_j: Tensor, edge_weight: Tensor | None) -> Tensor:
-        return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j
+
+class WeightedGraphConv(GraphConv):
+    """PyG's GraphConv (sum aggregation) with the block-form path."""
+
+    def forward(self, x, edge_index, edge_weight=None, dense_adj=None):
+        if dense_adj is None or self.aggr != "add":
+            return super().forward(x, edge_index, edge_weight)
+        return self.lin_rel(dense_aggregate(x, dense_adj)) + self.lin_root(x)
+
+
+class EdgeGCNConv(GCNConv):
+    """PyG's GCNConv; its normalisation is defined on the edges, so it has no
+    block-form path and ignores ``dense_adj``."""
+
+    def forward(self, x, edge_index, edge_weight=None, dense_adj=None):
+        return super().forward(x, edge_index, edge_weight)
 
 
 class NodeMLP(nn.Module):
@@ -45,7 +77,13 @@ class NodeMLP(nn.Module):
         super().__init__()
         self.lin = nn.Linear(in_channels, out_channels)
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None):
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_weight: Tensor | None = None,
+        dense_adj: Tensor | None = None,
+    ):
         return self.lin(x)
 
 
@@ -56,7 +94,8 @@ class GraphConvSkip(nn.Module):
     (FilippoMB/Spectral-Clustering-with-Graph-Neural-Networks-for-Graph-Pooling)
     and equal in form to the Chebyshev layer with K=1 named in the synthetic
     benchmark's README. The symmetric normalisation (no self-loops) is computed
-    from the edge weights the layer receives, at every level.
+    from the edge weights the layer receives, at every level; like GCN it has
+    no block-form path and ignores ``dense_adj``.
     """
 
     def __init__(self, in_channels: int, out_channels: int):
@@ -64,7 +103,13 @@ class GraphConvSkip(nn.Module):
         self.rel = nn.Linear(in_channels, out_channels, bias=False)
         self.root = nn.Linear(in_channels, out_channels)
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None):
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_weight: Tensor | None = None,
+        dense_adj: Tensor | None = None,
+    ):
         row, col = edge_index
         w = x.new_ones(row.numel()) if edge_weight is None else edge_weight
         deg = scatter(w, row, dim=0, dim_size=x.size(0), reduce="sum")
@@ -78,9 +123,9 @@ def make_mp(kind: str, in_channels: int, out_channels: int) -> nn.Module:
     if kind == "gin":
         return WeightedGINConv(in_channels, out_channels)
     if kind == "gcn":
-        return GCNConv(in_channels, out_channels)
+        return EdgeGCNConv(in_channels, out_channels)
     if kind == "graphconv":
-        return GraphConv(in_channels, out_channels)
+        return WeightedGraphConv(in_channels, out_channels)
     if kind == "mlp":
         return NodeMLP(in_channels, out_channels)
     if kind == "gcs":

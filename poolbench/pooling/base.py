@@ -18,11 +18,14 @@ from torch import Tensor, nn
 
 from poolbench.pooling.connect import clean_pooled
 from poolbench.pooling.dense import (
+    EdgeEntries,
+    edge_entries,
     from_padded,
     padded_adjacency,
     padded_features,
     sparse_adj_times,
 )
+from poolbench.pooling.lift import lift as lift_pooled
 from poolbench.pooling.reduce import cluster_reduce, dense_reduce
 from poolbench.pooling.select import DenseSelect
 
@@ -97,8 +100,23 @@ class Pooler(nn.Module):
     # False only for poolers whose output depends on node order by design (the
     # random controls); the contract test checks invariance for all others.
     order_invariant: ClassVar[bool] = True
-    # False for score-family poolers whose K is not ceil(ratio * N) (EdgePool).
+    # False for poolers whose K is not set by ratio: score-family ones that do
+    # not keep ceil(ratio * N) nodes (EdgePool), dense ones whose K is data
+    # driven (LaPool's leaders).
     keeps_ratio: ClassVar[bool] = True
+    # A learned S trained by a clustering objective of its own (aux losses that
+    # reward a good partition without labels): what the community-level task
+    # accepts. Each pooler says why in its docstring.
+    can_cluster: ClassVar[bool] = False
+    # A clustering that is not learned (k-means, spectral clustering): the
+    # community task runs it as a reference point next to the learned ones.
+    clustering_baseline: ClassVar[bool] = False
+    # lift() maps pooled features back to the input nodes (every pooler here).
+    can_lift: ClassVar[bool] = True
+    # Catalogue data: the paper ("Authors, Venue Year, link") and how the
+    # operator was checked against a reference implementation.
+    paper: ClassVar[str] = ""
+    reference: ClassVar[str] = ""
 
     def __init__(self, in_channels: int, ratio: float = 0.5, avg_nodes: float = 0.0):
         super().__init__()
@@ -122,7 +140,22 @@ class Pooler(nn.Module):
             "aux_loss": cls.has_aux_loss,
             "precomputable": cls.precomputable,
             "expressive": cls.expressive,
+            "can_cluster": cls.can_cluster,
+            "can_lift": cls.can_lift,
         }
+
+    @property
+    def out_channels(self) -> int:
+        """Feature size of the pooled nodes (EigenPool multiplies it)."""
+        return self.in_channels
+
+    def lift(self, x_pooled: Tensor, out: PoolOutput) -> Tensor:
+        """Pooled features ``[K_total, F]`` back on the input nodes ``[N, F]``.
+
+        ``out`` is this pooler's output for the graph being lifted; see
+        :mod:`poolbench.pooling.lift` (``S X'``, ``X'[cluster]`` or ``Θ X'``).
+        """
+        return lift_pooled(x_pooled, out)
 
     def forward(
         self,
@@ -249,9 +282,12 @@ class SoftClusterPooler(Pooler):
         sas = s.transpose(1, 2) @ a_s
         x_pool = dense_reduce(x_dense, s)
         adj_pool = clean_pooled(sas, remove_loops=True, degree_norm=True)
-        aux = self.aux_losses(PaddedGraph(adj, s, mask, sas, deg))
+        g = PaddedGraph(adj, s, mask, sas, deg, edge_index, edge_weight, batch)
+        aux = self.aux_losses(g)
         x_out, ei, ew, b = from_padded(x_pool, adj_pool)
-        return PoolOutput(x_out, ei, ew, b, s=s, aux_loss=aux, info={"mask": mask})
+        # dense_adj: the block form of (ei, ew), for MP layers that can use it.
+        info = {"mask": mask, "dense_adj": adj_pool}
+        return PoolOutput(x_out, ei, ew, b, s=s, aux_loss=aux, info=info)
 
 
 @dataclass
@@ -260,7 +296,8 @@ class PaddedGraph:
 
     ``adj`` ``[B, N, N]`` (None when the pooler declared it does not need it),
     ``s`` ``[B, N, K]``, ``mask`` ``[B, N]``, ``sas`` = ``S^T A S``
-    ``[B, K, K]`` and ``deg`` ``[B, N]``.
+    ``[B, K, K]`` and ``deg`` ``[B, N]``; the sparse input (``edge_index``,
+    ``edge_weight``, ``batch``) for losses computed over the edges.
     """
 
     adj: Tensor | None
@@ -268,3 +305,20 @@ class PaddedGraph:
     mask: Tensor
     sas: Tensor
     deg: Tensor
+    edge_index: Tensor | None = None
+    edge_weight: Tensor | None = None
+    batch: Tensor | None = None
+    _entries: EdgeEntries | None = field(default=None, init=False, repr=False)
+
+    @property
+    def s_flat(self) -> Tensor:
+        """The real rows of ``s``, ``[N_total, K]``, in the sparse batch's order."""
+        return self.s[self.mask]
+
+    def entries(self) -> EdgeEntries:
+        """The stored entries of A, coalesced once per forward."""
+        if self._entries is None:
+            self._entries = edge_entries(
+                self.edge_index, self.edge_weight, self.batch, self.s.dtype
+            )
+        return self._entries

@@ -62,3 +62,18 @@ def cluster_connect(
         pooled, weight = remove_self_loops(pooled, weight)
     pooled, weight = coalesce(pooled, weight, num_nodes=num_clusters, reduce="sum")
     return pooled, weight
+
+
+def degree_normalised(
+    edge_index: Tensor, edge_weight: Tensor, num_nodes: int, eps: float = 1e-8
+) -> tuple[Tensor, Tensor]:
+    """``D^{-1/2} A D^{-1/2}`` on an edge list, ``d`` the row sums (at least eps).
+
+    Edges whose weight is within ``eps`` of zero are dropped first.
+    """
+    keep = edge_weight.abs() > eps
+    edge_index, edge_weight = edge_index[:, keep], edge_weight[keep]
+    deg = torch.zeros(num_nodes, dtype=edge_weight.dtype, device=edge_weight.device)
+    deg = deg.index_add(0, edge_index[0], edge_weight).clamp_min(eps)
+    inv_sqrt = deg.pow(-0.5)
+    return edge_index, edge_weight * inv_sqrt[edge_index[0]] * inv_sqrt[edge_index[1]]

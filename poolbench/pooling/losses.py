@@ -3,6 +3,12 @@
 Every loss here is a mean over the graphs of the batch, so its value does not
 depend on how graphs are grouped into batches (the DMoN trap of PyG 8284).
 Shapes: ``adj`` ``[B, N, N]``, ``s`` ``[B, N, K]``, ``mask`` ``[B, N]``.
+
+The losses that read A beyond ``S^T A S`` and the degrees have a second form
+over the stored entries of A (:class:`~poolbench.pooling.dense.EdgeEntries`,
+``s_flat`` ``[N_total, K]`` the rows of ``s[mask]``), which the poolers use:
+it costs O(E K) instead of the padded ``B N^2``. The dense forms stay as the
+definition the edge forms are tested against.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import torch
 from torch import Tensor
 
 from poolbench.pooling.connect import EPS
+from poolbench.pooling.dense import EdgeEntries
 
 
 def _trace(m: Tensor) -> Tensor:
@@ -58,6 +65,22 @@ def link_loss(adj: Tensor, s: Tensor, mask: Tensor, normalize: bool = False) -> 
     diff = adj - s @ s.transpose(1, 2)
     # EPS keeps the gradient finite when S S^T reproduces A exactly.
     loss = (diff.pow(2).sum((-1, -2)) + EPS).sqrt()
+    if normalize:
+        loss = loss / _num_nodes(mask, s.dtype).pow(2)
+    return loss.mean()
+
+
+def link_loss_edges(
+    e: EdgeEntries, s: Tensor, mask: Tensor, sas: Tensor, normalize: bool = False
+) -> Tensor:
+    """:func:`link_loss` without the dense A, from
+    ``||A - S S^T||^2 = ||A||^2 - 2 Tr(S^T A S) + ||S^T S||^2`` per graph
+    (``sas`` is the raw ``S^T A S``)."""
+    a_sq = s.new_zeros(s.size(0)).index_add(0, e.graph, e.weight.pow(2))
+    ss = s.transpose(1, 2) @ s
+    sq = a_sq - 2 * _trace(sas) + ss.pow(2).sum((-1, -2))
+    # clamp: rounding may leave a tiny negative where S S^T nearly equals A
+    loss = (sq.clamp_min(0) + EPS).sqrt()
     if normalize:
         loss = loss / _num_nodes(mask, s.dtype).pow(2)
     return loss.mean()
@@ -113,6 +136,17 @@ def totvar_loss(adj: Tensor, s: Tensor) -> Tensor:
     return (per_graph / (2 * nnz)).mean()
 
 
+def totvar_loss_edges(e: EdgeEntries, s_flat: Tensor, num_graphs: int) -> Tensor:
+    """:func:`totvar_loss` over the stored entries of A."""
+    # Zero entries are not stored in the dense form: masked, so their
+    # weights get no gradient there either.
+    nonzero = (e.weight != 0).to(s_flat.dtype)
+    tv = e.weight * nonzero * (s_flat[e.row] - s_flat[e.col]).abs().sum(-1)
+    per_graph = tv.new_zeros(num_graphs).index_add(0, e.graph, tv)
+    nnz = tv.new_zeros(num_graphs).index_add(0, e.graph, nonzero).clamp_min(1)
+    return (per_graph / (2 * nnz)).mean()
+
+
 def asym_norm_loss(s: Tensor, mask: Tensor) -> Tensor:
     """Balance term of the asymmetric Cheeger cut, in ``[0, 1]``.
 
@@ -124,9 +158,11 @@ def asym_norm_loss(s: Tensor, mask: Tensor) -> Tensor:
     if k <= 1:
         return s.new_zeros(())
     n = mask.sum(-1)
-    # Padded rows sort last, so row idx of the sorted columns is the quantile.
+    # Padded rows rank last, so row idx of the ranked columns is the quantile.
+    # idx <= N_max // K: the top N_max // K + 1 values suffice, not a full sort.
     ranked = s.masked_fill(~mask.unsqueeze(-1), float("-inf"))
-    ranked = ranked.sort(dim=1, descending=True).values
+    n_max = s.size(1)
+    ranked = ranked.topk(min(n_max, n_max // k + 1), dim=1).values
     idx = torch.minimum(torch.div(n, k, rounding_mode="floor"), (n - 1).clamp_min(0))
     quant = ranked.gather(1, idx.view(-1, 1, 1).expand(-1, 1, k))
     diff = s - quant
@@ -149,6 +185,47 @@ def balance_loss(s: Tensor, mask: Tensor) -> Tensor:
 def triangle_adjacency(adj: Tensor) -> Tensor:
     """Triangle motif adjacency ``A (.) A^2``: triangles through each edge."""
     return (adj @ adj) * adj
+
+
+def triangle_weights(e: EdgeEntries) -> Tensor:
+    """``(A (.) A^2)_ij`` at every stored entry ``(i, j)`` of A ``[E]``.
+
+    ``(A^2)_ij`` sums ``a_ik a_kj`` over the 2-paths ``i -> k -> j``; they are
+    enumerated from the entries (``sum_k indeg(k) outdeg(k)`` of them) and
+    only those closing on a stored entry are kept, since M is zero elsewhere.
+    """
+    n, num = e.num_nodes, e.row.numel()
+    out_deg = torch.bincount(e.row, minlength=n)
+    row_start = torch.cumsum(out_deg, 0) - out_deg
+    fan = out_deg[e.col]  # second steps available after each entry
+    total = int(fan.sum())
+    first = torch.repeat_interleave(
+        torch.arange(num, device=e.row.device), fan, output_size=total
+    )
+    first_step = torch.cumsum(fan, 0) - fan
+    step = torch.arange(total, device=e.row.device) - first_step[first]
+    second = row_start[e.col[first]] + step
+    path_key = e.row[first] * n + e.col[second]
+    pos = torch.searchsorted(e.key, path_key).clamp_max(max(num - 1, 0))
+    closes = (e.key[pos] == path_key).to(e.weight.dtype)
+    a2 = e.weight.new_zeros(num).index_add(
+        0, pos, e.weight[first] * e.weight[second] * closes
+    )
+    return e.weight * a2
+
+
+def cut_loss_edges(
+    e: EdgeEntries, weight: Tensor, s_flat: Tensor, batch: Tensor, num_graphs: int
+) -> Tensor:
+    """:func:`mincut_loss` of the matrix with values ``weight`` at the entries
+    ``e`` (and zero elsewhere), e.g. the motif matrix of :func:`triangle_weights`.
+    """
+    within = weight * (s_flat[e.row] * s_flat[e.col]).sum(-1)
+    num = within.new_zeros(num_graphs).index_add(0, e.graph, within)
+    deg = s_flat.new_zeros(s_flat.size(0)).index_add(0, e.row, weight)
+    per_node = deg * s_flat.pow(2).sum(-1)
+    den = s_flat.new_zeros(num_graphs).index_add(0, batch, per_node)
+    return (-num / (den + EPS)).mean()
 
 
 def hosc_orthogonality_loss(s: Tensor, mask: Tensor) -> Tensor:

@@ -1,18 +1,25 @@
-"""Precomputed pooling: the fixed topology of parameter-free poolers, once per dataset.
+"""Precomputed pooling: the fixed part of parameter-free poolers, once per dataset.
 
-A :class:`~poolbench.pooling.base.TopologyPooler` (graclus, ndp, kmis) reads
-only the graph structure, so its SEL and CON give the same pooled graph every
-epoch, fold and run. :func:`load_or_compute` runs ``precompute`` on each graph
-alone, level after level (level ``l + 1`` pools level ``l``'s pooled graph,
-which is fixed too), packs the results into flat tensors and caches them on
-disk keyed by the dataset fingerprint, the pooler config, the number of levels,
-the poolbench version and a hash of the algorithm's source. A batch then takes
-its topology by gathering (:meth:`PackedTopology.batch`), exactly what
-``precompute`` gives on the batch: the algorithms never couple two graphs.
+A precomputable pooler (``precomputable = True``: graclus, ndp, kmis, sep,
+eigenpool, nmf) reads only the graph structure in SEL and CON, so it gives the
+same pooled graph every epoch, fold and run. Its ``precompute`` returns that
+part for a batch: the pooled ``edge_index``, ``edge_weight`` and ``batch``,
+plus per-input-node rows RED needs: ``cluster`` (hard supernode ids), the
+dense assignment ``s`` ``[N, K]`` (NMF) or mode coefficients ``theta``
+``[N, H]`` (EigenPool). :func:`load_or_compute` runs ``precompute`` on each
+graph alone, level after level (level ``l + 1`` pools level ``l``'s pooled
+graph, which is fixed too), packs the results into flat tensors and caches them
+on disk keyed by the dataset fingerprint, the pooler config, the number of
+levels, the poolbench version and a hash of the algorithm's source. A batch
+then takes its part by gathering (:meth:`PackedTopology.batch`), and the
+pooler's ``forward(..., topology=...)`` only applies RED: a parameter-free
+pooler costs a gather and a scatter per step.
 
-NMF is precomputable in principle too, but its output is a dense soft
-assignment ``[N, K]`` feeding dense RED/CON, not this sparse topology; it
-is left to run on the fly.
+For hard assignments this is exactly what ``precompute`` gives on the batch
+(the algorithms never couple two graphs). NMF factorises each graph alone here,
+while its on-the-fly path factorises the padded batch: the two agree to float
+precision except where an adjacency has repeated singular values (then the
+factorisation is not unique, see ``nmf.py``).
 """
 
 from __future__ import annotations
@@ -33,54 +40,63 @@ from torch_geometric.data import Data
 
 import poolbench
 from poolbench.data.batching import Segments, offsets
-from poolbench.pooling.base import TopologyPooler
 
 # Bump when the packed format changes.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+# Keys of a precompute dict that describe the pooled graph, not the input nodes.
+GRAPH_KEYS = ("edge_index", "edge_weight", "batch")
 
 
 @dataclass
 class PackedTopology:
     """One pooling level of every graph, stored back to back.
 
-    ``cluster`` ``[sum N_in]`` holds each input node's supernode, local to its
-    graph (-1 where dropped); ``edge_index`` ``[2, sum E']`` the pooled edges,
-    local too, with ``edge_weight`` ``[sum E']``. ``inputs``, ``pooled`` and
+    ``node`` holds per-input-node rows ``[sum N_in, ...]``: ``cluster`` (each
+    node's supernode, local to its graph, -1 where dropped), ``s`` or
+    ``theta``. ``edge_index`` ``[2, sum E']`` holds the pooled edges, local
+    too, with ``edge_weight`` ``[sum E']``. ``inputs``, ``pooled`` and
     ``edges`` give each graph's range of input nodes, supernodes and edges.
     """
 
-    cluster: Tensor
+    node: dict[str, Tensor]
     edge_index: Tensor
     edge_weight: Tensor
     inputs: Segments
     pooled: Segments
     edges: Segments
 
+    @property
+    def cluster(self) -> Tensor:
+        return self.node["cluster"]
+
     def batch(self, ids: Tensor, ids_cpu: Tensor) -> dict[str, Tensor]:
         """The ``precompute`` dict of the batch of graphs ``ids``."""
         in_index, in_counts, num_in = self.inputs.gather(ids, ids_cpu)
         _, out_counts, num_out = self.pooled.gather(ids, ids_cpu)
         edge_rows, edge_counts, num_edges = self.edges.gather(ids, ids_cpu)
-        cluster = self.cluster[in_index]
-        shifted = cluster + offsets(out_counts, in_counts, num_in)
-        return {
-            "cluster": torch.where(cluster >= 0, shifted, cluster),
-            "edge_index": self.edge_index[:, edge_rows]
-            + offsets(out_counts, edge_counts, num_edges),
-            "edge_weight": self.edge_weight[edge_rows],
-            "batch": torch.repeat_interleave(
-                torch.arange(ids.numel(), device=ids.device),
-                out_counts,
-                output_size=num_out,
-            ),
-        }
+        out = {key: rows[in_index] for key, rows in self.node.items()}
+        if "cluster" in out:
+            cluster = out["cluster"]
+            shifted = cluster + offsets(out_counts, in_counts, num_in)
+            out["cluster"] = torch.where(cluster >= 0, shifted, cluster)
+        out["edge_index"] = self.edge_index[:, edge_rows] + offsets(
+            out_counts, edge_counts, num_edges
+        )
+        out["edge_weight"] = self.edge_weight[edge_rows]
+        out["batch"] = torch.repeat_interleave(
+            torch.arange(ids.numel(), device=ids.device),
+            out_counts,
+            output_size=num_out,
+        )
+        return out
 
     def to(self, device: torch.device) -> PackedTopology:
         def seg(s: Segments) -> Segments:
             return Segments(s.ptr.to(device), s.ptr_cpu)
 
         return PackedTopology(
-            self.cluster.to(device),
+            {key: rows.to(device) for key, rows in self.node.items()},
             self.edge_index.to(device),
             self.edge_weight.to(device),
             seg(self.inputs),
@@ -90,7 +106,7 @@ class PackedTopology:
 
     def state(self) -> dict[str, Tensor]:
         return {
-            "cluster": self.cluster,
+            **{f"node/{key}": rows for key, rows in self.node.items()},
             "edge_index": self.edge_index,
             "edge_weight": self.edge_weight,
             "inputs": self.inputs.ptr_cpu,
@@ -103,8 +119,9 @@ class PackedTopology:
         def seg(ptr: Tensor) -> Segments:
             return Segments(ptr, ptr)
 
+        node = {k[5:]: v for k, v in state.items() if k.startswith("node/")}
         return cls(
-            state["cluster"],
+            node,
             state["edge_index"],
             state["edge_weight"],
             seg(state["inputs"]),
@@ -113,12 +130,10 @@ class PackedTopology:
         )
 
 
-def compute_topologies(
-    poolers: list[TopologyPooler], graphs: list[Data]
-) -> list[PackedTopology]:
+def compute_topologies(poolers: list, graphs: list[Data]) -> list[PackedTopology]:
     """Each level's topology for every graph, computed one graph at a time (CPU)."""
     per_level: list[dict[str, list]] = [
-        {"cluster": [], "edge_index": [], "edge_weight": [], "n_in": [], "n_out": []}
+        {"node": {}, "edge_index": [], "edge_weight": [], "n_in": [], "n_out": []}
         for _ in poolers
     ]
     with torch.no_grad():
@@ -133,7 +148,9 @@ def compute_topologies(
                 weight = topo["edge_weight"]
                 if weight is None:
                     weight = torch.ones(topo["edge_index"].size(1))
-                acc["cluster"].append(topo["cluster"])
+                for key, rows in topo.items():
+                    if key not in GRAPH_KEYS:
+                        acc["node"].setdefault(key, []).append(rows)
                 acc["edge_index"].append(topo["edge_index"])
                 acc["edge_weight"].append(weight)
                 acc["n_in"].append(num_nodes)
@@ -145,7 +162,7 @@ def compute_topologies(
         edge_counts = torch.tensor([e.size(1) for e in acc["edge_index"]])
         levels.append(
             PackedTopology(
-                cluster=torch.cat(acc["cluster"]),
+                node={key: torch.cat(rows) for key, rows in acc["node"].items()},
                 edge_index=torch.cat(acc["edge_index"], 1),
                 edge_weight=torch.cat(acc["edge_weight"]),
                 inputs=Segments.from_counts(torch.tensor(acc["n_in"]), cpu),
@@ -195,7 +212,7 @@ class PrecomputeResult:
 
 
 def load_or_compute(
-    poolers: list[TopologyPooler],
+    poolers: list,
     graphs: list[Data],
     cache_dir: str | Path,
     key: str,

@@ -234,3 +234,14 @@ def select_ndp(adj: Tensor, mask: Tensor, tol: float = 1e-8) -> Tensor:
     keep = torch.where(((vol > 0) & (cut < 0.5)).unsqueeze(1), pseudo, keep)
     keep = torch.where((vol > 0).unsqueeze(1), keep, True)
     return keep & mask
+
+
+def keep_top(score: Tensor, ratio: float, batch: Tensor) -> Tensor:
+    """The ``ceil(ratio * N_g)`` top-scored nodes of each graph, graph by graph.
+
+    PyG's ``topk`` reads a ratio ``>= 1`` as a node count, so ``ratio = 1.0``
+    would keep a single node per graph; here it keeps every node.
+    """
+    from torch_geometric.nn.pool.select.topk import topk
+
+    return topk(score, ratio if ratio < 1 else max(1, score.numel()), batch)

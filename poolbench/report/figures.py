@@ -1,4 +1,4 @@
-"""Benchmark figures (PNG and PDF): accuracy vs cost, peak memory, fold accuracies.
+"""Benchmark figures (PNG and PDF): score vs cost, peak memory, fold scores.
 
 Drawn with matplotlib's Agg backend, so they render on headless machines and
 in CI. Inputs are the tidy summary of :func:`poolbench.report.tables.build_tables`
@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from poolbench.report.summary import GROUP  # noqa: E402
+from poolbench.results.row import METRICS, MetricInfo  # noqa: E402
 
 FORMATS = ("png", "pdf")
 
@@ -56,18 +57,28 @@ def _save(fig, out_dir: Path, stem: str) -> list[Path]:
     return paths
 
 
-def accuracy_vs_time(summary: pd.DataFrame, out_dir: Path, stem: str) -> list[Path]:
-    """Per dataset: accuracy (± std) against seconds per epoch, Pareto front in red."""
+def _scaled(info: MetricInfo, values):
+    return [100 * v for v in values] if info.percent else list(values)
+
+
+def accuracy_vs_time(
+    summary: pd.DataFrame, out_dir: Path, stem: str, metric: str = "acc"
+) -> list[Path]:
+    """Per dataset: the headline score (± std) against seconds per epoch, with
+    the Pareto front (cheaper and better) in red."""
+    info = METRICS[metric]
+    sign = 1 if info.higher_is_better else -1
     data = summary[summary["folds"] > 0]
     datasets = sorted(data["dataset"].unique())
     fig, axes = _grid(len(datasets))
     for ax, dataset in zip(axes, datasets):
         part = data[data["dataset"] == dataset].reset_index(drop=True)
-        xs, ys = part["sec_per_epoch"].tolist(), (100 * part["acc_mean"]).tolist()
+        xs, ys = part["sec_per_epoch"].tolist(), _scaled(info, part["mean"])
         ax.errorbar(
-            xs, ys, yerr=100 * part["acc_std"], fmt="o", color="tab:blue", alpha=0.7
-        )
-        front = pareto_front(list(zip(xs, ys)))
+            xs, ys, yerr=_scaled(info, part["std"]), fmt="o", color="tab:blue",
+            alpha=0.7,
+        )  # fmt: skip
+        front = pareto_front([(x, sign * y) for x, y in zip(xs, ys)])
         ax.plot(
             [xs[i] for i in front],
             [ys[i] for i in front],
@@ -82,10 +93,11 @@ def accuracy_vs_time(summary: pd.DataFrame, out_dir: Path, stem: str) -> list[Pa
             ax.set_xscale("log")
         ax.set_title(dataset)
         ax.set_xlabel("seconds per epoch")
-        ax.set_ylabel("test accuracy (%)")
+        ax.set_ylabel(info.label)
         ax.grid(alpha=0.3)
-        ax.legend(loc="lower right", fontsize="small")
-    return _save(fig, out_dir, f"accuracy-vs-time-{stem}")
+        ax.legend(loc="best", fontsize="small")
+    name = "accuracy" if metric == "acc" else metric
+    return _save(fig, out_dir, f"{name}-vs-time-{stem}")
 
 
 def peak_memory(summary: pd.DataFrame, out_dir: Path, stem: str) -> list[Path]:
@@ -105,34 +117,47 @@ def peak_memory(summary: pd.DataFrame, out_dir: Path, stem: str) -> list[Path]:
 
 
 def fold_boxplots(
-    summary: pd.DataFrame, folds: pd.DataFrame, out_dir: Path, stem: str
+    summary: pd.DataFrame,
+    folds: pd.DataFrame,
+    out_dir: Path,
+    stem: str,
+    metric: str = "acc",
 ) -> list[Path]:
-    """Per dataset: a box of the per-fold mean accuracies of each pooler."""
+    """Per dataset: a box of the per-fold mean headline scores of each pooler."""
+    info = METRICS[metric]
     labelled = folds.merge(summary[GROUP + ["label"]], on=GROUP)
     datasets = sorted(labelled["dataset"].unique())
     fig, axes = _grid(len(datasets), width=max(4.6, 0.5 * labelled.label.nunique()))
     for ax, dataset in zip(axes, datasets):
         part = labelled[labelled["dataset"] == dataset]
         labels = sorted(part["label"].unique())
-        values = [100 * part.loc[part.label == lb, "test_acc"] for lb in labels]
+        values = [_scaled(info, part.loc[part.label == lb, "score"]) for lb in labels]
         ax.boxplot(values, tick_labels=labels)
         ax.tick_params(axis="x", rotation=45)
         ax.set_title(dataset)
-        ax.set_ylabel("fold test accuracy (%)")
+        ax.set_ylabel(f"per fold: {info.label}")
         ax.grid(axis="y", alpha=0.3)
-    return _save(fig, out_dir, f"fold-accuracy-{stem}")
+    name = "accuracy" if metric == "acc" else metric
+    return _save(fig, out_dir, f"fold-{name}-{stem}")
 
 
 def draw_figures(
     summary: pd.DataFrame, folds: pd.DataFrame, out_dir: Path
 ) -> list[Path]:
-    """Every figure, per protocol; returns the files written."""
+    """Every figure, per protocol, task and metric; returns the files written."""
     paths: list[Path] = []
-    for protocol, part in summary.groupby("protocol", sort=True):
-        part_folds = folds[folds["protocol"] == protocol]
+    for (protocol, task, metric), part in summary.groupby(
+        ["protocol", "task", "metric"], sort=True
+    ):
+        stem = protocol if (task, metric) == ("graph", "acc") else f"{protocol}-{task}"
+        part_folds = folds[
+            (folds["protocol"] == protocol)
+            & (folds["task"] == task)
+            & (folds["metric"] == metric)
+        ]
         if (part["folds"] > 0).any():
-            paths += accuracy_vs_time(part, out_dir, protocol)
-            paths += fold_boxplots(part, part_folds, out_dir, protocol)
+            paths += accuracy_vs_time(part, out_dir, stem, metric)
+            paths += fold_boxplots(part, part_folds, out_dir, stem, metric)
         if (part["runs"] > 0).any():
-            paths += peak_memory(part, out_dir, protocol)
+            paths += peak_memory(part, out_dir, stem)
     return paths

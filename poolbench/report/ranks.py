@@ -20,39 +20,51 @@ from poolbench.report.statistics import (
     rank_lines,
 )
 from poolbench.report.summary import GROUP, fold_means
+from poolbench.results.row import METRICS
 
 ALPHA = 0.05
 
 
-def fold_scores(latest: pd.DataFrame, part: pd.DataFrame) -> pd.DataFrame:
+def fold_scores(
+    latest: pd.DataFrame, part: pd.DataFrame, metric: str = "acc"
+) -> pd.DataFrame:
     """The tidy input of the statistics: one score per table row, dataset, fold.
 
-    With one fold (a holdout) the repeated measure is the run instead: runs
-    of every pooler share the split and, run by run, the seed.
+    With one fold (a holdout, a node split) the repeated measure is the run
+    instead: runs of every pooler share the split and, run by run, the seed.
     """
+    info = METRICS[metric]
+    rows = latest[latest["metric"] == metric]
     if part["protocol_folds"].max() <= 1 and part["protocol_runs"].max() > 1:
-        ok = latest[latest["status"] == "ok"]
-        means = ok.groupby(GROUP + ["run"], dropna=False)["test_acc"].mean()
-        means = means.reset_index().rename(columns={"run": "fold"})
+        ok = rows[rows["status"] == "ok"]
+        means = ok.groupby(GROUP + ["run"], dropna=False)[f"test_{metric}"].mean()
+        means = means.rename("score").reset_index().rename(columns={"run": "fold"})
     else:
-        means = fold_means(latest)
+        means = fold_means(rows)
     means = means.merge(part[GROUP + ["label"]], on=GROUP, how="inner")
     return pd.DataFrame(
         {
             "pooler": means["label"],
             "dataset": means["dataset"],
             "fold": means["fold"],
-            "score": 100 * means["test_acc"],
-            "higher_is_better": True,  # accuracy; the task layer will pass its own
+            "score": (100 if info.percent else 1) * means["score"],
+            "higher_is_better": info.higher_is_better,
         }
     )
 
 
-def rank_table(latest: pd.DataFrame, part: pd.DataFrame, protocol: str):
-    """The ``ranks-<protocol>`` table, or None without two poolers to compare."""
+def rank_table(
+    latest: pd.DataFrame,
+    part: pd.DataFrame,
+    protocol: str,
+    task: str = "graph",
+    metric: str = "acc",
+):
+    """The ``ranks-<protocol>`` table (``ranks-<protocol>-<task>`` for other
+    tasks and metrics), or None without two poolers to compare."""
     from poolbench.report.tables import Table  # tables calls us: import late
 
-    scores = fold_scores(latest, part)
+    scores = fold_scores(latest, part, metric)
     if scores.empty or scores["pooler"].nunique() < 2:
         return None
     ties = compare_per_dataset(scores, ALPHA)
@@ -82,9 +94,10 @@ def rank_table(latest: pd.DataFrame, part: pd.DataFrame, protocol: str):
         "row has; bold: within the Nemenyi critical difference of the top. "
         + " ".join(rank_lines(over))
     )
+    suffix = protocol if (task, metric) == ("graph", "acc") else f"{protocol}-{task}"
     return Table(
-        f"ranks-{protocol}",
-        f"Ranks and ties, {protocol}",
+        f"ranks-{suffix}",
+        f"Ranks and ties ({METRICS[metric].label}), {protocol}",
         "pooler",
         rows,
         cols + ["avg. rank"],

@@ -1,18 +1,26 @@
 """Per-experiment aggregates of result rows: the numbers every table starts from.
 
-Accuracy is reported as mean ± std over folds of the per-fold mean of the final
-runs (Errica et al. 2020); std is the population std over folds (ddof=0), as
-in PyDGN. Only rows with status ok enter the means; failures are counted, and
-the expected number of runs comes from the protocol recorded in the rows.
+Each experiment is scored on its task's headline metric (the rows' ``metric``:
+accuracy, RMSE, NMI) and the metrics reported with it, as mean ± std over
+folds of the per-fold mean of the final runs (Errica et al. 2020); std is the
+population std over folds (ddof=0), as in PyDGN. A protocol with one split
+(a holdout, a public node split, community seeds) has no spread over folds,
+so there the std is over its runs (seeds), and ``spread`` says which. Only
+rows with status ok enter the means; failures are counted, and the expected
+number of runs comes from the protocol recorded in the rows.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
+from poolbench.results.row import METRIC_FAMILIES
+
 # data_fingerprint too: rows made on different data are never one cell
 GROUP = [
     "experiment",
+    "task",
+    "metric",
     "dataset",
     "pooler",
     "model",
@@ -23,41 +31,54 @@ GROUP = [
 
 
 def fold_means(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per experiment and fold: the mean test accuracy of its ok final runs."""
+    """Per experiment and fold: the mean headline score (``score``) of its ok
+    final runs, in the column of its ``metric``."""
     ok = frame[frame["status"] == "ok"]
-    if ok.empty:
-        return pd.DataFrame(columns=GROUP + ["fold", "test_acc"])
-    means = ok.groupby(GROUP + ["fold"], sort=True, dropna=False)["test_acc"].mean()
-    return means.reset_index()
+    parts = []
+    for metric, rows in ok.groupby("metric", sort=True):
+        means = rows.groupby(GROUP + ["fold"], sort=True, dropna=False)[
+            f"test_{metric}"
+        ].mean()
+        parts.append(means.rename("score").reset_index())
+    if not parts:
+        return pd.DataFrame(columns=GROUP + ["fold", "score"])
+    return pd.concat(parts, ignore_index=True)
 
 
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per experiment: acc mean/std over folds, cost, run counts."""
+    """One row per experiment: ``mean``/``std`` of the headline metric (and
+    ``<metric>_mean``/``_std`` of each metric reported with it), cost, counts."""
     if frame.empty:
-        return pd.DataFrame(columns=GROUP + ["acc_mean", "acc_std", "folds", "runs"])
+        return pd.DataFrame(columns=GROUP + ["mean", "std", "folds", "runs"])
     out = []
     for key, rows in frame.groupby(GROUP, sort=True, dropna=False):
         ok = rows[rows["status"] == "ok"]
-        per_fold = ok.groupby("fold")["test_acc"].mean()
-        out.append(
-            {
-                **dict(zip(GROUP, key)),
-                "acc_mean": per_fold.mean() if len(per_fold) else float("nan"),
-                "acc_std": per_fold.std(ddof=0) if len(per_fold) else float("nan"),
-                "folds": int(per_fold.size),
-                "runs": int(len(ok)),
-                "failed": int(len(rows) - len(ok)),
-                # the protocol's shape as the rows recorded it; 0: rows written
-                # before poolbench recorded it
-                "protocol_folds": int(rows["protocol_folds"].max()),
-                "protocol_runs": int(rows["protocol_runs"].max()),
-                "unrecorded_rows": int((rows["protocol_folds"] <= 0).sum()),
-                "sec_per_epoch": ok["sec_per_epoch"].mean(),
-                "sec_per_epoch_std": ok["sec_per_epoch"].std(ddof=0),
-                "total_sec": rows["total_sec"].sum(),
-                "peak_mem_mb": ok["peak_mem_mb"].max(),
-                "mem_kind": ok["mem_kind"].iloc[0] if len(ok) else "",
-                "params": int(ok["params"].max()) if len(ok) else 0,
-            }
+        record = dict(zip(GROUP, key))
+        spread = "runs" if ok["fold"].nunique() == 1 and len(ok) > 1 else "folds"
+        for i, metric in enumerate(METRIC_FAMILIES[record["metric"]]):
+            per_fold = ok.groupby("fold")[f"test_{metric}"].mean()
+            values = ok[f"test_{metric}"] if spread == "runs" else per_fold
+            mean = values.mean() if len(values) else float("nan")
+            std = values.std(ddof=0) if len(values) else float("nan")
+            record[f"{metric}_mean"], record[f"{metric}_std"] = mean, std
+            if i == 0:
+                record.update(
+                    mean=mean, std=std, folds=int(per_fold.size), spread=spread
+                )
+        record.update(
+            runs=int(len(ok)),
+            failed=int(len(rows) - len(ok)),
+            # the protocol's shape as the rows recorded it; 0: rows written
+            # before poolbench recorded it
+            protocol_folds=int(rows["protocol_folds"].max()),
+            protocol_runs=int(rows["protocol_runs"].max()),
+            unrecorded_rows=int((rows["protocol_folds"] <= 0).sum()),
+            sec_per_epoch=ok["sec_per_epoch"].mean(),
+            sec_per_epoch_std=ok["sec_per_epoch"].std(ddof=0),
+            total_sec=rows["total_sec"].sum(),
+            peak_mem_mb=ok["peak_mem_mb"].max(),
+            mem_kind=ok["mem_kind"].iloc[0] if len(ok) else "",
+            params=int(ok["params"].max()) if len(ok) else 0,
         )
+        out.append(record)
     return pd.DataFrame(out)

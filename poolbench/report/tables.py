@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from poolbench.report.summary import GROUP, summarize
+from poolbench.results.row import METRIC_FAMILIES, METRICS, MetricInfo
 
 MISSING = "—"
 
@@ -105,8 +106,10 @@ LABEL_EXTRAS = (
 )
 
 
-def _fmt_acc(mean: float, std: float) -> str:
-    return f"{100 * mean:.2f} ± {100 * std:.2f}"
+def _fmt(info: MetricInfo, mean: float, std: float) -> str:
+    if info.percent:
+        return f"{100 * mean:.2f} ± {100 * std:.2f}"
+    return f"{mean:.3f} ± {std:.3f}"
 
 
 def _best(cells: dict, values: dict, rows, cols, lower_is_better: bool) -> set:
@@ -123,12 +126,14 @@ def _best(cells: dict, values: dict, rows, cols, lower_is_better: bool) -> set:
     return best
 
 
-def average_ranks(values: dict, rows: list[str], cols: list[str]) -> dict[str, tuple]:
+def average_ranks(
+    values: dict, rows: list[str], cols: list[str], higher_is_better: bool = True
+) -> dict[str, tuple]:
     """Per row: (mean rank over the datasets it has, how many it has); 1 = best."""
     frame = pd.DataFrame(
         {c: {r: values.get((r, c), math.nan) for r in rows} for c in cols}
     )
-    ranks = frame.rank(axis=0, ascending=False, method="average")
+    ranks = frame.rank(axis=0, ascending=not higher_is_better, method="average")
     return {r: (ranks.loc[r].mean(), int(ranks.loc[r].notna().sum())) for r in rows}
 
 
@@ -146,17 +151,24 @@ def build_tables(latest: pd.DataFrame) -> tuple[list[Table], pd.DataFrame]:
     summary["expected"] = [s.expected for s in shapes]
     summary["expected_inferred"] = [s.inferred for s in shapes]
     tables: list[Table] = []
-    for protocol, part in summary.groupby("protocol", sort=True):
-        tables += _tables_for_protocol(part, str(protocol))
-        tables += _statistics_table(latest, part, str(protocol))
+    # one set per protocol, and per task and metric within it: accuracy and
+    # RMSE never share a table, and neither do graph and node accuracy
+    for (protocol, task, metric), part in summary.groupby(
+        ["protocol", "task", "metric"], sort=True
+    ):
+        protocol, task, metric = str(protocol), str(task), str(metric)
+        tables += _tables_for_protocol(part, protocol, task, metric)
+        tables += _statistics_table(latest, part, protocol, task, metric)
     return tables, summary
 
 
-def _statistics_table(latest: pd.DataFrame, part: pd.DataFrame, protocol: str):
+def _statistics_table(
+    latest: pd.DataFrame, part: pd.DataFrame, protocol: str, task: str, metric: str
+):
     """Ranks with ties inside the noise (poolbench.report.ranks), when any."""
     from poolbench.report.ranks import rank_table  # it imports Table from here
 
-    table = rank_table(latest, part, protocol)
+    table = rank_table(latest, part, protocol, task, metric)
     return [table] if table is not None else []
 
 
@@ -173,17 +185,32 @@ def cell_shapes(latest: pd.DataFrame, summary: pd.DataFrame) -> list[CellShape]:
     return shapes
 
 
-def acc_cell(r) -> str:
+def score_cell(r, info: MetricInfo) -> str:
     """Mean ± std, with the ok/expected count and the failures in plain sight
     whenever the cell is short of its protocol."""
-    text = _fmt_acc(r.acc_mean, r.acc_std) if r.folds else MISSING
+    mean, std = getattr(r, f"{info.name}_mean"), getattr(r, f"{info.name}_std")
+    text = _fmt(info, mean, std) if r.folds else MISSING
     if r.runs != r.expected or r.failed:
         failures = f", {r.statuses}" if r.failed else ""
         text += f" ({r.runs}/{r.expected}{failures})"
     return text
 
 
-def _tables_for_protocol(part: pd.DataFrame, protocol: str) -> list[Table]:
+def _stem(metric: str, protocol: str, task: str) -> str:
+    """File stem of a score table: accuracy-cv10 for graph classification (the
+    name it always had), else <metric>-<protocol>-<task>."""
+    if metric == "acc" and task == "graph":
+        return f"accuracy-{protocol}"
+    return f"{metric}-{protocol}-{task}"
+
+
+def _tables_for_protocol(
+    part: pd.DataFrame, protocol: str, task: str = "graph", metric: str = "acc"
+) -> list[Table]:
+    family = [METRICS[m] for m in METRIC_FAMILIES[metric]]
+    # suffix of the cost tables' file names: the protocol alone for graph
+    # classification, as always
+    suffix = protocol if (task, metric) == ("graph", "acc") else f"{protocol}-{task}"
     rows = sorted(part["label"].unique())
     cols = sorted(part["dataset"].unique())
     by_cell = {(r.label, r.dataset): r for r in part.itertuples()}
@@ -194,43 +221,59 @@ def _tables_for_protocol(part: pd.DataFrame, protocol: str) -> list[Table]:
     described = describe_shapes(protocol, shapes)
     one_shape = len({s.expected for s in shapes}) == 1
 
-    acc_cells, acc_values, short = {}, {}, False
-    for key, r in by_cell.items():
-        acc_cells[key] = acc_cell(r)
+    score_tables, short = [], False
+    for r in by_cell.values():
         short |= r.runs != r.expected or bool(r.failed)
-        if r.folds:
-            acc_values[key] = r.acc_mean
-    ranks = average_ranks(acc_values, rows, cols)
-    partial_rank = False
-    for row in rows:
-        mean_rank, n = ranks[row]
-        if n:
-            dagger = "" if n == len(cols) else "‡"
-            partial_rank |= bool(dagger)
-            acc_cells[(row, "avg. rank")] = f"{mean_rank:.2f}{dagger}"
-    note = (
-        "Test accuracy (%): mean ± std (population, ddof=0) over the folds of the "
-        f"per-fold mean of the final runs; {described}. Bold: best mean per "
-        "dataset. Avg. rank: mean over datasets of the rank of the mean accuracy "
-        "(1 = best, ties share)."
-    )
-    if short:
-        note += (
-            " (ok/expected, failures): the cell has fewer ok runs than its "
-            "protocol, or failed runs; its mean is over the ok runs only."
+    for info in family:
+        cells, values = {}, {}
+        for key, r in by_cell.items():
+            cells[key] = score_cell(r, info)
+            if r.folds:
+                values[key] = getattr(r, f"{info.name}_mean")
+        ranks = average_ranks(values, rows, cols, info.higher_is_better)
+        partial_rank = False
+        for row in rows:
+            mean_rank, n = ranks[row]
+            if n:
+                dagger = "" if n == len(cols) else "‡"
+                partial_rank |= bool(dagger)
+                cells[(row, "avg. rank")] = f"{mean_rank:.2f}{dagger}"
+        sense = "highest" if info.higher_is_better else "lowest"
+        over = (
+            "the runs (seeds) of the one split"
+            if set(part["spread"]) == {"runs"}
+            else "the folds of the per-fold mean of the final runs"
+            if set(part["spread"]) == {"folds"}
+            else "the folds (per-fold means), or the runs where a cell has one fold"
         )
-    if partial_rank:
-        note += " ‡: ranked on fewer datasets than the table has."
-    accuracy = Table(
-        f"accuracy-{protocol}",
-        f"Test accuracy, {protocol}",
-        "pooler",
-        rows,
-        cols + ["avg. rank"],
-        acc_cells,
-        _best(acc_cells, acc_values, rows, cols, lower_is_better=False),
-        note,
-    )
+        note = (
+            f"{info.label} ({task} task): mean ± std (population, ddof=0) over "
+            f"{over}; {described}. Bold: best ({sense}) mean per dataset. Avg. "
+            "rank: mean over datasets of the rank of the mean (1 = best, ties "
+            "share)."
+        )
+        if short:
+            note += (
+                " (ok/expected, failures): the cell has fewer ok runs than its "
+                "protocol, or failed runs; its mean is over the ok runs only."
+            )
+        if partial_rank:
+            note += " ‡: ranked on fewer datasets than the table has."
+        title = f"{info.label.removesuffix(' (%)')}, {protocol}"
+        if task != "graph":
+            title += f", {task} task"
+        score_tables.append(
+            Table(
+                _stem(info.name, protocol, task),
+                title,
+                "pooler",
+                rows,
+                cols + ["avg. rank"],
+                cells,
+                _best(cells, values, rows, cols, not info.higher_is_better),
+                note,
+            )
+        )
 
     time_cells, time_values = {}, {}
     mem_cells, mem_values = {}, {}
@@ -244,7 +287,7 @@ def _tables_for_protocol(part: pd.DataFrame, protocol: str) -> list[Table]:
     kinds = sorted(set(part["mem_kind"]) - {""})
     older = int(part["unrecorded_rows"].sum())
     time_table = Table(
-        f"sec-per-epoch-{protocol}",
+        f"sec-per-epoch-{suffix}",
         f"Seconds per training epoch, {protocol}",
         "pooler",
         rows,
@@ -263,7 +306,7 @@ def _tables_for_protocol(part: pd.DataFrame, protocol: str) -> list[Table]:
         ),
     )
     mem_table = Table(
-        f"peak-memory-{protocol}",
+        f"peak-memory-{suffix}",
         f"Peak memory (MB), {protocol}",
         "pooler",
         rows,
@@ -291,7 +334,7 @@ def _tables_for_protocol(part: pd.DataFrame, protocol: str) -> list[Table]:
                 text += " (incomplete)"
             count_cells[(row, col)] = text
     counts = Table(
-        f"runs-{protocol}",
+        f"runs-{suffix}",
         f"Runs per cell, {protocol}",
         "pooler",
         rows,
@@ -302,7 +345,7 @@ def _tables_for_protocol(part: pd.DataFrame, protocol: str) -> list[Table]:
         "runs are listed with their status (failed, nan, oom); missing: no run "
         f"recorded. {described}.",
     )
-    return [accuracy, time_table, mem_table, counts]
+    return [*score_tables, time_table, mem_table, counts]
 
 
 def _failure_counts(status: pd.Series) -> str:

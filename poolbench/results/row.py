@@ -21,7 +21,10 @@ class ResultRow:
     # cell is, so tables never infer it from the indices that happen to exist
     protocol_folds: int = 0
     protocol_runs: int = 0
-    # epochs and accuracy (read at the best-validation epoch)
+    task: str = "graph"
+    metric: str = "acc"  # the task's headline metric: acc, rmse, nmi (METRICS)
+    # epochs and scores (read at the best-validation epoch); a task fills the
+    # columns of its metrics and leaves the others empty
     best_epoch: int = -1
     epochs: int = 0
     train_acc: float = float("nan")
@@ -29,6 +32,19 @@ class ResultRow:
     test_acc: float = float("nan")
     val_loss: float = float("nan")
     test_loss: float = float("nan")
+    # graph regression, in the target's units
+    train_rmse: float = float("nan")
+    val_rmse: float = float("nan")
+    test_rmse: float = float("nan")
+    val_mae: float = float("nan")
+    test_mae: float = float("nan")
+    # community detection: the final assignment against the labels (NMI,
+    # pairwise F1, ARI) and on the graph alone (modularity, conductance)
+    test_nmi: float = float("nan")
+    test_f1: float = float("nan")
+    test_ari: float = float("nan")
+    test_modularity: float = float("nan")
+    test_conductance: float = float("nan")
     # cost
     sec_per_epoch: float = float("nan")
     total_sec: float = float("nan")
@@ -60,6 +76,41 @@ class ResultRow:
 
 
 COLUMNS = [f.name for f in fields(ResultRow)]
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """How a metric reads in tables: its label, its sense, and its scale."""
+
+    name: str
+    label: str
+    higher_is_better: bool
+    percent: bool = False  # shown x100 with two decimals
+
+    def column(self, split: str = "test") -> str:
+        return f"{split}_{self.name}"
+
+
+# Every metric a task can report; each has test_<name> in ResultRow.
+METRICS = {
+    m.name: m
+    for m in (
+        MetricInfo("acc", "Test accuracy (%)", True, percent=True),
+        MetricInfo("rmse", "Test RMSE", False),
+        MetricInfo("mae", "Test MAE", False),
+        MetricInfo("nmi", "NMI", True),
+        MetricInfo("f1", "Pairwise F1", True),
+        MetricInfo("ari", "ARI", True),
+        MetricInfo("modularity", "Modularity", True),
+        MetricInfo("conductance", "Conductance", False),
+    )
+}
+# The metrics reported with each headline metric, headline first.
+METRIC_FAMILIES = {
+    "acc": ("acc",),
+    "rmse": ("rmse", "mae"),
+    "nmi": ("nmi", "f1", "ari", "modularity", "conductance"),
+}
 STATUSES = ("ok", "failed", "nan", "oom")
 # A run is the same run only on the same data: edited data files give a new
 # fingerprint, and resume redoes the runs rather than reporting the old rows.

@@ -207,7 +207,8 @@ class ResultsStore(CsvStore):
         except StoreWriteError as exc:
             result = row.status
             if row.status == "ok":
-                result += f", test_acc {row.test_acc:.4f}"
+                score = f"test_{row.metric}"
+                result += f", {score} {getattr(row, score):.4f}"
             raise StoreWriteError(
                 f"{exc}. Not recorded: {row.experiment} fold {row.fold} run "
                 f"{row.run} ({result}). Nothing more can be recorded, so poolbench "
@@ -262,6 +263,8 @@ class ResultsStore(CsvStore):
             )
         for col in _FLOAT:
             frame[col] = pd.to_numeric(frame[col], errors="coerce")
+        for col, before in _TEXT_BEFORE.items():
+            frame[col] = frame[col].replace("", before)
         return frame
 
 
@@ -291,6 +294,9 @@ def _summary_key_of_line(raw: bytes) -> tuple[str, str] | None:
     return _summary_key(record) if isinstance(record, dict) else None
 
 
+# Text columns that came later, and what rows written before them were: every
+# older row is graph classification scored by accuracy.
+_TEXT_BEFORE = {"task": "graph", "metric": "acc"}
 # Integer columns and the value of a blank: protocol_folds and protocol_runs
 # are 0 (unknown) in rows written before they existed.
 _INT = {
@@ -303,16 +309,4 @@ _INT = {
     "protocol_folds": 0,
     "protocol_runs": 0,
 }
-_FLOAT = {
-    "train_acc",
-    "val_acc",
-    "test_acc",
-    "val_loss",
-    "test_loss",
-    "sec_per_epoch",
-    "total_sec",
-    "precompute_sec",
-    "peak_mem_mb",
-    "avg_nodes_in",
-    "avg_nodes_pooled",
-}
+_FLOAT = {f.name for f in fields(ResultRow) if f.type in ("float", float)}

@@ -7,6 +7,11 @@ rebuilds the experiment from the resolved config and the pickled dataset, runs
 itself through ``on_row`` (the store's locked append), so a killed parent loses
 no finished run. Seeds depend on (fold, run) only, hence the rows match a
 sequential run's.
+
+On CUDA the folds share the GPU(s): :func:`~poolbench.training.concurrency.
+plan_workers` spreads them over the visible GPUs and caps each process's share
+of its GPU's memory, so ``protocol.n_jobs=4`` runs four folds at once on one
+GPU. Without a GPU the same plan is all CPU slots.
 """
 
 from __future__ import annotations
@@ -26,14 +31,16 @@ def _start_worker(parallel_jobs: int) -> None:
 
 
 def _fold_worker(
-    cfg_dict, dataset, protocol, job, split, device, provenance, on_row, selection
+    cfg_dict, dataset, protocol, job, split, slot, provenance, on_row, selection
 ):
+    import torch
+
     from poolbench.experiment import Experiment
-    from poolbench.training.device import set_threads
+    from poolbench.training.concurrency import apply_slot
     from poolbench.training.protocol import FailFast, run_fold
     from poolbench.training.signals import stop_on_signals
 
-    set_threads(int(cfg_dict["trainer"]["threads"]))
+    device = torch.device(apply_slot(slot))
     exp = Experiment(OmegaConf.create(cfg_dict), dataset)
     try:
         # Slurm signals every process of the job: workers record their runs too.
@@ -51,9 +58,24 @@ def run_folds_in_processes(
     exp, protocol, jobs, splits, device, provenance, on_row, hooks, selection=None
 ) -> list[ResultRow]:
     """Run one fold per job in ``protocol.n_jobs`` processes; rows in fold order."""
+    from poolbench.training.concurrency import plan_workers
+    from poolbench.training.device import usable_cores, visible_gpus
+
     workers = min(protocol.n_jobs, len(jobs))
     outer = max(1, int(os.environ.get("POOLBENCH_PARALLEL_JOBS", "1")))
     cfg_dict = OmegaConf.to_container(exp.cfg, resolve=True)
+    if device.type == "cuda":
+        name = "cuda" if device.index is None else f"cuda:{device.index}"
+        gpus = visible_gpus()
+    else:
+        name, gpus = "cpu", []
+    slots = plan_workers(
+        workers,
+        name,
+        gpus,
+        max(1, usable_cores() // outer),
+        int(cfg_dict["trainer"]["threads"]),
+    )
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
@@ -70,12 +92,12 @@ def run_folds_in_processes(
                 protocol,
                 job,
                 splits[job.fold],
-                device,
+                slots[i % workers],
                 provenance,
                 on_row,
                 selection,
             ): job
-            for job in jobs
+            for i, job in enumerate(jobs)
         }
         while pending:
             finished, _ = wait(pending, return_when=FIRST_EXCEPTION)

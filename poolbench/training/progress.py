@@ -51,18 +51,23 @@ class ProgressHooks:
 
     def epoch_callback(self, row: ResultRow):
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
-            info = (
-                f"val_acc {metrics['val_acc']:.3f} val_loss {metrics['val_loss']:.3f}"
+            # every validation score the task reports, then its loss
+            info = " ".join(
+                f"{k} {v:.3f}"
+                for k, v in metrics.items()
+                if k.startswith("val_") and k != "val_loss"
             )
+            info += f" val_loss {metrics['val_loss']:.3f}"
             self.progress.update(self.epochs, completed=epoch + 1, info=info)
 
         return on_epoch
 
     def run_finished(self, row: ResultRow) -> None:
         self.progress.advance(self.runs)
+        score = f"test_{row.metric}"
         line = (
             f"{row.experiment} fold {row.fold} run {row.run}: {row.status} "
-            f"test_acc={row.test_acc:.4f} epochs={row.epochs} "
+            f"{score}={getattr(row, score):.4f} epochs={row.epochs} "
             f"sec/epoch={row.sec_per_epoch:.4f}"
         )
         if row.status != "ok":

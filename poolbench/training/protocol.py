@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,14 +28,13 @@ from poolbench.training.device import PeakMemory
 from poolbench.training.outcome import dense_memory_verdict, failure_status
 from poolbench.training.seeding import run_seed, seed_everything
 from poolbench.training.selection import (
-    SELECT_ON,
     SelectionLog,
     describe_failures,
     point_json,
     select_on_validation,
 )
 from poolbench.training.signals import Interrupted, signals_held, stop_on_signals
-from poolbench.training.trainer import evaluate, fit
+from poolbench.training.trainer import FitResult, Metrics, fit
 
 
 @dataclass
@@ -43,7 +43,12 @@ class ProtocolConfig:
 
     ``grid`` maps dotted config keys to the values tried; nested dicts (as
     ``+protocol.grid.model.hidden=[32,64]`` makes) are flattened to dotted keys.
-    ``select_on`` is the one validation metric every grid point is compared on.
+    ``select_on`` is the one validation metric every grid point is compared on
+    (``auto``: the task's headline metric). ``split`` says how folds are drawn:
+    ``auto`` (stratified for classes, plain k-fold for real targets),
+    ``stratified``, ``kfold`` or ``scaffold`` (molecules: a scaffold stays on
+    one side); node tasks use ``public`` or ``random`` (``train_per_class`` and
+    ``val_per_class`` labelled nodes per class, the rest test).
     """
 
     name: str = "cv10"
@@ -52,7 +57,10 @@ class ProtocolConfig:
     test_size: float = 0.1
     runs: int = 3
     grid: dict | None = field(default_factory=dict)
-    select_on: str = "val_acc"
+    select_on: str = "auto"
+    split: str = "auto"
+    train_per_class: int = 20
+    val_per_class: int = 30
     n_jobs: int = 1
     fail_fast: bool = False
 
@@ -63,10 +71,18 @@ class ProtocolConfig:
             raise PoolbenchError(f"protocol.n_jobs must be ≥ 1, got {self.n_jobs}")
         if not 0 < self.val_size < 1 or not 0 < self.test_size < 1:
             raise PoolbenchError("protocol.val_size and test_size must lie in (0, 1)")
-        if self.select_on not in SELECT_ON:
+        if self.select_on != "auto" and not str(self.select_on).startswith("val_"):
             raise PoolbenchError(
-                f"protocol.select_on must be one of {', '.join(SELECT_ON)}, "
-                f"got {self.select_on!r}"
+                "protocol.select_on must be auto or a validation metric such as "
+                f"val_acc or val_loss, got {self.select_on!r}"
+            )
+        if self.split not in SPLITS:
+            raise PoolbenchError(
+                f"protocol.split must be one of {', '.join(SPLITS)}, got {self.split!r}"
+            )
+        if self.train_per_class < 1 or self.val_per_class < 1:
+            raise PoolbenchError(
+                "protocol.train_per_class and protocol.val_per_class must be ≥ 1"
             )
         self.grid = flatten_grid(self.grid or {})
         for key, values in self.grid.items():
@@ -81,6 +97,9 @@ class ProtocolConfig:
         return [
             dict(zip(keys, vals)) for vals in itertools.product(*self.grid.values())
         ]
+
+
+SPLITS = ("auto", "stratified", "kfold", "scaffold", "public", "random", "none")
 
 
 def flatten_grid(grid: dict, prefix: str = "") -> dict:
@@ -103,21 +122,24 @@ def train_once(exp, split, seed: int, device, on_epoch=None) -> dict:
     """Train one model on ``split`` and score it; the test set is read last."""
     generator = seed_everything(seed)
     model = exp.make_model(device)
-    train = exp.loader(split.train, shuffle=True, generator=generator)
-    val = exp.loader(split.val, shuffle=False, generator=None)
-    result = fit(model, train, val, exp.trainer, device, on_epoch)
+    task = exp.task.for_split(split)
+    train, val, test = exp.fold_loaders(split, generator)
+    if task.trains(exp):
+        result = fit(model, train, val, exp.trainer, device, on_epoch, task)
+    else:  # nothing to learn (a clustering baseline): score it as it is
+        result = FitResult(-1, 0, math.nan, Metrics(math.nan), math.nan, 0.0, 0.0)
     # the same numerics (autocast or not) as the validation passes inside fit
-    test = evaluate(
-        model,
-        exp.loader(split.test, shuffle=False, generator=None),
-        device,
-        exp.trainer,
-    )
-    return {
-        "model": model,
-        "fit": result,
-        "test": test,
-    }
+    scores = task.evaluate(model, test, device, exp.trainer)
+    return {"model": model, "fit": result, "test": scores}
+
+
+def fill_scores(row: ResultRow, prefix: str, scores: dict[str, float]) -> None:
+    """``row.<prefix>_<metric>`` for every score; each metric has its column."""
+    for name, value in scores.items():
+        column = f"{prefix}_{name}"
+        if not hasattr(row, column):
+            raise AttributeError(f"ResultRow has no column {column}")
+        setattr(row, column, value)
 
 
 class FailFast(RuntimeError):
@@ -201,6 +223,8 @@ def run_fold(
             run=run,
             seed=run_seed(base_seed, job.fold, run),
             config_hash=exp.config_hash,
+            task=exp.task.name,
+            metric=exp.task.primary.name,
             selected=point_json(chosen) if chosen else "",
             started_at=_now(),
             **provenance,
@@ -218,9 +242,11 @@ def run_fold(
             row.precompute_sec = fold_exp.take_precompute_sec()
             res, test = out["fit"], out["test"]
             row.best_epoch, row.epochs = res.best_epoch, res.epochs
-            row.train_acc, row.val_acc = res.train_acc, res.val.acc
-            row.val_loss = res.val.loss
-            row.test_acc, row.test_loss = test.acc, test.loss
+            if fold_exp.task.train_metric is not None:
+                fill_scores(row, "train", {fold_exp.task.train_metric: res.train_score})
+            row.val_loss, row.test_loss = res.val.loss, test.loss
+            fill_scores(row, "val", res.val.scores)
+            fill_scores(row, "test", test.scores)
             row.sec_per_epoch = res.sec_per_epoch
             row.avg_nodes_in = res.avg_nodes_in
             row.avg_nodes_pooled = res.avg_nodes_pooled

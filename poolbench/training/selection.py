@@ -4,8 +4,10 @@ Each grid point is trained on the fold's inner-train split (seeded per fold,
 so every point starts from the same draw) and scored on the inner validation
 split at its own best epoch. Early stopping inside a candidate follows its own
 ``trainer.monitor``; the points are compared on one metric for all, the
-protocol's ``select_on`` (validation accuracy by default, as in Errica et al.
-2020), with the other validation metric breaking ties and then grid order.
+protocol's ``select_on`` (``auto``: the task's headline metric, validation
+accuracy for classification as in Errica et al. 2020, RMSE for regression),
+with the validation loss breaking ties (the headline metric when selecting on
+the loss) and then grid order.
 
 A point that fails (NaN, out of memory, an exception), or whose dense-memory
 estimate is too large, is recorded as a failed candidate and the others
@@ -28,7 +30,6 @@ from poolbench.training.outcome import dense_memory_verdict, failure_status
 from poolbench.training.seeding import run_seed, seed_everything
 from poolbench.training.trainer import fit
 
-SELECT_ON = ("val_acc", "val_loss")
 # Where a candidate run draws its seed: run -1 of its fold, never a final run's.
 SELECTION_RUN = -1
 
@@ -44,12 +45,15 @@ class CandidateRow:
     data_fingerprint: str
     fold: int
     point: str  # the grid point as sorted JSON: {"trainer.lr": 0.001, ...}
-    select_on: str
+    select_on: str  # e.g. val_acc: the metric every point is compared on
     seed: int
     best_epoch: int = -1
     epochs: int = 0
-    val_acc: float = float("nan")
+    score: float = float("nan")  # the select_on value at the best epoch
+    tiebreak_on: str = ""
+    tiebreak: float = float("nan")
     val_loss: float = float("nan")
+    val_scores: str = ""  # every validation score, JSON
     total_sec: float = float("nan")
     started_at: str = ""
     finished_at: str = ""
@@ -68,19 +72,41 @@ def point_json(point: dict) -> str:
     return json.dumps(point, sort_keys=True)
 
 
-def ranking(candidate: CandidateRow, select_on: str) -> tuple[float, float]:
-    """Higher is better: the selection metric, then the other as tie-break."""
-    acc, loss = candidate.val_acc, candidate.val_loss
-    return (acc, -loss) if select_on == "val_acc" else (-loss, acc)
+@dataclass(frozen=True)
+class SelectionRule:
+    """The metric grid points are compared on, the tie-break, and their sense."""
+
+    select_on: str
+    higher: bool
+    tiebreak_on: str
+    tiebreak_higher: bool
+
+    @classmethod
+    def for_task(cls, task, select_on: str) -> SelectionRule:
+        select_on = task.resolve_select_on(select_on)
+        task.check_monitor("protocol.select_on", select_on)
+        other = "val_loss" if select_on != "val_loss" else f"val_{task.primary.name}"
+        return cls(
+            select_on,
+            task.higher_is_better(select_on),
+            other,
+            task.higher_is_better(other),
+        )
+
+    def ranking(self, c: CandidateRow) -> tuple[float, float]:
+        """Higher is better: the selection metric, then the tie-break."""
+        score = c.score if self.higher else -c.score
+        tiebreak = c.tiebreak if self.tiebreak_higher else -c.tiebreak
+        return score, tiebreak
 
 
-def choose(candidates: list[CandidateRow], select_on: str) -> CandidateRow | None:
-    """The best ok candidate on ``select_on``; the first in grid order on ties."""
+def choose(candidates: list[CandidateRow], rule: SelectionRule) -> CandidateRow | None:
+    """The best ok candidate under ``rule``; the first in grid order on ties."""
     best = None
     for c in candidates:
-        if c.status != "ok" or math.isnan(c.val_loss) or math.isnan(c.val_acc):
+        if c.status != "ok" or math.isnan(c.score) or math.isnan(c.tiebreak):
             continue
-        if best is None or ranking(c, select_on) > ranking(best, select_on):
+        if best is None or rule.ranking(c) > rule.ranking(best):
             best = c
     return best
 
@@ -127,7 +153,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def evaluate_point(exp, split, fold: int, point: dict, device, select_on: str):
+def evaluate_point(exp, split, fold: int, point: dict, device, rule: SelectionRule):
     """Train one grid point on inner-train, score it on validation; no test."""
     candidate = exp.with_overrides(point)
     row = CandidateRow(
@@ -138,7 +164,8 @@ def evaluate_point(exp, split, fold: int, point: dict, device, select_on: str):
         data_fingerprint=exp.dataset.fingerprint,
         fold=fold,
         point=point_json(point),
-        select_on=select_on,
+        select_on=rule.select_on,
+        tiebreak_on=rule.tiebreak_on,
         seed=run_seed(int(exp.cfg.seed), fold, SELECTION_RUN),
         started_at=_now(),
     )
@@ -149,11 +176,14 @@ def evaluate_point(exp, split, fold: int, point: dict, device, select_on: str):
             raise RunFailure("oom", too_big)
         generator = seed_everything(row.seed)
         model = candidate.make_model(device)
-        train = candidate.loader(split.train, shuffle=True, generator=generator)
-        val = candidate.loader(split.val, shuffle=False, generator=None)
-        result = fit(model, train, val, candidate.trainer, device)
+        task = candidate.task.for_split(split)
+        train, val = candidate.fold_loaders(split, generator)[:2]
+        result = fit(model, train, val, candidate.trainer, device, task=task)
         row.best_epoch, row.epochs = result.best_epoch, result.epochs
-        row.val_acc, row.val_loss = result.val.acc, result.val.loss
+        row.score = result.val.value(rule.select_on)
+        row.tiebreak = result.val.value(rule.tiebreak_on)
+        row.val_loss = result.val.loss
+        row.val_scores = json.dumps(result.val.scores, sort_keys=True)
     except PoolbenchError:
         raise
     except Exception as exc:  # a failed point is recorded; the others compete
@@ -172,21 +202,17 @@ def select_on_validation(
     failed. Candidates already in ``log.done`` (same config, data, fold and
     point, status ok) are reused, not retrained: they are deterministic.
     """
-    if select_on not in SELECT_ON:
-        raise PoolbenchError(
-            f"protocol.select_on must be one of {', '.join(SELECT_ON)}, "
-            f"got {select_on!r}"
-        )
+    rule = SelectionRule.for_task(exp.task, select_on)
     log = log or SelectionLog()
     candidates = []
     for point in points:
         key = (exp.config_hash, exp.dataset.fingerprint, fold, point_json(point))
         row = log.done.get(key)
         if row is None or row.status != "ok":
-            row = evaluate_point(exp, split, fold, point, device, select_on)
+            row = evaluate_point(exp, split, fold, point, device, rule)
             log.record(row)
         candidates.append(row)
-    chosen = choose(candidates, select_on)
+    chosen = choose(candidates, rule)
     return chosen, candidates
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+
+import pytest
 
 from tests.cli_helpers import REPO, run_cli
 
@@ -74,3 +77,65 @@ def test_scaling_sweep_writes_csv_and_plot_and_skips_at_the_cap(tmp_path, data_r
 def test_readme_names_the_scaling_outputs():
     text = (REPO / "README.md").read_text()
     assert "make bench-scaling" in text and "docs/scaling/scaling.png" in text
+
+
+PEER_KEYS = {
+    "dataset",
+    "pooler",
+    "tgp_sec_per_epoch",
+    "poolbench_sec_per_epoch",
+    "speedup_vs_tgp",
+    "parameter_free",
+}
+
+
+def test_peer_bench_quick_json_rows(tmp_path, data_root, mirror):
+    """The CI-sized peer run: one row per shared pooler, ratios that add up."""
+    pytest.importorskip("tgp")
+    res = run_cli(["bench", "--peer", "tgp", "--quick", "--json"], tmp_path,
+                  data_root, mirror)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    rows = json.loads(res.stdout)
+    assert [(r["dataset"], r["pooler"]) for r in rows] == [
+        ("MUTAG", "mincut"),
+        ("MUTAG", "topk"),
+        ("MUTAG", "kmis"),
+    ]
+    for row in rows:
+        assert PEER_KEYS <= set(row)
+        assert row["tgp_sec_per_epoch"] > 0 and row["poolbench_sec_per_epoch"] > 0
+        assert math.isclose(
+            row["speedup_vs_tgp"],
+            row["tgp_sec_per_epoch"] / row["poolbench_sec_per_epoch"],
+        )  # one repeat: the median ratio is the ratio of the medians
+        assert row["tgp_epochs"] == row["poolbench_epochs"] == 2  # 3, one warm-up
+    assert [r["parameter_free"] for r in rows] == [False, False, True]
+
+
+def test_peer_bench_without_tgp_names_the_install_target(tmp_path, data_root):
+    # a tgp that cannot be imported, ahead of the real one on the path
+    fake = tmp_path / "fake"
+    (fake / "tgp").mkdir(parents=True)
+    (fake / "tgp" / "__init__.py").write_text("raise ImportError('no tgp here')\n")
+    path = os.pathsep.join([str(fake), str(REPO)])
+    res = run_cli(["bench", "--peer", "tgp", "--quick"], tmp_path, data_root, None,
+                  env={"PYTHONPATH": path})  # fmt: skip
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0
+    assert "make install-reference" in res.stderr
+
+
+def test_peer_bench_refuses_unknown_names_before_any_work(tmp_path, data_root):
+    pytest.importorskip("tgp")
+    args = ["bench", "--peer", "tgp", "--poolers", "mincut,nope"]
+    res = run_cli(args, tmp_path, data_root, None)
+    assert res.returncode == 2
+    assert "unknown pooler 'nope'" in res.stderr and "timing" not in res.stderr
+
+
+def test_parallel_bench_on_cuda_without_a_gpu_is_one_line(tmp_path, data_root):
+    args = ["bench", "--parallel", "--device", "cuda", "--runs", "2"]
+    env = {"CUDA_VISIBLE_DEVICES": ""}  # no GPU, even on a machine that has one
+    res = run_cli(args, tmp_path, data_root, None, env=env)
+    assert res.returncode == 2 and "no GPU is visible" in res.stderr
+    assert res.stderr.strip().count("\n") == 0

@@ -56,6 +56,62 @@ def test_packed_loader_matches_dataloader_batches_and_rng_use(mutag, generator_s
     assert_same_batches(plain, fast)
 
 
+# nmf carries a dense S per node, eigenpool its mode coefficients theta
+@pytest.mark.parametrize("pooler", ["graclus", "kmis", "nmf", "eigenpool"])
+def test_an_epoch_of_precomputed_topologies_cut_at_once_equals_batch_by_batch(
+    mutag, tmp_path, pooler
+):
+    """Two pooling levels: each batch's topology as the per-batch gather gives."""
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose(
+            "config",
+            overrides=[
+                f"pooler={pooler}",
+                f"data.root={tmp_path}",
+                "model.blocks=[1,1,1]",
+            ],
+        )
+    packed = Experiment(cfg, mutag).packed_graphs()
+    assert len(packed.levels) == 2
+    ids = torch.randperm(len(packed), generator=torch.Generator().manual_seed(1))
+    for size in (1, 13, 500):
+        together = packed.batches(ids, size)
+        one_by_one = [packed.batch(ids[i : i + size]) for i in range(0, len(ids), size)]
+        for left, right in zip(together, one_by_one, strict=True):
+            for a, b in zip(left.topology, right.topology, strict=True):
+                assert a.keys() == b.keys()
+                for key in a:
+                    assert torch.equal(a[key], b[key]), key
+
+
+def test_unshuffled_batches_are_built_once_and_reused(mutag, monkeypatch):
+    """Validation and test batches are the same every epoch: gathered once."""
+    packed = PackedGraphs.from_graphs(mutag.graphs, CPU)
+    calls = []
+    original = PackedGraphs.batches
+    monkeypatch.setattr(
+        PackedGraphs,
+        "batches",
+        lambda self, ids, size: calls.append(1) or original(self, ids, size),
+    )
+    loader = PackedLoader(packed, list(range(40)), 16, shuffle=False)
+    first, second = batches_of(loader), batches_of(loader)
+    assert len(first) == 3 and len(calls) == 1  # built in the first epoch only
+    assert_same_batches(first, second)
+    shuffled = PackedLoader(packed, list(range(40)), 16, True, torch.Generator())
+    batches_of(shuffled), batches_of(shuffled)
+    assert len(calls) == 3  # shuffled batches differ per epoch: rebuilt
+
+
+@pytest.mark.parametrize("size", [1, 7, 32, 500])
+def test_an_epoch_gathered_at_once_equals_batch_by_batch(mutag, size):
+    packed = PackedGraphs.from_graphs(mutag.graphs, CPU)
+    ids = torch.randperm(len(packed), generator=torch.Generator().manual_seed(0))
+    together = packed.batches(ids, size)
+    one_by_one = [packed.batch(ids[i : i + size]) for i in range(0, len(ids), size)]
+    assert_same_batches(batches_of(together), batches_of(one_by_one))
+
+
 def test_edge_weights_ride_along_and_mixed_weights_are_refused():
     graphs = [
         Data(
@@ -126,3 +182,10 @@ def test_fit_gives_the_same_numbers_on_the_fast_and_plain_paths(
     assert test_a.acc == pytest.approx(test_b.acc, abs=1e-6)
     assert test_a.loss == pytest.approx(test_b.loss, abs=1e-6)
     assert res_a.avg_nodes_pooled == pytest.approx(res_b.avg_nodes_pooled)
+
+
+def test_a_loader_already_on_the_device_is_itself_when_placed(mutag):
+    from poolbench.training.trainer import placed
+
+    loader = PackedLoader(PackedGraphs.from_graphs(mutag.graphs, CPU), [0, 1], 2)
+    assert placed(loader, CPU) is loader  # its kept batches survive evaluate()

@@ -8,6 +8,8 @@ nor fails: the cache is rebuilt from its parameters instead.
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 
 import torch
 
@@ -82,5 +84,32 @@ def test_expressiveness_loader_ignores_a_planted_pickle(tmp_path):
     marker = tmp_path / "pwned"
     plant(path, marker)
     again = load_expwl1(str(tmp_path), pairs=3)
+    assert not marker.exists()
+    assert again.fingerprint == first.fingerprint
+
+
+class PlantedClass:
+    """Unpickling builds a subprocess.Popen: a class global, which PyG's loader
+    answers by retrying torch.load with weights_only=False (it runs)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (subprocess.Popen, (["touch", self.marker],))
+
+
+def test_a_planted_tu_processed_file_is_rebuilt_not_run(mirror, tmp_path):
+    """PyG falls back to an unrestricted torch.load when a weights-only load
+    fails; poolbench's TU loader rebuilds the processed file instead."""
+    from poolbench.data.tu import load_tu
+
+    first = load_tu("MUTAG", str(tmp_path), str(mirror))
+    processed = tmp_path / "TUDataset" / "MUTAG" / "processed" / "data.pt"
+    assert processed.is_file()
+    marker = tmp_path / "pwned"
+    torch.save(PlantedClass(marker), processed)
+    again = load_tu("MUTAG", str(tmp_path), str(mirror))
+    time.sleep(0.2)  # a Popen would have touched the file by now
     assert not marker.exists()
     assert again.fingerprint == first.fingerprint

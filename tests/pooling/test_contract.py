@@ -7,7 +7,7 @@ import torch
 from torch_geometric.data import Batch
 
 from poolbench.pooling import PoolOutput, discover
-from tests.pooling.graphs import EDGE_CASES, random_graph, with_weights
+from tests.pooling.graphs import EDGE_CASES, path_graph, random_graph, with_weights
 
 REGISTRY = discover()
 FEATURES = 4
@@ -35,6 +35,11 @@ def test_metadata_declared(name):
         "control",
     }
     assert all(isinstance(meta[k], bool) for k in meta if k != "family")
+    cls = REGISTRY[name]
+    assert cls.paper and cls.reference, "the catalogue needs paper and reference"
+    if meta["can_cluster"]:
+        # The community task trains S on the pooler's own losses.
+        assert meta["trainable"] and meta["aux_loss"] and meta["dense"]
     if meta["precomputable"]:
         assert not meta["trainable"], "a precomputable pooler cannot learn"
 
@@ -46,7 +51,7 @@ def test_edge_cases_give_finite_valid_output(name, case):
     pooler = build(REGISTRY[name])
     out = pool(pooler, batch)
     assert isinstance(out, PoolOutput)
-    assert out.x.size(1) == FEATURES
+    assert out.x.size(1) == pooler.out_channels
     assert torch.isfinite(out.x).all()
     if out.edge_index.numel():
         assert 0 <= int(out.edge_index.min()) and int(
@@ -85,7 +90,10 @@ def _canonical(out: PoolOutput) -> tuple[torch.Tensor, torch.Tensor]:
         if out.edge_weight is not None
         else torch.ones(edge_index.size(1))
     )
-    order = torch.argsort(x[:, 0] + 1e-3 * x[:, 1])
+    # Ties in x (e.g. EigenPool's featureless singleton clusters) fall to the
+    # pooled degree.
+    deg = torch.zeros(x.size(0)).index_add(0, edge_index[0], w)
+    order = torch.argsort(x[:, 0] + 1e-3 * x[:, 1] + 1e-6 * deg)
     rank = torch.empty_like(order)
     rank[order] = torch.arange(order.numel())
     adj = torch.zeros(x.size(0), x.size(0))
@@ -128,7 +136,9 @@ def test_deterministic_under_a_seed(name):
     assert torch.equal(results[0].edge_index, results[1].edge_index)
 
 
-@pytest.mark.parametrize("name", [n for n, c in REGISTRY.items() if c.is_dense])
+@pytest.mark.parametrize(
+    "name", [n for n, c in REGISTRY.items() if c.is_dense and c.keeps_ratio]
+)
 def test_dense_poolers_use_k_from_ratio(name):
     batch = Batch.from_data_list([random_graph(10, seed=s) for s in range(3)])
     pooler = build(REGISTRY[name], avg_nodes=10)
@@ -148,6 +158,17 @@ def test_score_poolers_keep_ceil_ratio_nodes(name):
     assert counts == [5, 4, 2]
 
 
+@pytest.mark.parametrize(
+    "name", [n for n, c in REGISTRY.items() if c.family == "score" and c.keeps_ratio]
+)
+def test_score_poolers_keep_every_node_at_ratio_one(name):
+    """PyG's topk reads ratio >= 1 as a count: 1.0 must still mean every node."""
+    batch = Batch.from_data_list([random_graph(n, seed=n) for n in (6, 4)])
+    torch.manual_seed(0)
+    out = pool(REGISTRY[name](in_channels=FEATURES, ratio=1.0, avg_nodes=5), batch)
+    assert torch.bincount(out.batch, minlength=2).tolist() == [6, 4]
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
 @pytest.mark.parametrize("name", REGISTRY)
 def test_cpu_and_cuda_give_the_same_pooled_graph(name):
@@ -163,3 +184,98 @@ def test_cpu_and_cuda_give_the_same_pooled_graph(name):
         b = _canonical(pool(gpu, batch.to("cuda")))
     torch.testing.assert_close(a[0], b[0].cpu(), atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(a[1], b[1].cpu(), atol=1e-4, rtol=1e-4)
+
+
+def _lift(pooler, batch, x=None):
+    x = batch.x if x is None else x
+    out = pooler(x, batch.edge_index, getattr(batch, "edge_weight", None), batch.batch)
+    return out, pooler.lift(out.x, out)
+
+
+def _kept(out: PoolOutput, num_nodes: int) -> torch.Tensor:
+    """Which input nodes the pooled graph covers: S row sums, or cluster >= 0."""
+    if out.s is not None:
+        return out.s.sum(-1)[out.info["mask"]]
+    return (out.info["cluster"] >= 0).float()
+
+
+@pytest.mark.parametrize("case", EDGE_CASES)
+@pytest.mark.parametrize("name", REGISTRY)
+def test_lift_maps_pooled_features_back_to_every_input_node(name, case):
+    batch = EDGE_CASES[case]()
+    pooler = build(REGISTRY[name])
+    assert REGISTRY[name].can_lift
+    out, lifted = _lift(pooler, batch)
+    assert lifted.shape == (batch.num_nodes, pooler.out_channels // _modes(out))
+    assert torch.isfinite(lifted).all()
+    # A constant pooled signal comes back as that constant on every node the
+    # pooler keeps (S rows sum to 1; one-hot or kept positions) and 0 elsewhere.
+    ones = torch.ones_like(out.x)
+    back = pooler.lift(ones, out)
+    if "theta" in out.info:  # EigenPool: each node gets the sum of its modes
+        expected = out.info["theta"].sum(-1) * (out.info["cluster"] >= 0)
+    else:
+        expected = _kept(out, batch.num_nodes)
+        # Dense: every row of S sums to 1; sparse: kept (1) or dropped (0).
+        assert torch.all((expected == 0) | ((expected - 1).abs() < 1e-5))
+        if out.s is not None:
+            assert torch.all((expected - 1).abs() < 1e-5)
+    torch.testing.assert_close(back, expected.unsqueeze(-1).expand_as(back))
+
+
+def _modes(out: PoolOutput) -> int:
+    return out.info["theta"].size(1) if "theta" in out.info else 1
+
+
+@pytest.mark.parametrize("name", REGISTRY)
+def test_lift_of_a_batch_is_the_lift_of_each_graph(name):
+    graphs = [random_graph(9, seed=1), path_graph(5), random_graph(7, seed=3)]
+    cls = REGISTRY[name]
+    if not cls.order_invariant:
+        pytest.skip(f"{name} draws per forward or by node position")
+    lifted = []
+    for data in [Batch.from_data_list(graphs)] + [
+        Batch.from_data_list([g]) for g in graphs
+    ]:
+        pooler = build(cls, avg_nodes=8).eval()
+        with torch.no_grad():
+            lifted.append(_lift(pooler, data)[1])
+    torch.testing.assert_close(lifted[0], torch.cat(lifted[1:]), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", REGISTRY)
+def test_lift_passes_gradients_to_the_pooled_features_and_the_input(name):
+    batch = Batch.from_data_list([random_graph(10, seed=s) for s in range(3)])
+    pooler = build(REGISTRY[name], avg_nodes=10)
+    x = batch.x.clone().requires_grad_(True)
+    out = pooler(x, batch.edge_index, None, batch.batch)
+    x_pooled = out.x.detach().requires_grad_(True)
+    pooler.lift(x_pooled, out).pow(2).sum().backward(retain_graph=True)
+    assert x_pooled.grad is not None and torch.isfinite(x_pooled.grad).all()
+    assert x_pooled.grad.abs().sum() > 0
+    # Through the pooled features too: pool, lift, and reach the input.
+    x.grad = None
+    pooler.lift(out.x, out).pow(2).sum().backward()
+    assert (
+        x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    )
+
+
+@pytest.mark.parametrize("name", REGISTRY)
+def test_lift_follows_the_nodes_when_they_are_permuted(name):
+    cls = REGISTRY[name]
+    if not cls.order_invariant:
+        pytest.skip(f"{name} depends on node order by design (a random control)")
+    data = with_weights(random_graph(12, p=0.35, seed=4), seed=5)
+    perm = torch.randperm(data.num_nodes, generator=torch.Generator().manual_seed(6))
+    inv = torch.empty_like(perm)
+    inv[perm] = torch.arange(perm.numel())
+    permuted = data.clone()
+    permuted.x = data.x[perm]
+    permuted.edge_index = inv[data.edge_index]
+    outs = []
+    for d in (data, permuted):
+        pooler = build(cls, avg_nodes=12).eval()
+        with torch.no_grad():
+            outs.append(_lift(pooler, Batch.from_data_list([d]))[1])
+    torch.testing.assert_close(outs[0][perm], outs[1], atol=1e-5, rtol=1e-4)

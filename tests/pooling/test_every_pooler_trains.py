@@ -9,9 +9,18 @@ from tests.cli_helpers import rows, run_cli
 def test_every_pooler_trains_one_epoch_on_mutag(tmp_path, data_root, mirror):
     poolers = available()
     out = run_cli(
-        ["train", "-m", f"pooler={','.join(poolers)}", "dataset=mutag",
-         "protocol=holdout", "trainer.max_epochs=1", "model.hidden=16"],
-        tmp_path, data_root, mirror,
+        [
+            "train",
+            "-m",
+            f"pooler={','.join(poolers)}",
+            "dataset=mutag",
+            "protocol=holdout",
+            "trainer.max_epochs=1",
+            "model.hidden=16",
+        ],
+        tmp_path,
+        data_root,
+        mirror,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     frame = rows(tmp_path)

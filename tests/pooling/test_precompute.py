@@ -12,7 +12,7 @@ from poolbench.pooling import get_pooler
 from poolbench.pooling.precompute import cache_key, load_or_compute
 
 CPU = torch.device("cpu")
-TOPOLOGY_POOLERS = ["graclus", "ndp", "kmis"]
+TOPOLOGY_POOLERS = ["graclus", "ndp", "kmis", "sep", "eigenpool"]
 
 
 def poolers(name, levels, **params):
@@ -47,9 +47,12 @@ def test_cached_topology_equals_the_one_computed_on_each_batch(mutag, tmp_path, 
     for fast_batch, plain_batch in zip(fast, plain, strict=True):
         expected = on_the_fly(chain, plain_batch)
         for level, (got, want) in enumerate(zip(fast_batch.topology, expected)):
+            assert got.keys() == want.keys()
             for key in ("cluster", "edge_index", "batch"):
                 assert torch.equal(got[key], want[key]), (level, key)
             torch.testing.assert_close(got["edge_weight"], want["edge_weight"])
+            if "theta" in want:  # EigenPool's per-node mode coefficients
+                torch.testing.assert_close(got["theta"], want["theta"])
 
 
 @pytest.mark.parametrize("name", TOPOLOGY_POOLERS)
@@ -124,3 +127,55 @@ def test_experiment_precomputes_once_and_rows_can_claim_the_time(mutag, data_roo
     assert not off.loader(split.train, shuffle=False, generator=None).packed.levels
     learned = experiment(mutag, data_root, "pooler=topk")
     assert not learned.precomputes_pooling
+
+
+def test_nmf_precomputed_assignment_and_pooled_graph_equal_the_per_graph_forward(
+    mutag, tmp_path
+):
+    """The cache holds each graph's own S (and pooled graph): a batch built from
+    it equals NMF run on each graph alone, and the forward is RED only."""
+    nmf = get_pooler("nmf")(in_channels=7, avg_nodes=18.0)
+    graphs = mutag.graphs[:12]
+    result = load_or_compute([nmf], graphs, tmp_path, "nmf")
+    packed = PackedGraphs.from_graphs(graphs, CPU)
+    packed.levels = result.levels
+    (b,) = list(PackedLoader(packed, range(12), 12))
+    fast = nmf(b.x, b.edge_index, None, b.batch, topology=b.topology[0])
+    k = nmf.num_clusters
+    for g, data in enumerate(graphs):
+        alone = nmf(data.x, data.edge_index, None, torch.zeros(data.num_nodes).long())
+        rows = b.batch == g
+        torch.testing.assert_close(fast.s[g][: data.num_nodes], alone.s[0])
+        assert fast.s[g][data.num_nodes :].abs().sum() == 0
+        torch.testing.assert_close(fast.x[g * k : (g + 1) * k], alone.x)
+        torch.testing.assert_close(
+            nmf.lift(fast.x, fast)[rows], nmf.lift(alone.x, alone)
+        )
+    # The pooled edges of the batch are each graph's own, shifted.
+    ei = torch.cat(
+        [
+            nmf.precompute(d.edge_index, None, torch.zeros(d.num_nodes).long())[
+                "edge_index"
+            ]
+            + g * k
+            for g, d in enumerate(graphs)
+        ],
+        1,
+    )
+    assert torch.equal(fast.edge_index, ei)
+
+
+def test_nmf_on_the_fly_batch_equals_the_precomputed_one(mutag, tmp_path):
+    """Each graph is factorised alone on both paths: the same S, whatever the
+    batch (trainer.precompute is not part of the config hash)."""
+    nmf = get_pooler("nmf")(in_channels=7, avg_nodes=18.0)
+    graphs = mutag.graphs[:32]
+    packed = PackedGraphs.from_graphs(graphs, CPU)
+    packed.levels = load_or_compute([nmf], graphs, tmp_path, "nmf2").levels
+    (b,) = list(PackedLoader(packed, range(32), 32))
+    fast = nmf(b.x, b.edge_index, None, b.batch, topology=b.topology[0])
+    slow = nmf(b.x, b.edge_index, None, b.batch)
+    torch.testing.assert_close(fast.s, slow.s)
+    torch.testing.assert_close(fast.x, slow.x)
+    assert torch.equal(fast.edge_index, slow.edge_index)
+    torch.testing.assert_close(fast.edge_weight, slow.edge_weight)

@@ -165,3 +165,20 @@ def test_eval_kind_calls_the_evaluation_report(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "poolbench.evaluation.report", module)
     table_command(["--kind", "eval", f"--results-dir={tmp_path}"])
     assert calls and calls[0][0] == tmp_path and calls[0][1] == tmp_path / "tables"
+
+
+def test_average_ranks_over_datasets_in_either_sense():
+    # a wins D1, c wins D2; b is second on both: ranks a (1+3)/2, b 2, c (3+1)/2
+    values = {("a", "D1"): 0.9, ("b", "D1"): 0.8, ("c", "D1"): 0.7,
+              ("a", "D2"): 0.1, ("b", "D2"): 0.5, ("c", "D2"): 0.6}  # fmt: skip
+    ranks = average_ranks(values, ["a", "b", "c"], ["D1", "D2"])
+    assert ranks == {"a": (2.0, 2), "b": (2.0, 2), "c": (2.0, 2)}
+    values[("b", "D2")] = 0.7  # b now first on D2, c second
+    ranks = average_ranks(values, ["a", "b", "c"], ["D1", "D2"])
+    assert ranks == {"a": (2.0, 2), "b": (1.5, 2), "c": (2.5, 2)}
+    # lower is better (RMSE): the same values rank the other way round
+    low = average_ranks(values, ["a", "b", "c"], ["D1", "D2"], higher_is_better=False)
+    assert low == {"a": (2.0, 2), "b": (2.5, 2), "c": (1.5, 2)}
+    # a pooler missing a dataset is ranked on the datasets it has
+    del values[("c", "D1")]
+    assert average_ranks(values, ["a", "b", "c"], ["D1", "D2"])["c"] == (2.0, 1)

@@ -14,6 +14,7 @@ from torch_geometric.loader import DataLoader
 
 from poolbench.models.hierarchical import HierarchicalGNN
 from poolbench.pooling import get_pooler
+from poolbench.tasks.graph import GraphClassification
 from poolbench.training import trainer
 from poolbench.training.trainer import TrainerConfig, fit
 
@@ -25,19 +26,17 @@ def test_sec_per_epoch_leaves_the_validation_pass_out(mutag, monkeypatch):
     monkeypatch.setattr(
         trainer, "time", types.SimpleNamespace(perf_counter=lambda: clock[0])
     )
-    forward, evaluate = trainer._forward, trainer.evaluate
 
-    def train_step(model, batch):
-        if model.training:
-            clock[0] += 1.0
-        return forward(model, batch)
+    class Clocked(GraphClassification):
+        def forward(self, model, batch):
+            if model.training:
+                clock[0] += 1.0
+            return super().forward(model, batch)
 
-    def slow_validation(*args, **kwargs):
-        clock[0] += 100.0
-        return evaluate(*args, **kwargs)
+        def evaluate(self, *args, **kwargs):
+            clock[0] += 100.0
+            return super().evaluate(*args, **kwargs)
 
-    monkeypatch.setattr(trainer, "_forward", train_step)
-    monkeypatch.setattr(trainer, "evaluate", slow_validation)
     torch.manual_seed(0)
     model = HierarchicalGNN(
         7,
@@ -49,6 +48,7 @@ def test_sec_per_epoch_leaves_the_validation_pass_out(mutag, monkeypatch):
     )
     train = DataLoader(mutag.graphs[:40], batch_size=16)  # 3 batches per epoch
     val = DataLoader(mutag.graphs[40:60], batch_size=16)
-    res = fit(model, train, val, TrainerConfig(max_epochs=3, patience=3), CPU)
+    cfg = TrainerConfig(max_epochs=3, patience=3)
+    res = fit(model, train, val, cfg, CPU, task=Clocked())
     assert res.epochs == 3
     assert res.sec_per_epoch == 3.0  # 3 training batches; 103 if validation counted

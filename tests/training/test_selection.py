@@ -15,11 +15,13 @@ from poolbench.data.dataset import GraphDataset
 from poolbench.errors import PoolbenchError, RunFailure
 from poolbench.experiment import Experiment
 from poolbench.hydra_app import CONF_DIR
+from poolbench.tasks.graph import GraphClassification, GraphRegression
 from poolbench.training import outcome, selection
 from poolbench.training.protocol import ProtocolConfig, flatten_grid, run_protocol
 from poolbench.training.selection import (
     CandidateRow,
     SelectionLog,
+    SelectionRule,
     candidates_done,
     choose,
     select_on_validation,
@@ -57,39 +59,58 @@ def make_exp(tmp_path, overrides=(), dataset=None) -> Experiment:
     return Experiment(cfg, dataset or small_dataset())
 
 
-def candidate(point, acc, loss, status="ok") -> CandidateRow:
+ON_ACC = SelectionRule.for_task(GraphClassification(), "auto")
+ON_LOSS = SelectionRule.for_task(GraphClassification(), "val_loss")
+
+
+def candidate(point, acc, loss, rule=ON_ACC, status="ok") -> CandidateRow:
+    score, tiebreak = (acc, loss) if rule is ON_ACC else (loss, acc)
     return CandidateRow(
-        "e", "d", "p", "h", "fp", 0, json.dumps(point), "val_acc", 1,
-        val_acc=acc, val_loss=loss, status=status,
+        "e", "d", "p", "h", "fp", 0, json.dumps(point), rule.select_on, 1,
+        score=score, tiebreak=tiebreak, val_loss=loss, status=status,
     )  # fmt: skip
 
 
 def test_accuracy_and_loss_that_disagree_are_compared_on_one_metric():
-    a = candidate({"trainer.monitor": "val_acc"}, acc=0.55, loss=0.9)
-    b = candidate({"trainer.monitor": "val_loss"}, acc=0.99, loss=0.1)
-    c = candidate({"trainer.monitor": "val_loss"}, acc=0.70, loss=0.05)
-    assert choose([a, b, c], "val_acc") is b
-    assert choose([a, b, c], "val_loss") is c
+    points = [({"m": "val_acc"}, 0.55, 0.9), ({"m": "val_loss"}, 0.99, 0.1),
+              ({"m": "val_loss"}, 0.70, 0.05)]  # fmt: skip
+    on_acc = [candidate(*p) for p in points]
+    on_loss = [candidate(*p, rule=ON_LOSS) for p in points]
+    assert choose(on_acc, ON_ACC) is on_acc[1]
+    assert choose(on_loss, ON_LOSS) is on_loss[2]
+    assert ON_ACC.select_on == "val_acc" and ON_ACC.tiebreak_on == "val_loss"
 
 
 def test_ties_break_on_the_other_metric_then_grid_order():
     a = candidate({"x": 1}, acc=0.8, loss=0.5)
     b = candidate({"x": 2}, acc=0.8, loss=0.4)
     c = candidate({"x": 3}, acc=0.8, loss=0.4)
-    assert choose([a, b, c], "val_acc") is b
-    assert choose([candidate({"x": 1}, 0.1, 0.2, "nan")], "val_acc") is None
+    assert choose([a, b, c], ON_ACC) is b
+    assert choose([candidate({"x": 1}, 0.1, 0.2, status="nan")], ON_ACC) is None
+
+
+def test_regression_selects_the_lowest_rmse():
+    rule = SelectionRule.for_task(GraphRegression(), "auto")
+    assert (rule.select_on, rule.higher) == ("val_rmse", False)
+    low = CandidateRow("e", "d", "p", "h", "fp", 0, "{}", "val_rmse", 1,
+                       score=0.5, tiebreak=0.3)  # fmt: skip
+    high = CandidateRow("e", "d", "p", "h", "fp", 0, "{}", "val_rmse", 1,
+                        score=0.9, tiebreak=0.1)  # fmt: skip
+    assert choose([high, low], rule) is low
+    with pytest.raises(PoolbenchError, match="val_acc does not apply"):
+        SelectionRule.for_task(GraphRegression(), "val_acc")
 
 
 def fake_fit(metrics_by_monitor, calls):
     """fit() replaced by fixed validation metrics per candidate's monitor."""
 
-    def fit(model, train, val, cfg, device, on_epoch=None):
+    def fit(model, train, val, cfg, device, on_epoch=None, task=None):
         calls.append(cfg.monitor)
         outcome_ = metrics_by_monitor[cfg.monitor]
         if isinstance(outcome_, Exception):
             raise outcome_
         acc, loss = outcome_
-        return FitResult(2, 3, 0.5, Metrics(loss, acc), 0.01, 5.0, 5.0)
+        return FitResult(2, 3, 0.5, Metrics(loss, {"acc": acc}), 0.01, 5.0, 5.0)
 
     return fit
 
@@ -106,7 +127,10 @@ def test_the_errica_grid_can_choose_a_val_loss_point(tmp_path, monkeypatch):
     chosen, candidates = select_on_validation(exp, split, 0, points, CPU, "val_acc")
     assert json.loads(chosen.point) == {"trainer.monitor": "val_loss"}
     assert calls == ["val_acc", "val_loss"]
-    assert [c.val_acc for c in candidates] == [0.55, 0.99]
+    assert [c.score for c in candidates] == [0.55, 0.99]
+    assert [json.loads(c.val_scores) for c in candidates] == [
+        {"acc": 0.55}, {"acc": 0.99},
+    ]  # fmt: skip
 
 
 def test_a_failing_grid_point_is_recorded_and_the_others_compete(tmp_path, monkeypatch):
@@ -239,8 +263,8 @@ def test_test_graphs_never_reach_selection_training_or_early_stopping(tmp_path):
     (clean_rows, clean_cands), (bad_rows, bad_cands) = results
     assert [r.status for r in clean_rows + bad_rows] == ["ok", "ok"]
     for a, b in zip(clean_cands, bad_cands):
-        assert (a.point, a.val_acc, a.val_loss, a.best_epoch) == (
-            b.point, b.val_acc, b.val_loss, b.best_epoch,
+        assert (a.point, a.score, a.val_loss, a.best_epoch) == (
+            b.point, b.score, b.val_loss, b.best_epoch,
         )  # fmt: skip
     a, b = clean_rows[0], bad_rows[0]
     assert a.selected == b.selected != ""

@@ -11,6 +11,9 @@ Paper: https://arxiv.org/abs/2211.06218
 
 The paper's GTVConv message-passing layer is a model choice, not part of the
 pooler, and is not included.
+
+Can cluster: its loss is the asymmetric Cheeger cut (total variation plus balance), a
+graph-partitioning objective that TVGNN trains alone for node clustering.
 """
 
 from __future__ import annotations
@@ -18,12 +21,18 @@ from __future__ import annotations
 from torch import Tensor
 
 from poolbench.pooling.base import PaddedGraph, SoftClusterPooler
-from poolbench.pooling.losses import asym_norm_loss, totvar_loss
+from poolbench.pooling.losses import asym_norm_loss, totvar_loss_edges
 from poolbench.pooling.registry import register
 
 
 @register("acc")
 class AsymCheegerCutPool(SoftClusterPooler):
+    paper = "Hansen & Bianchi, ICML 2023, https://arxiv.org/abs/2211.06218"
+    reference = "tgp: equal with copied weights (test_ref_soft_clustering.py)"
+    can_cluster = True
+    # The total variation is a sum over the edges: no dense A.
+    needs_dense_adj = False
+
     def __init__(
         self,
         in_channels: int,
@@ -39,6 +48,7 @@ class AsymCheegerCutPool(SoftClusterPooler):
 
     def aux_losses(self, g: PaddedGraph) -> dict[str, Tensor]:
         return {
-            "totvar": self.totvar_coeff * totvar_loss(g.adj, g.s),
+            "totvar": self.totvar_coeff
+            * totvar_loss_edges(g.entries(), g.s_flat, g.s.size(0)),
             "balance": self.balance_coeff * asym_norm_loss(g.s, g.mask),
         }

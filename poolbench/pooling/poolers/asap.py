@@ -48,6 +48,8 @@ from poolbench.pooling.registry import register
 
 @register("asap")
 class ASAPool(Pooler):
+    paper = "Ranjan et al., AAAI 2020, https://arxiv.org/abs/1911.07979"
+    reference = "tgp: selection and features equal; CON follows PyG (test_ref_score.py)"
     family = "score"
     trainable = True
 

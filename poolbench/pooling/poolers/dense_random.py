@@ -13,6 +13,8 @@ Papers: https://arxiv.org/abs/2010.11418 and https://arxiv.org/abs/2304.01575
 
 Every node is assigned with rows summing to 1 and RED is a sum, so the control
 keeps the expressiveness conditions; it ignores features and topology.
+
+Cannot cluster: S is random and fixed (a control).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ _CHUNK = 64
 
 @register("dense_random")
 class DenseRandomPool(SoftClusterPooler):
+    paper = "Mesquita et al., NeurIPS 2020, https://arxiv.org/abs/2010.11418"
+    reference = "control, no reference"
     family = "control"
     needs_dense_adj = False  # S ignores the graph
     trainable = False

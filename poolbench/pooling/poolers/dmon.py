@@ -12,6 +12,9 @@ Paper: https://arxiv.org/abs/2006.16904
 
 Every loss is computed per graph from that graph's own ``m`` and ``N`` and then
 averaged, so it does not depend on the batch (PyG issues 8284 and 10149).
+
+Can cluster: its spectral loss is the modularity of S and the collapse loss keeps
+clusters balanced; the paper trains it for unsupervised community detection.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from poolbench.pooling.registry import register
 
 @register("dmon")
 class DMoNPool(SoftClusterPooler):
+    paper = "Tsitsulin et al., JMLR 2023, https://arxiv.org/abs/2006.16904"
+    reference = "tgp and PyG: equal with copied weights (test_ref_soft_clustering.py)"
+    can_cluster = True
     # Its losses read S^T A S and degrees only: A is never made dense.
     needs_dense_adj = False
 

@@ -69,6 +69,8 @@ def greedy_matching(edge_index: Tensor, rank: Tensor, num_nodes: int) -> Tensor:
 
 @register("edgepool")
 class EdgePool(Pooler):
+    paper = "Diehl, 2019, https://arxiv.org/abs/1905.10990"
+    reference = "tgp and PyG: equal merge with copied weights (test_ref_score.py)"
     family = "score"
     trainable = True
     keeps_ratio: ClassVar[bool] = False

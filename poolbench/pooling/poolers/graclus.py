@@ -44,6 +44,11 @@ def cluster_topology(
 
 @register("graclus")
 class GraclusPool(TopologyPooler):
+    paper = "Dhillon et al., TPAMI 2007, https://ieeexplore.ieee.org/document/4302760"
+    reference = (
+        "tgp: RED and CON equal given the matching; matching deterministic, not "
+        "torch_cluster's (test_ref_one_over_k.py)"
+    )
     family = "one_over_k"
     expressive = True
 

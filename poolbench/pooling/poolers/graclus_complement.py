@@ -40,6 +40,8 @@ def complement_edges(edge_index: Tensor, batch: Tensor) -> Tensor:
 
 @register("graclus_complement")
 class GraclusComplementPool(TopologyPooler):
+    paper = "Bianchi & Lachi, NeurIPS 2023, https://arxiv.org/abs/2304.01575"
+    reference = "control; RED and CON as tgp (test_ref_one_over_k.py)"
     family = "control"
     expressive = True
 

@@ -10,6 +10,10 @@ Paper: https://arxiv.org/abs/2207.08779
 
 tgp also offers a dataset transform that rescales A for the MP layers; that is
 a model/data choice and is not part of this pooler.
+
+Can cluster: the balance loss alone, on top of message passing that smooths features
+along edges, trains S to a partition; the paper's clustering experiments use exactly
+this.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from poolbench.pooling.registry import register
 
 @register("justbalance")
 class JustBalancePool(SoftClusterPooler):
+    paper = "Bianchi, NLDL 2023, https://arxiv.org/abs/2207.08779"
+    reference = "tgp: equal with copied weights (test_ref_soft_clustering.py)"
+    can_cluster = True
     # Its losses read S^T A S and degrees only: A is never made dense.
     needs_dense_adj = False
 

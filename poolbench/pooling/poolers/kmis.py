@@ -33,6 +33,10 @@ REDUCES = ("sum", "mean", "max")
 
 @register("kmis")
 class KMISPool(TopologyPooler):
+    paper = "Bacciu et al., 2023, https://arxiv.org/abs/2208.03523"
+    reference = (
+        "tgp: selection equal; RED one-hot (documented) (test_ref_one_over_k.py)"
+    )
     family = "one_over_k"
     # True for the default reduce "sum" only; mean and max are not S^T X.
     expressive = True

@@ -31,13 +31,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GCNConv
-from torch_geometric.nn.pool.select.topk import topk
 from torch_geometric.nn.resolver import activation_resolver
 from torch_geometric.utils import coalesce, get_laplacian, scatter
 
+from poolbench.pooling.aggregate import edge_aggregate
 from poolbench.pooling.base import Pooler, PoolOutput
 from poolbench.pooling.connect import cluster_connect
 from poolbench.pooling.registry import register
+from poolbench.pooling.select import keep_top
 
 
 def delta_propagation(
@@ -100,6 +101,18 @@ def assign_dropped(
     return assign
 
 
+class PropagationConv(GCNConv):
+    """``GCNConv(normalize=False)`` (same parameters, so tgp's weights load),
+    summing its edges without MessagePassing's per-call machinery."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__(in_channels, out_channels, normalize=False)
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor) -> Tensor:
+        out = edge_aggregate(self.lin(x), edge_index, edge_weight)
+        return out if self.bias is None else out + self.bias
+
+
 class MaxCutScoreNet(nn.Module):
     """Node scores ``[N]`` in ``[-1, 1]`` from heterophilic message passing."""
 
@@ -117,7 +130,7 @@ class MaxCutScoreNet(nn.Module):
         self.initial_layer = nn.Linear(in_channels, in_channels)
         sizes = [in_channels, *mp_units]
         self.mp_convs = nn.ModuleList(
-            GCNConv(a, b, normalize=False) for a, b in zip(sizes, sizes[1:])
+            PropagationConv(a, b) for a, b in zip(sizes, sizes[1:])
         )
         self.mp_act = activation_resolver(mp_act)
         sizes = [sizes[-1], *mlp_units]
@@ -139,6 +152,10 @@ class MaxCutScoreNet(nn.Module):
 
 @register("maxcut")
 class MaxCutPool(Pooler):
+    paper = "Abate & Bianchi, ICLR 2025, https://arxiv.org/abs/2409.05100"
+    reference = (
+        "tgp: equal with copied weights except unreached nodes (test_ref_score.py)"
+    )
     family = "score"
     trainable = True
     has_aux_loss = True
@@ -173,7 +190,7 @@ class MaxCutPool(Pooler):
         n = x.size(0)
         num_graphs = int(batch.max()) + 1 if n else 0
         z = self.score_net(x, edge_index, edge_weight)
-        perm = topk(z, self.ratio, batch)
+        perm = keep_top(z, self.ratio, batch)
         kept, order = torch.sort(perm)
         k = kept.numel()
         # Supernodes are numbered by the index of their kept node.

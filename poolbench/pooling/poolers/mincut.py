@@ -7,6 +7,10 @@ Paper: https://arxiv.org/abs/1907.00481
 - CON: ``A' = D^{-1/2} (S^T A S - diag) D^{-1/2}`` ``[B, K, K]``.
 - Aux losses: ``cut = -Tr(S^T A S) / Tr(S^T D S)`` and
   ``ortho = || S^T S / ||S^T S||_F - I / sqrt(K) ||_F``.
+
+Can cluster: the cut loss is a relaxed normalised min-cut and the orthogonality loss
+keeps clusters balanced and distinct; the paper trains it alone for unsupervised
+clustering.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from poolbench.pooling.registry import register
 
 @register("mincut")
 class MinCutPool(SoftClusterPooler):
+    paper = "Bianchi, Grattarola & Alippi, ICML 2020, https://arxiv.org/abs/1907.00481"
+    reference = "tgp: equal with copied weights (test_ref_soft_clustering.py)"
+    can_cluster = True
     # Its losses read S^T A S and degrees only: A is never made dense.
     needs_dense_adj = False
 

@@ -54,6 +54,11 @@ def kron_reduce(adj: Tensor, keep: Tensor, drop: Tensor) -> Tensor:
 
 @register("ndp")
 class NDPPool(TopologyPooler):
+    paper = "Bianchi et al., TNNLS 2020, https://arxiv.org/abs/1910.11436"
+    reference = (
+        "tgp: selection equal up to the eigenvector sign, Kron reduction equal "
+        "(test_ref_one_over_k.py)"
+    )
     family = "one_over_k"
 
     def __init__(

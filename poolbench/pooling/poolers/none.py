@@ -17,6 +17,8 @@ from poolbench.pooling.registry import register
 
 @register("none")
 class NoPool(Pooler):
+    paper = "identity (flat GNN)"
+    reference = "tgp NoPool: equal (test_ref_one_over_k.py)"
     family = "none"
     expressive = True
 

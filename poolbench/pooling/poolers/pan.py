@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn.pool.select.topk import topk
 from torch_geometric.nn.resolver import activation_resolver
 from torch_geometric.utils import coalesce, scatter
 
@@ -38,6 +37,7 @@ from poolbench.pooling.base import Pooler, PoolOutput
 from poolbench.pooling.connect import cluster_connect
 from poolbench.pooling.poolers.topk import score_output
 from poolbench.pooling.registry import register
+from poolbench.pooling.select import keep_top
 
 
 def path_counts(
@@ -78,6 +78,8 @@ def path_counts(
 
 @register("pan")
 class PANPool(Pooler):
+    paper = "Ma et al., NeurIPS 2020, https://arxiv.org/abs/2006.16811"
+    reference = "none runnable: tgp and PyG need torch_sparse"
     family = "score"
     trainable = True
 
@@ -117,7 +119,7 @@ class PANPool(Pooler):
         score1 = (x * self.p).sum(-1)
         score2 = scatter(m_val, col, 0, dim_size=n, reduce="sum")
         score = self.act(self.beta[0] * score1 + self.beta[1] * score2)
-        perm = topk(score, self.ratio, batch)
+        perm = keep_top(score, self.ratio, batch)
         cluster = torch.full((n,), -1, dtype=torch.long, device=x.device)
         cluster[perm] = torch.arange(perm.numel(), device=x.device)
         ei, ew = cluster_connect(

@@ -26,12 +26,12 @@ import torch
 from torch import Tensor
 from torch_geometric.nn.pool import SAGPooling
 from torch_geometric.nn.pool.select import Select, SelectOutput
-from torch_geometric.nn.pool.select.topk import topk
 from torch_geometric.nn.resolver import activation_resolver
 
 from poolbench.pooling.base import Pooler, PoolOutput
 from poolbench.pooling.poolers.topk import score_output
 from poolbench.pooling.registry import register
+from poolbench.pooling.select import keep_top
 
 
 class RankTopK(Select):
@@ -53,7 +53,7 @@ class RankTopK(Select):
         score = self.act(score.view(-1))
         if batch is None:
             batch = score.new_zeros(score.size(0), dtype=torch.long)
-        node_index = topk(score, self.ratio, batch)
+        node_index = keep_top(score, self.ratio, batch)
         return SelectOutput(
             node_index=node_index,
             num_nodes=score.size(0),
@@ -65,6 +65,8 @@ class RankTopK(Select):
 
 @register("sag")
 class SAGPool(Pooler):
+    paper = "Lee et al., ICML 2019, https://arxiv.org/abs/1904.08082"
+    reference = "tgp: equal with copied weights (test_ref_score.py)"
     family = "score"
     trainable = True
 

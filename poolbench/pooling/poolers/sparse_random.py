@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch_geometric.nn.pool.select.topk import topk
 
 from poolbench.pooling.base import Pooler, PoolOutput
 from poolbench.pooling.connect import cluster_connect
 from poolbench.pooling.poolers.topk import score_output
 from poolbench.pooling.registry import register
+from poolbench.pooling.select import keep_top
 
 
 @register("sparse_random")
 class SparseRandomPool(Pooler):
+    paper = "Bianchi & Lachi, NeurIPS 2023, https://arxiv.org/abs/2304.01575"
+    reference = "control, no reference"
     family = "control"
     order_invariant = False
 
@@ -35,7 +37,7 @@ class SparseRandomPool(Pooler):
     ) -> PoolOutput:
         # The top-k of i.i.d. uniform keys is a uniform random subset per graph.
         keys = torch.rand(x.size(0), device=x.device)
-        perm = topk(keys, self.ratio, batch)
+        perm = keep_top(keys, self.ratio, batch)
         cluster = torch.full((x.size(0),), -1, dtype=torch.long, device=x.device)
         cluster[perm] = torch.arange(perm.numel(), device=x.device)
         ei, ew = cluster_connect(

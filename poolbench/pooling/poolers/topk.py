@@ -36,6 +36,8 @@ def score_output(
 
 @register("topk")
 class TopKPool(Pooler):
+    paper = "Gao & Ji, ICML 2019, https://arxiv.org/abs/1905.05178"
+    reference = "tgp: equal with copied weights (test_ref_score.py)"
     family = "score"
     trainable = True
 
@@ -47,7 +49,9 @@ class TopKPool(Pooler):
         nonlinearity: str = "tanh",
     ):
         super().__init__(in_channels, ratio, avg_nodes)
-        self.pool = TopKPooling(in_channels, ratio=ratio, nonlinearity=nonlinearity)
+        # PyG reads a ratio >= 1 as a node count: 1.0 would keep one node.
+        count_all = ratio if ratio < 1 else 2**31 - 1
+        self.pool = TopKPooling(in_channels, ratio=count_all, nonlinearity=nonlinearity)
 
     def forward(
         self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor

@@ -292,3 +292,19 @@ def test_runs_without_torch_scatter_and_torch_sparse():
         timeout=300,
     )
     assert res.returncode == 0 and res.stdout.strip().endswith("ok"), res.stderr[-2000:]
+
+
+def test_maxcut_propagation_conv_equals_pyg_gcnconv_without_normalisation():
+    from torch_geometric.nn import GCNConv
+
+    from poolbench.pooling.poolers.maxcut import PropagationConv
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(12, 5, generator=g)
+    edge_index = torch.randint(0, 12, (2, 40), generator=g)
+    weight = torch.randn(40, generator=g)
+    torch.manual_seed(0)
+    ours = PropagationConv(5, 3)
+    pyg = GCNConv(5, 3, normalize=False)
+    pyg.load_state_dict(ours.state_dict())  # same parameters, same names
+    torch.testing.assert_close(ours(x, edge_index, weight), pyg(x, edge_index, weight))

@@ -236,7 +236,9 @@ def test_losses_reuse_a_given_sts_product_without_changing_their_value():
     assert not torch.isclose(mincut_loss(adj, s, 2 * sas), mincut_loss(adj, s))
 
 
-@pytest.mark.parametrize("name", ["mincut", "dmon", "justbalance", "dense_random"])
+@pytest.mark.parametrize(
+    "name", ["mincut", "dmon", "justbalance", "dense_random", "diffpool", "acc", "hosc"]
+)
 def test_the_edge_sum_path_equals_the_dense_adjacency_path(name):
     """Poolers that skip the [B, N, N] adjacency give the same pooled graph."""
     cls = discover()[name]
@@ -248,8 +250,9 @@ def test_the_edge_sum_path_equals_the_dense_adjacency_path(name):
         ei = upper.nonzero().t()
         ei = torch.cat([ei, ei.flip(0)], dim=1)
         w = torch.rand(ei.size(1), generator=gen) + 0.1
-        graphs.append(Data(x=torch.randn(n, 4, generator=gen), edge_index=ei,
-                           edge_weight=w))
+        graphs.append(
+            Data(x=torch.randn(n, 4, generator=gen), edge_index=ei, edge_weight=w)
+        )
     b = Batch.from_data_list(graphs)
     torch.manual_seed(0)
     sparse = cls(in_channels=4, ratio=0.5, avg_nodes=6)

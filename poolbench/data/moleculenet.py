@@ -1,0 +1,194 @@
+"""MoleculeNet regression sets (ESOL, FreeSolv): SMILES to graphs, offline mirror.
+
+The raw CSV files are the ones PyG's ``MoleculeNet`` downloads. A mirror holds
+them at ``<mirror>/MoleculeNet/<name>/raw/`` (or ``<mirror>/<name>/raw/``);
+they are copied into ``<root>/MoleculeNet/<name>/raw/`` and parsed here with
+the csv module (quoted names with commas included). Each SMILES becomes a graph
+through PyG's ``from_smiles`` (RDKit): 9 categorical atom features, which are
+one-hot encoded against PyG's own vocabularies (``features: onehot``), and
+3 bond features kept as ``edge_attr`` (no poolbench MP layer reads them: the
+layers take scalar edge weights). Nothing is unpickled: the CSV is the source.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import shutil
+from pathlib import Path
+
+import torch
+
+from poolbench.data.cache import load_or_generate, params_digest
+from poolbench.data.dataset import GraphDataset
+from poolbench.errors import PoolbenchError
+
+# name -> (display name, raw file, SMILES column, target column, unit)
+SETS = {
+    "esol": (
+        "ESOL",
+        "delaney-processed.csv",
+        "smiles",
+        "measured log solubility in mols per litre",
+        "log mol/L",
+    ),
+    "freesolv": ("FreeSolv", "SAMPL.csv", "smiles", "expt", "kcal/mol"),
+}
+FEATURES = ("onehot",)
+INSTALL = "pip install 'poolbench[chem]' (or pip install rdkit)"
+
+
+def _rdkit():
+    try:
+        from rdkit import Chem, RDLogger
+        from rdkit.Chem.Scaffolds import MurckoScaffold
+    except ImportError:
+        raise PoolbenchError(
+            f"molecular datasets need RDKit to read SMILES: {INSTALL}"
+        ) from None
+    RDLogger.DisableLog("rdApp.*")  # parse errors are reported by us, per row
+    return Chem, MurckoScaffold
+
+
+def _fetch_raw(name: str, root: Path, mirror: str | None) -> Path:
+    """``<root>/MoleculeNet/<name>/raw/<file>``, copied from the mirror when one
+    is set (never the network then), else downloaded from MoleculeNet's host."""
+    filename = SETS[name][1]
+    target = root / "MoleculeNet" / name / "raw" / filename
+    if mirror:
+        base = Path(mirror).expanduser()
+        for folder in (base / "MoleculeNet" / name / "raw", base / name / "raw"):
+            source = folder / filename
+            if source.is_file():
+                if not target.is_file() or _digest(target) != _digest(source):
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = target.with_suffix(".partial")
+                    shutil.copyfile(source, tmp)
+                    tmp.replace(target)
+                return target
+        raise PoolbenchError(
+            f"dataset {name} is not in the mirror {mirror}: add "
+            f"{mirror}/MoleculeNet/{name}/raw/{filename}, or unset data.mirror to "
+            "download it"
+        )
+    if not target.is_file():
+        from torch_geometric.data import download_url
+        from torch_geometric.datasets import MoleculeNet
+
+        try:
+            download_url(MoleculeNet.url.format(filename), str(target.parent))
+        except Exception as exc:
+            raise PoolbenchError(
+                f"could not download {name} ({type(exc).__name__}): put "
+                f"{filename} in a mirror and set data.mirror=PATH"
+            ) from None
+    return target
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+def _onehot(x: torch.Tensor) -> torch.Tensor:
+    """PyG's 9 categorical atom features, each one-hot over its vocabulary."""
+    from torch_geometric.utils.smiles import x_map
+
+    sizes = [len(values) for values in x_map.values()]
+    parts = [
+        torch.nn.functional.one_hot(x[:, i].long(), size).float()
+        for i, size in enumerate(sizes)
+    ]
+    return torch.cat(parts, dim=1)
+
+
+def read_molecules(path: Path, name: str):
+    """Graphs, targets and Bemis-Murcko scaffolds of every row of the CSV."""
+    from torch_geometric.utils import from_smiles
+
+    Chem, MurckoScaffold = _rdkit()
+    _, _, smiles_col, target_col, _ = SETS[name]
+    graphs, scaffolds = [], []
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = {smiles_col, target_col} - set(reader.fieldnames or [])
+        if missing:
+            raise PoolbenchError(
+                f"{path}: header lacks {', '.join(sorted(missing))}; is this the "
+                f"MoleculeNet {name} file?"
+            )
+        for line, record in enumerate(reader, start=2):
+            smiles = (record[smiles_col] or "").strip()
+            try:
+                y = float(record[target_col])
+            except (TypeError, ValueError):
+                raise PoolbenchError(
+                    f"{path}, line {line}: target {record[target_col]!r} is not a "
+                    "number; fix or remove that row"
+                ) from None
+            mol = Chem.MolFromSmiles(smiles) if smiles else None
+            if mol is None or mol.GetNumAtoms() == 0:
+                raise PoolbenchError(
+                    f"{path}, line {line}: cannot parse SMILES {smiles!r}; fix or "
+                    "remove that row"
+                )
+            g = from_smiles(smiles)
+            g.x = _onehot(g.x)
+            g.y = torch.tensor([[y]], dtype=torch.float)
+            del g.smiles  # strings do not batch; the scaffold keeps the group
+            graphs.append(g)
+            scaffolds.append(
+                MurckoScaffold.MurckoScaffoldSmiles(mol=mol, includeChirality=False)
+            )
+    if not graphs:
+        raise PoolbenchError(f"{path} holds no molecules")
+    return graphs, scaffolds
+
+
+def _with_groups(graphs, scaffolds):
+    """Each graph carries its scaffold's number, so the cache keeps groups."""
+    ids = {name: i for i, name in enumerate(sorted(set(scaffolds)))}
+    for g, name in zip(graphs, scaffolds):
+        g.scaffold_id = torch.tensor(ids[name])
+    return graphs
+
+
+def load_moleculenet(
+    name: str, root: str, mirror: str | None = None, features: str = "onehot"
+) -> GraphDataset:
+    """A MoleculeNet regression set as a :class:`GraphDataset` with real targets.
+
+    Args:
+        name: ``esol`` or ``freesolv``.
+        root: writable data root; the CSV lands in ``<root>/MoleculeNet/<name>``.
+        mirror: optional offline mirror (see the module docstring).
+        features: ``onehot``: the 9 atom features one-hot, 177 columns.
+    """
+    key = name.lower()
+    if key not in SETS:
+        raise PoolbenchError(
+            f"unknown MoleculeNet set {name!r}; use one of {', '.join(SETS)}"
+        )
+    if features not in FEATURES:
+        raise PoolbenchError(
+            f"unknown dataset.features {features!r}; use one of {', '.join(FEATURES)}"
+        )
+    _rdkit()  # before any copying: a missing RDKit is said first
+    root_path = Path(root).expanduser()
+    path = _fetch_raw(key, root_path, mirror)
+    # RDKit takes seconds per thousand molecules: the graphs are cached as
+    # plain tensors, keyed by the CSV's bytes and the feature encoding.
+    digest = params_digest({"csv": _digest(path), "features": features, "v": 1})
+    cache = root_path / "MoleculeNet" / key / "cache" / f"{digest}.pt"
+    graphs = load_or_generate(cache, lambda: _with_groups(*read_molecules(path, key)))
+    scaffolds = [str(int(g.scaffold_id)) for g in graphs]
+    for g in graphs:
+        del g.scaffold_id
+    display, _, _, _, unit = SETS[key]
+    params = {"features": features, "unit": unit}
+    return GraphDataset(
+        display, graphs, 0, params, target="regression", groups=scaffolds
+    )
+
+
+# Checked before loading: many graphs with real targets (graph regression).
+load_moleculenet.target = "regression"

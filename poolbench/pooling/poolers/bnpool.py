@@ -1,0 +1,128 @@
+"""BN-Pool: Bayesian nonparametric graph pooling (Castellana & Bianchi, 2025).
+
+Paper: https://arxiv.org/abs/2501.09821
+
+- SEL: a truncated stick-breaking (Dirichlet-process) assignment with at most
+  K = ceil(ratio * avg_nodes) clusters: an MLP gives each node Beta posteriors
+  ``q(v_ik) = Beta(alpha_ik, beta_ik)`` for ``k < K`` (``softplus``, clamped to
+  ``[1e-3, 1e3]``), and ``S_ik = v_ik prod_{j<k} (1 - v_ij)``, the last column
+  taking what is left, so rows sum to 1 ``[B, N, K]``. Training draws ``v``
+  with the reparameterisation trick; evaluation uses the posterior means
+  ``alpha / (alpha + beta)`` (deterministic, node-order invariant
+  predictions; tgp draws in both modes). Clusters the data does not need
+  receive little mass: the number of clusters adapts.
+- RED: ``X' = S^T X`` ``[B, K, F]``.
+- CON: ``A' = D^{-1/2} (S^T A S - diag) D^{-1/2}`` ``[B, K, K]``.
+- Aux losses, each divided by ``N_g^2`` per graph and averaged over graphs:
+  ``quality``, the class-balanced binary cross-entropy between ``A`` and the
+  logits ``S K S^T`` (``K`` ``[K, K]`` a learned block matrix); ``kl``,
+  ``eta * KL(q(v) || Beta(1, alpha_DP))`` summed over nodes and sticks;
+  ``K_prior``, ``||K - K_mu||^2 / (2 K_var)`` with ``K_mu`` ``+mu`` on the
+  diagonal and ``-mu`` off it.
+
+Matches tgp's BNPool with copied weights and the same random draws in training
+(tested), except ``K_prior``: tgp divides it once more by the batch size, so
+it shrinks with larger batches; here it does not depend on the batch.
+
+Can cluster: its losses are the evidence lower bound of a stochastic block
+model with a Dirichlet-process prior on the clusters, an unsupervised
+clustering objective with no labels involved (the paper's clustering use).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.distributions import Beta, kl_divergence
+
+from poolbench.pooling.base import PaddedGraph, SoftClusterPooler
+from poolbench.pooling.registry import register
+
+
+def stick_breaking(v: Tensor) -> Tensor:
+    """``[..., K-1]`` stick fractions in (0, 1) -> ``[..., K]`` shares (log space)."""
+    log = v.new_zeros(*v.shape[:-1], v.size(-1) + 1)
+    log[..., :-1] = torch.log(v)
+    log[..., 1:] = log[..., 1:] + torch.cumsum(torch.log(1 - v), dim=-1)
+    return torch.exp(log)
+
+
+def balanced_bce(logits: Tensor, adj: Tensor, mask: Tensor) -> Tensor:
+    """Per-graph BCE of ``adj`` under ``logits``, edges up-weighted by
+    ``(N^2 - E) / E`` so links and non-links count alike ``[B]`` (a sum)."""
+    loss = F.binary_cross_entropy_with_logits(logits, adj, reduction="none")
+    pair = mask.unsqueeze(-1) & mask.unsqueeze(-2)
+    edge = adj.bool() & pair
+    n = mask.sum(-1).to(loss.dtype)
+    n_edges = edge.sum((-1, -2)).to(loss.dtype)
+    weight = (n**2 - n_edges).clamp_min(1) / n_edges.clamp_min(1)
+    loss = torch.where(edge, loss * weight.view(-1, 1, 1), loss)
+    return (loss * pair).sum((-1, -2))
+
+
+@register("bnpool")
+class BNPool(SoftClusterPooler):
+    paper = "Castellana & Bianchi, 2025, https://arxiv.org/abs/2501.09821"
+    reference = (
+        "tgp: equal with copied weights and draws; K_prior without tgp's extra "
+        "1/B (test_ref_eigenpool_bnpool.py)"
+    )
+    can_cluster = True
+
+    def __init__(
+        self,
+        in_channels: int,
+        ratio: float = 0.5,
+        avg_nodes: float = 0.0,
+        alpha_dp: float = 1.0,
+        k_var: float = 1.0,
+        k_mu: float = 10.0,
+        k_init: float = 1.0,
+        eta: float = 1.0,
+        train_k: bool = True,
+    ):
+        super().__init__(in_channels, ratio, avg_nodes, temp=None)
+        for name, value in (("alpha_dp", alpha_dp), ("k_var", k_var), ("eta", eta)):
+            if value <= 0:
+                raise ValueError(f"{name} must be > 0, got {value}")
+        k = self.num_clusters
+        self.eta, self.train_k = eta, train_k
+        self.mlp = nn.Linear(in_channels, 2 * (k - 1))
+        self.register_buffer("prior_alpha", torch.ones(k - 1))
+        self.register_buffer("prior_beta", torch.full((k - 1,), float(alpha_dp)))
+        sign = 2 * torch.eye(k) - 1
+        self.register_buffer("k_mu", k_mu * sign)
+        self.register_buffer("k_var", torch.tensor(float(k_var)))
+        self.block = nn.Parameter(k_init * sign, requires_grad=train_k)
+        self._posterior: tuple[Tensor, Tensor] | None = None
+
+    def assign(self, x: Tensor, adj: Tensor | None, mask: Tensor) -> Tensor:
+        if self.num_clusters == 1:  # no stick to break: one cluster takes all
+            return mask.unsqueeze(-1).to(x.dtype)
+        out = torch.clamp(F.softplus(self.mlp(x)), min=1e-3, max=1e3)
+        alpha, beta = out.split(self.num_clusters - 1, dim=-1)
+        # Handed to aux_losses, which runs next in the same forward.
+        self._posterior = (alpha, beta)
+        if self.training:
+            v = Beta(alpha, beta).rsample()
+        else:
+            v = alpha / (alpha + beta)
+        return stick_breaking(v) * mask.unsqueeze(-1).to(x.dtype)
+
+    def aux_losses(self, g: PaddedGraph) -> dict[str, Tensor]:
+        n2 = g.mask.sum(-1).to(g.s.dtype) ** 2
+        logits = g.s @ self.block @ g.s.transpose(1, 2)
+        quality = (balanced_bce(logits, g.adj, g.mask) / n2).mean()
+        kl = g.s.new_zeros(())
+        if self._posterior is not None:
+            alpha, beta = self._posterior
+            self._posterior = None
+            prior = Beta(self.prior_alpha, self.prior_beta)
+            node_kl = kl_divergence(Beta(alpha, beta), prior).sum(-1) * g.mask
+            kl = (node_kl.sum(-1) / n2).mean()
+        k_prior = g.s.new_zeros(())
+        if self.train_k:
+            sq = 0.5 * ((self.block - self.k_mu) ** 2).sum() / self.k_var
+            k_prior = (sq / n2).mean()
+        return {"quality": quality, "kl": self.eta * kl, "K_prior": k_prior}

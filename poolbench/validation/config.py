@@ -1,0 +1,351 @@
+"""One composed ``train`` config, checked before any work.
+
+Cheap checks first, with no torch import: the top-level keys, paths and names,
+every bound in ``RANGES``, the trainer, and the dataset's own pre-flight (TU:
+every raw file, line by line). Then the sections whose consumers live in torch
+code (protocol, model, pooler, logger) and the protocol against the data: folds
+per class and a splits file saved earlier. Everything that fails is a
+:class:`PoolbenchError`: one line, exit code 2, no row.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import inspect
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+
+from poolbench.errors import PoolbenchError
+from poolbench.training.config import TrainerConfig
+from poolbench.validation.values import (
+    ANY,
+    Param,
+    Spec,
+    check_plain_name,
+    check_ranges,
+    check_section,
+    unknown_key,
+)
+
+GROUPS = ("task", "dataset", "pooler", "model", "protocol", "trainer", "logger")
+DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+@dataclass
+class RootConfig:
+    """The keys of ``conf/config.yaml`` itself; each group is a section."""
+
+    seed: int
+    device: str
+    experiment_name: str | None
+    data: dict
+    results: dict
+
+
+@dataclass
+class DataConfig:
+    root: str
+    mirror: str | None = None
+
+
+@dataclass
+class ResultsConfig:
+    dir: str
+
+
+def plain(cfg: DictConfig) -> dict:
+    """The config as plain values with every interpolation resolved."""
+    try:
+        values = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as exc:
+        raise PoolbenchError(
+            f"{exc.full_key} has no value; set {exc.full_key}=…"
+        ) from None
+    except OmegaConfBaseException as exc:
+        reason = str(exc).splitlines()[0]
+        raise PoolbenchError(f"cannot resolve {exc.full_key}: {reason}") from None
+    values.pop("hydra", None)
+    return values
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Every check of one job's config; the data's files included."""
+    values = plain(cfg)
+    check_root(values)
+    check_ranges(values)
+    check_trainer(values["trainer"])
+    summary = check_dataset(values)
+    protocol = check_protocol(values["protocol"])
+    check_task(values, protocol)
+    check_model(values["model"])
+    check_pooler(values["pooler"])
+    check_logger(values["logger"])
+    check_grid(values, protocol)
+    if summary is not None:
+        check_fit(values, summary, protocol)
+
+
+def check_root(values: dict) -> None:
+    spec = Spec.of("", RootConfig)
+    spec.params |= {group: Param(ANY, True) for group in GROUPS}
+    check_section(spec, values)
+    check_section(Spec.of("data", DataConfig), values["data"])
+    check_section(Spec.of("results", ResultsConfig), values["results"])
+    if not DEVICE.fullmatch(values["device"]):
+        raise PoolbenchError(
+            f"unknown device {values['device']!r}; use auto, cpu, cuda or cuda:N"
+        )
+    check_writable_dir("results.dir", values["results"]["dir"])
+    check_writable_dir("data.root", values["data"]["root"])
+    mirror = values["data"].get("mirror")
+    if mirror and not Path(mirror).expanduser().is_dir():
+        raise PoolbenchError(
+            f"data.mirror={mirror} is not a directory; fix the path or unset "
+            "data.mirror (env POOLBENCH_DATA_MIRROR)"
+        )
+
+
+def check_writable_dir(key: str, value: str) -> None:
+    """A directory that exists or can be made, and takes files; nothing is left."""
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise PoolbenchError(f"{key}={value} is a file; give a directory")
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise PoolbenchError(f"{key}={value} cannot be made: {probe} is a file")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        raise PoolbenchError(
+            f"{key}={value} is not writable ({exc.strerror} in {probe}); "
+            "give a writable directory"
+        ) from None
+
+
+def check_trainer(section: dict) -> None:
+    check_section(Spec.of("trainer", TrainerConfig), section)
+
+
+def _target(section: str, values: dict):
+    """The class or function ``<section>._target_`` names, imported."""
+    target = values.get("_target_")
+    if not isinstance(target, str) or "." not in target:
+        raise PoolbenchError(
+            f"{section}._target_={target} is not an import path; set "
+            f"{section}._target_=package.module.Name"
+        )
+    module, _, name = target.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except Exception as exc:  # hydra's own locate logs a traceback-like block
+        raise PoolbenchError(
+            f"cannot import {section}._target_={target} "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0]}); fix the path"
+        ) from None
+
+
+def check_dataset(values: dict):
+    """The loader's keys and types, then its own pre-flight (if it has one)."""
+    params = {k: v for k, v in values["dataset"].items() if k != "_target_"}
+    loader = _target("dataset", values["dataset"])
+    injected = {"root": "data.root", "mirror": "data.mirror"}
+    check_section(Spec.of("dataset", loader, injected), params)
+    if isinstance(params.get("name"), str):
+        check_plain_name("dataset.name", params["name"])
+    preflight = getattr(loader, "preflight", None)
+    if preflight is None:
+        return None
+    accepted = inspect.signature(preflight).parameters
+    extra = {k: values["data"][k] for k in injected if k in accepted}
+    return preflight(**params, **extra)
+
+
+def pooler_name(values: dict) -> str:
+    """The pooler's registry name (its import path for a user's own)."""
+    from poolbench.pooling.registry import name_of
+
+    return name_of(_target("pooler", values["pooler"]))
+
+
+def check_task(values: dict, protocol) -> None:
+    """The task's keys, the dataset kind it reads, the metrics it reports (for
+    trainer.monitor and protocol.select_on) and the splits that apply."""
+    from poolbench.tasks.config import (
+        DATASET_KIND,
+        TASK_CONFIGS,
+        monitors,
+        split_kinds,
+    )
+
+    section = values.get("task") or {"name": "graph"}
+    name = section.get("name")
+    if name not in TASK_CONFIGS:
+        raise PoolbenchError(
+            f"unknown task {name!r}; use one of {', '.join(TASK_CONFIGS)}"
+        )
+    check_section(Spec.of("task", TASK_CONFIGS[name]), section)
+    loader = _target("dataset", values["dataset"])
+    kind = getattr(loader, "dataset_kind", "graphs")
+    target = getattr(loader, "target", "classification")
+    dataset = values["dataset"].get("name") or values["dataset"]["_target_"]
+    if kind != DATASET_KIND[name]:
+        what = "one graph with node labels" if kind == "nodes" else "many graphs"
+        fix = "task=node or task=community" if kind == "nodes" else "task=graph"
+        raise PoolbenchError(
+            f"dataset {dataset} is {what}, which task={name} does not take; "
+            f"use {fix}, or a dataset of the other kind"
+        )
+    allowed = monitors(name, target)
+    what = f"task={name}" + (f" ({target})" if name == "graph" else "")
+    if name != "community" and values["trainer"]["monitor"] not in allowed:
+        raise PoolbenchError(
+            f"trainer.monitor={values['trainer']['monitor']} does not apply to "
+            f"{what} on {dataset}; use one of {', '.join(allowed)}"
+        )
+    if protocol.select_on != "auto" and protocol.select_on not in allowed:
+        raise PoolbenchError(
+            f"protocol.select_on={protocol.select_on} does not apply to {what} "
+            f"on {dataset}; use auto or one of {', '.join(allowed)}"
+        )
+    if name == "node" and values["model"].get("_target_") != (
+        "poolbench.models.unet.GraphUNet"
+    ):
+        raise PoolbenchError(
+            "task=node classifies nodes with a Graph U-Net: use model=unet"
+        )
+    if name == "community":
+        pooler = _target("pooler", values["pooler"])
+        if not (pooler.can_cluster or pooler.clustering_baseline):
+            from poolbench.pooling.registry import discover
+
+            able = [n for n, c in discover().items() if c.can_cluster] + [
+                f"{n} (baseline)"
+                for n, c in discover().items()
+                if c.clustering_baseline
+            ]
+            raise PoolbenchError(
+                f"pooler {pooler_name(values)} has no "
+                f"clustering objective, so task=community cannot train it; use "
+                f"one of {', '.join(able)}"
+            )
+    if name == "community" and protocol.folds != 1:
+        raise PoolbenchError(
+            f"task=community uses every node and no split, so protocol.folds="
+            f"{protocol.folds} means nothing: use protocol=seeds"
+        )
+    kinds = split_kinds(name, target)
+    if protocol.split != "auto" and protocol.split not in kinds:
+        raise PoolbenchError(
+            f"protocol.split={protocol.split} does not apply to {what} on "
+            f"{dataset}; use auto or one of {', '.join(kinds)}"
+        )
+
+
+def check_protocol(section: dict):
+    from poolbench.training.protocol import ProtocolConfig
+
+    check_section(Spec.of("protocol", ProtocolConfig), section)
+    return ProtocolConfig(**section)
+
+
+def check_model(section: dict) -> None:
+    """The model's keys against its consumer: ``model._target_`` when the
+    config names one (the U-Net), else the hierarchical GNN."""
+    from poolbench.models.hierarchical import HierarchicalGNN
+    from poolbench.models.mp import MP_KINDS
+
+    section = dict(section)
+    target = section.pop("_target_", None)
+    consumer = (
+        HierarchicalGNN if target is None else _target("model", {"_target_": target})
+    )
+    injected = dict.fromkeys(
+        ("in_channels", "num_classes", "avg_nodes", "num_nodes", "max_nodes"),
+        "the dataset",
+    ) | {"make_pooler": "the pooler config", "pooler_params": "the pooler config"}
+    check_section(Spec.of("model", consumer, injected), section)
+    if "mp" in section and section["mp"] not in MP_KINDS:
+        raise PoolbenchError(
+            f"unknown model.mp {section['mp']!r}; use one of {', '.join(MP_KINDS)}"
+        )
+    if "readout" in section:
+        from poolbench.models.readout import readout_names
+
+        try:
+            readout_names(section["readout"])
+        except ValueError as exc:
+            raise PoolbenchError(f"model.readout: {exc}") from None
+
+
+def check_pooler(section: dict) -> None:
+    from poolbench.pooling.base import Pooler
+
+    cls = _target("pooler", section)
+    if not (isinstance(cls, type) and issubclass(cls, Pooler)):
+        raise PoolbenchError(
+            f"pooler._target_={section['_target_']} must subclass "
+            "poolbench.pooling.Pooler"
+        )
+    injected = {
+        "in_channels": "model.hidden",
+        "ratio": "model.pool_ratio",
+        "avg_nodes": "the dataset",
+    }
+    params = {k: v for k, v in section.items() if k != "_target_"}
+    check_section(Spec.of("pooler", cls, injected), params)
+
+
+def check_logger(section: dict) -> None:
+    params = {k: v for k, v in section.items() if k != "name"}
+    if section.get("name") == "wandb":
+        from poolbench.results.wandb_sink import WandbSink
+
+        injected = {"config": "the whole config", "directory": "results.dir"}
+        check_section(Spec.of("logger", WandbSink, injected), params)
+    elif params:
+        raise unknown_key("logger", next(iter(params)), ["name"])
+
+
+def check_grid(values: dict, protocol) -> None:
+    """Each value a grid searches is checked like the section it replaces."""
+    checks = {"trainer": check_trainer, "model": check_model, "pooler": check_pooler}
+    for key, options in protocol.grid.items():  # dotted keys: ProtocolConfig's
+        section, _, leaf = key.partition(".")
+        if section not in checks:
+            continue
+        for option in options:
+            candidate = copy.deepcopy(values[section])
+            candidate[leaf] = option
+            checks[section](candidate)
+
+
+def check_fit(values: dict, summary, protocol) -> None:
+    """The protocol against the labels, and any splits file saved before."""
+    import numpy as np
+
+    from poolbench.data.splits import check_stratifiable, read_splits, splits_path
+
+    labels = np.asarray(summary.labels)
+    p = protocol
+    if p.split not in ("auto", "stratified"):
+        return  # only stratified splits ask each class for enough graphs
+    check_stratifiable(labels, p.folds, p.val_size, p.test_size, summary.name)
+    path = splits_path(
+        values["data"]["root"],
+        summary.name,
+        p.folds,
+        p.val_size,
+        values["seed"],
+        p.test_size,
+    )
+    if path.is_file():
+        read_splits(path, labels, p.folds)

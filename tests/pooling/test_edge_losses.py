@@ -1,0 +1,160 @@
+"""The edge forms of the soft-clustering losses equal their dense definitions.
+
+DiffPool's link loss, HOSC's motif cut and ACC's total variation are computed
+over the stored entries of A instead of the padded ``[B, N, N]`` adjacency.
+Each is checked against the dense form, values and gradients (with respect to
+S and to the edge weights, which carry gradients after an earlier pooling
+level), on batches with the awkward cases: parallel edges (``to_dense_adj``
+sums them), a directed edge, a self-loop, a zero-weight edge, an edgeless
+graph, isolated nodes and a single node.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch_geometric.data import Batch, Data
+
+from poolbench.pooling import discover
+from poolbench.pooling.dense import edge_entries, to_padded
+from poolbench.pooling.losses import (
+    cut_loss_edges,
+    link_loss,
+    link_loss_edges,
+    mincut_loss,
+    totvar_loss,
+    totvar_loss_edges,
+    triangle_adjacency,
+    triangle_weights,
+)
+
+K = 3
+
+
+def awkward_batch() -> Batch:
+    g = torch.Generator().manual_seed(0)
+    # 6 nodes: two triangles sharing 0-1, a pendant 2-4, node 5 isolated;
+    # edge 0-1 listed twice (parallel), 3 -> 4 only one way, a loop at 2.
+    und = [(0, 1), (1, 2), (0, 2), (0, 3), (1, 3), (2, 4)]
+    ei = torch.tensor(und).t()
+    ei = torch.cat([ei, ei.flip(0), torch.tensor([[0, 3, 2], [1, 4, 2]])], 1)
+    first = Data(x=torch.randn(6, 4, generator=g), edge_index=ei)
+    # a random graph with a zero-weight edge
+    upper = torch.triu(torch.rand(7, 7, generator=g) < 0.5, diagonal=1)
+    e2 = upper.nonzero().t()
+    e2 = torch.cat([e2, e2.flip(0)], 1)
+    second = Data(x=torch.randn(7, 4, generator=g), edge_index=e2)
+    empty = Data(x=torch.randn(4, 4), edge_index=torch.empty(2, 0, dtype=torch.long))
+    single = Data(x=torch.randn(1, 4), edge_index=torch.empty(2, 0, dtype=torch.long))
+    graphs = [first, second, empty, single]
+    for data in graphs:
+        data.edge_weight = torch.rand(data.edge_index.size(1), generator=g) + 0.1
+    second.edge_weight[0] = 0.0
+    return Batch.from_data_list(graphs)
+
+
+def inputs():
+    b = awkward_batch()
+    weight = b.edge_weight.clone().requires_grad_()
+    _, adj, mask = to_padded(b.x, b.edge_index, weight, b.batch)
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(*mask.shape, K, generator=g)
+    s = (torch.softmax(logits, -1) * mask.unsqueeze(-1)).requires_grad_()
+    return b, weight, adj, mask, s
+
+
+def compare(dense_fn, edge_fn):
+    """Same value, same gradients w.r.t. S and the edge weights."""
+    b, weight, adj, mask, s = inputs()
+    want = dense_fn(adj, s, mask)
+    want_grads = torch.autograd.grad(want, [s, weight])
+    b, weight, adj, mask, s = inputs()
+    e = edge_entries(b.edge_index, weight, b.batch)
+    got = edge_fn(e, s, mask, b)
+    got_grads = torch.autograd.grad(got, [s, weight])
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    for g_got, g_want in zip(got_grads, want_grads):
+        torch.testing.assert_close(g_got, g_want, atol=1e-5, rtol=1e-4)
+    return got
+
+
+def test_entries_sum_parallel_edges_like_to_dense_adj():
+    b, weight, adj, mask, _ = inputs()
+    e = edge_entries(b.edge_index, weight, b.batch)
+    rebuilt = torch.zeros(b.num_nodes, b.num_nodes)
+    rebuilt[e.row, e.col] = e.weight.detach()
+    dense = torch.block_diag(*[adj[i, m][:, m] for i, m in enumerate(mask)])
+    torch.testing.assert_close(rebuilt, dense.detach())
+    assert (e.key[1:] > e.key[:-1]).all()  # one entry per pair, sorted
+    assert e.row.numel() < b.edge_index.size(1)  # the parallel edge merged
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_link_loss_edges_equals_the_dense_frobenius_norm(normalize):
+    def edge_fn(e, s, mask, b):
+        sas = s.transpose(1, 2) @ _dense_from(e, mask) @ s
+        return link_loss_edges(e, s, mask, sas, normalize)
+
+    compare(lambda adj, s, mask: link_loss(adj, s, mask, normalize), edge_fn)
+
+
+def test_link_loss_edges_hand_value():
+    # one edge 0-1, S = I: ||A - I||_F^2 = 4, so the loss is 2 (as the dense test)
+    ei = torch.tensor([[0, 1], [1, 0]])
+    batch = torch.zeros(2, dtype=torch.long)
+    e = edge_entries(ei, None, batch)
+    s = torch.eye(2).unsqueeze(0)
+    sas = s.transpose(1, 2) @ torch.tensor([[[0.0, 1], [1, 0]]]) @ s
+    mask = torch.ones(1, 2, dtype=torch.bool)
+    assert link_loss_edges(e, s, mask, sas).item() == pytest.approx(2.0, abs=1e-5)
+
+
+def test_totvar_edges_equals_the_dense_total_variation():
+    compare(
+        lambda adj, s, mask: totvar_loss(adj, s),
+        lambda e, s, mask, b: totvar_loss_edges(e, s[mask], s.size(0)),
+    )
+
+
+def test_triangle_weights_count_triangles_on_each_edge():
+    # Two triangles sharing edge 0-1, plus a pendant edge 2-4 (as the dense test).
+    und = torch.tensor([(0, 1), (1, 2), (0, 2), (0, 3), (1, 3), (2, 4)]).t()
+    ei = torch.cat([und, und.flip(0)], 1)
+    e = edge_entries(ei, None, torch.zeros(5, dtype=torch.long))
+    m = dict(zip(zip(e.row.tolist(), e.col.tolist()), triangle_weights(e).tolist()))
+    assert m[(0, 1)] == 2 and m[(1, 0)] == 2
+    assert m[(0, 2)] == 1 and m[(1, 3)] == 1
+    assert m[(2, 4)] == 0 and m[(4, 2)] == 0
+
+
+def test_motif_cut_edges_equals_the_dense_motif_cut():
+    def edge_fn(e, s, mask, b):
+        return cut_loss_edges(e, triangle_weights(e), s[mask], b.batch, s.size(0))
+
+    got = compare(lambda adj, s, mask: mincut_loss(triangle_adjacency(adj), s), edge_fn)
+    assert got.item() < 0  # the batch has triangles: the term is not trivially 0
+
+
+@pytest.mark.parametrize("name", ["diffpool", "acc", "hosc"])
+def test_poolers_never_build_the_dense_adjacency(name, monkeypatch):
+    import poolbench.pooling.base as base
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the [B, N, N] adjacency was built")
+
+    monkeypatch.setattr(base, "padded_adjacency", refuse)
+    b = awkward_batch()
+    pooler = discover()[name](in_channels=4, ratio=0.5, avg_nodes=5)
+    out = pooler(b.x, b.edge_index, b.edge_weight, b.batch)
+    sum(out.aux_loss.values()).backward()
+
+
+def _dense_from(e, mask):
+    """The padded adjacency rebuilt from the entries (keeps the weights' graph)."""
+    num_graphs, n_max = mask.shape
+    counts = mask.sum(-1)
+    start = torch.cumsum(counts, 0) - counts
+    local_row = e.row - start[e.graph]
+    local_col = e.col - start[e.graph]
+    adj = e.weight.new_zeros(num_graphs, n_max, n_max)
+    return adj.index_put((e.graph, local_row, local_col), e.weight, accumulate=True)
