@@ -66,11 +66,14 @@ def _protocol_identity(protocol: dict) -> dict:
 def _trainer_not_identity(resolved: dict) -> set[str]:
     """Trainer keys left out of the hash: the speed-only ones, and keys added
     later while they hold the value that means "off", so runs made before a
-    key existed keep their id (amp off; lr_step 0, where lr_gamma is unused)."""
+    key existed keep their id (amp off; ties_improve off; lr_step 0, where
+    lr_gamma is unused)."""
     trainer = resolved["trainer"]
     out = set(_NOT_IDENTITY)
     if not trainer.get("amp"):
         out.add("amp")
+    if not trainer.get("ties_improve"):
+        out.add("ties_improve")
     if not trainer.get("lr_step"):
         out |= {"lr_step", "lr_gamma"}
     return out
@@ -267,10 +270,13 @@ class Experiment:
             raise PoolbenchError(
                 f"cannot import model._target_={target}: {exc}"
             ) from None
-        builtin = getattr(cls, "builtin_pooler", None)
-        if builtin is not None and self.pooler_name != builtin:
+        # a model without pooling must not carry (and be filed under) a pooler
+        builtin = getattr(cls, "builtin_pooler", None) or "none"
+        if self.pooler_name != builtin:
             raise PoolbenchError(
                 f"model {cls.__name__} builds its own {builtin}; use pooler={builtin}"
+                if builtin != "none"
+                else f"model {cls.__name__} has no pooling; use pooler=none"
             )
         accepted = set(inspect.signature(cls.__init__).parameters)
         injected = {
@@ -280,7 +286,9 @@ class Experiment:
             "max_nodes": max(g.num_nodes for g in self.dataset.graphs),
             "pooler_params": {
                 k: v
-                for k, v in OmegaConf.to_container(self.cfg.pooler).items()
+                for k, v in OmegaConf.to_container(
+                    self.cfg.pooler, resolve=True
+                ).items()
                 if k != "_target_"
             },
         }

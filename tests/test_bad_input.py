@@ -294,6 +294,11 @@ CASES = {
         "class 0 of MUTAG has 63",
         flags=["-m"],
     ),
+    # a paper's own model against the pooler
+    "a pooler for a model without pooling": Case(
+        ["experiment=errica2020_baseline", "pooler=topk", "protocol.grid={{}}"],
+        "model MolecularFingerprint has no pooling; use pooler=none",
+    ),
     # tasks against data, models and poolers
     "graph-only dataset for task=node": Case(
         ["task=node", "dataset=mutag"], "MUTAG is many graphs"

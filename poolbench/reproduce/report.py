@@ -60,6 +60,8 @@ def evaluate(spec: Reproduction, budget: Budget, runs: list[CellRun]) -> Outcome
             r.cell.published_std,
             spec.published_n,
             r.expected,
+            runs=(r.ok_runs, r.expected_runs),
+            stand_in=r.stand_in,
         )
         for r in runs
     ]
@@ -68,7 +70,8 @@ def evaluate(spec: Reproduction, budget: Budget, runs: list[CellRun]) -> Outcome
         [
             {
                 "pooler": r.cell.method,
-                "dataset": r.dataset_name,
+                # the paper ran on its own set, not on a budget's stand-in
+                "dataset": r.cell.dataset if r.stand_in else r.dataset_name,
                 "fold": 0,
                 "score": r.cell.published_mean,
                 "higher_is_better": True,

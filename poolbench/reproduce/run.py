@@ -47,6 +47,11 @@ class CellRun:
     commits: set[str] = field(default_factory=set)  # poolbench commits of its rows
     selected: dict[str, Counter] = field(default_factory=dict)
 
+    @property
+    def stand_in(self) -> bool:
+        """Run on another set than the paper's (a budget's ``dataset_map``)."""
+        return self.dataset_config != self.cell.dataset
+
 
 def cell_overrides(
     cell: Cell, dataset: str, budget: Budget, results_dir: str

@@ -13,6 +13,9 @@ import numpy as np
 from scipy import stats
 
 ALPHA = 0.05
+# Papers print one decimal: a published std of 0.0 means below 0.05, so the
+# band and Welch's test use at least that (else no run could ever match).
+MIN_STD = 0.05
 
 
 @dataclass
@@ -45,22 +48,27 @@ def judge(
     paper_n: int,
     expected: int,
     alpha: float = ALPHA,
+    runs: tuple[int, int] | None = None,
+    stand_in: bool = False,
 ) -> Verdict:
     """The verdict for one cell; ``values`` are ours, per fold or per run (%).
 
     ``reproduced``: our mean lies within the paper's ± std and Welch's test
     finds no difference at ``alpha``; ``differs``: Welch's p < alpha;
     ``outside ±std``: outside the band but not significantly different.
-    Fewer values than the protocol expects prefix ``partial``.
+    Fewer values than the protocol expects, or fewer ok runs than it expects
+    (``runs``: done, expected), prefix ``partial``. A cell run on a stand-in
+    set (not the paper's data) gets no verdict: ``reference only``.
     """
     arr = np.asarray(values, dtype=float)
     n = int(arr.size)
     mean = float(arr.mean()) if n else math.nan
     std = float(arr.std(ddof=0)) if n else math.nan
-    inside = bool(n) and abs(mean - paper_mean) <= paper_std + 1e-9
+    band = max(paper_std, MIN_STD)
+    inside = bool(n) and abs(mean - paper_mean) <= band + 1e-9
     t = p = math.nan
-    if n >= 2 and paper_n >= 2:
-        s1, s2 = _sample_std(std, n), _sample_std(paper_std, paper_n)
+    if n >= 2 and paper_n >= 2 and not stand_in:
+        s1, s2 = _sample_std(std, n), _sample_std(band, paper_n)
         if s1 > 0 or s2 > 0:
             res = stats.ttest_ind_from_stats(
                 mean, s1, n, paper_mean, s2, paper_n, equal_var=False
@@ -68,6 +76,8 @@ def judge(
             t, p = float(res.statistic), float(res.pvalue)
     if n == 0:
         label = "no runs"
+    elif stand_in:
+        label = "reference only (stand-in set)"
     elif n < 2:
         label = "too few runs" + (" (inside ±std)" if inside else "")
     elif not math.isnan(p) and p < alpha:
@@ -78,6 +88,8 @@ def judge(
         label = "outside ±std"
     if 0 < n < expected:
         label = f"partial ({n}/{expected}): {label}"
+    elif n and runs is not None and runs[0] < runs[1]:
+        label = f"partial ({runs[0]}/{runs[1]} runs): {label}"
     return Verdict(
         mean, std, n, expected, paper_mean, paper_std, paper_n, inside, t, p, label
     )

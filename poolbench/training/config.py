@@ -24,6 +24,9 @@ class TrainerConfig:
     grad_clip: float = 0.0
     # which of these apply is the task's to say (validation.config.check_task)
     monitor: Literal["val_loss", "val_acc", "val_rmse", "val_mae"] = "val_loss"
+    # True: a tie with the best monitored value counts as an improvement (the
+    # later epoch is kept and patience restarts), as in Errica et al.'s code
+    ties_improve: bool = False
     # StepLR: multiply lr by lr_gamma every lr_step epochs (0: constant lr)
     lr_step: int = 0
     lr_gamma: float = 0.5

@@ -165,7 +165,13 @@ def fit(
         history.append(record)
         if on_epoch is not None:
             on_epoch(epoch, record)
-        if value > best if higher else value < best:
+        # ties_improve: a tie counts as a new best (later epoch kept, patience
+        # reset), the rule of Errica et al.'s Patience stopper
+        if cfg.ties_improve:
+            improved = value >= best if higher else value <= best
+        else:
+            improved = value > best if higher else value < best
+        if improved:
             best, best_epoch, best_val, best_train = value, epoch, val, train_score
             # plain tensor clones: a third of deepcopy's cost, paid every improvement
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -49,3 +49,21 @@ def test_missing_and_too_few_runs_are_said():
 def test_a_paper_std_of_zero_still_tests_against_our_spread():
     v = judge([98.0, 99.0, 100.0], 99.0, 0.0, 10, expected=3)
     assert v.inside and v.welch_p == pytest.approx(1.0) and v.label == "reproduced"
+
+
+def test_a_published_std_of_zero_is_read_as_below_its_last_digit():
+    # 99.0 ± 0.0 printed with one decimal: 99.04 over 10 runs reproduces it
+    ours = list(np.linspace(98.54, 99.54, 10))  # mean 99.04
+    v = judge(ours, 99.0, 0.0, 10, expected=10)
+    assert v.inside and v.label == "reproduced"
+    assert not judge([x - 0.1 for x in ours], 99.0, 0.0, 10, expected=10).inside
+
+
+def test_missing_runs_inside_complete_folds_are_partial():
+    v = judge(list(np.linspace(73, 77, 10)), 75.0, 3.7, 10, expected=10, runs=(20, 30))
+    assert v.label == "partial (20/30 runs): reproduced"
+
+
+def test_a_stand_in_set_gets_no_verdict():
+    v = judge([90.0, 91.0, 92.0], 75.0, 1.0, 10, expected=3, stand_in=True)
+    assert v.label == "reference only (stand-in set)" and math.isnan(v.welch_p)

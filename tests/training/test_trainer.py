@@ -79,3 +79,18 @@ def test_non_finite_loss_is_a_run_failure(mutag):
 def test_bad_trainer_settings_are_refused(bad):
     with pytest.raises(PoolbenchError):
         TrainerConfig(**bad)
+
+
+@pytest.mark.parametrize("ties_improve", [False, True])
+def test_a_tie_restarts_patience_only_with_ties_improve(mutag, ties_improve):
+    # lr so small that no prediction changes: every epoch ties the first
+    cfg = TrainerConfig(
+        max_epochs=6, patience=2, lr=1e-30, monitor="val_acc", ties_improve=ties_improve
+    )
+    train, val, _ = loaders(mutag)
+    res = fit(model(), train, val, cfg, CPU)
+    assert len({h["val_acc"] for h in res.history}) == 1
+    if ties_improve:  # Errica et al.'s Patience: the latest tie is the best
+        assert (res.best_epoch, res.epochs) == (5, 6)
+    else:
+        assert (res.best_epoch, res.epochs) == (0, 3)
