@@ -155,7 +155,16 @@ def _epochs(args, console: Console) -> None:
             console.print(f"timing {exp.dataset.name} × {pooler} …", highlight=False)
             details.append(measure_epochs(exp, args.epochs, args.seed))
     if args.json:
-        print(json.dumps([asdict(d.row) for d in details], indent=1))
+        rows = [
+            {
+                **asdict(d.row),
+                "tuned_overhead_share": d.tuned_overhead_share,
+                "precompute_sec": d.precompute_sec,
+                "plain_peak_mem_mb": d.plain_peak_mem_mb,
+            }
+            for d in details
+        ]
+        print(json.dumps(rows, indent=1))
         return
     table = Table(title=f"poolbench bench: seconds per epoch ({args.epochs} epochs)")
     for col in (

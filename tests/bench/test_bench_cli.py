@@ -20,6 +20,9 @@ KEYS = {
     "speedup_vs_tuned",
     "overhead_share",
     "peak_mem_mb",
+    "tuned_overhead_share",
+    "precompute_sec",
+    "plain_peak_mem_mb",
 }
 
 
@@ -45,7 +48,8 @@ def test_bench_json_rows_have_exactly_the_keys_and_sane_values(
             row["tuned_sec_per_epoch"] / row["poolbench_sec_per_epoch"],
         )
         assert 0 <= row["overhead_share"] < 1
-        assert row["peak_mem_mb"] > 0
+        assert 0 <= row["tuned_overhead_share"] < 1
+        assert row["peak_mem_mb"] > 0 and row["plain_peak_mem_mb"] > 0
 
 
 def test_bench_help_and_bad_input(tmp_path, data_root):
