@@ -130,4 +130,13 @@ OLD_SCHEMAS: list[list[str]] = [
         "torch_geometric poolbench_version git_commit started_at finished_at "
         "wandb_id error status"
     ).split(),
+    # development builds between protocol_folds and the task columns
+    (
+        "experiment dataset pooler model protocol fold run seed config_hash "
+        "protocol_folds protocol_runs best_epoch epochs train_acc val_acc "
+        "test_acc val_loss test_loss sec_per_epoch total_sec precompute_sec "
+        "peak_mem_mb mem_kind params avg_nodes_in avg_nodes_pooled selected "
+        "data_fingerprint device torch torch_geometric poolbench_version "
+        "git_commit started_at finished_at wandb_id error status"
+    ).split(),
 ]

@@ -163,3 +163,23 @@ def test_a_migration_that_cannot_write_leaves_the_file_as_it_was(
         old_store.append(new_row())
     assert old_store.path.read_bytes() == before
     assert not list(old_store.dir.glob(".results.csv.*.tmp"))
+
+
+def test_a_file_of_the_development_schema_reads_and_migrates(tmp_path):
+    """Rows written between protocol_folds and the task columns: graph
+    classification, as every row was then."""
+    cols = OLD_SCHEMAS[1]
+    assert "protocol_folds" in cols and "task" not in cols
+    rows = [new_row(run) for run in range(2)]
+    with open(tmp_path / "results.csv", "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(cols)
+        for r in rows:
+            w.writerow([getattr(r, c) for c in cols])
+    store = ResultsStore(tmp_path)
+    frame = store.read()
+    assert frame.run.tolist() == [0, 1] and store.last_read.header_state == "old"
+    assert set(frame.task) == {"graph"} and set(frame.metric) == {"acc"}
+    store.append(new_row(2))
+    assert store.path.read_text().splitlines()[0].split(",") == COLUMNS
+    assert store.read().run.tolist() == [0, 1, 2]
