@@ -112,7 +112,10 @@ def measure_json(command: list[str], cwd: Path) -> dict:
         capture_output=True, text=True,
     )  # fmt: skip
     if out.returncode != 0:
-        raise SystemExit(f"readme_figures: `poolbench {' '.join(command)}` failed")
+        tail = "\n".join(out.stderr.strip().splitlines()[-15:])
+        raise SystemExit(
+            f"readme_figures: `poolbench {' '.join(command)}` failed:\n{tail}"
+        )
     return {"rows": json.loads(out.stdout)}
 
 

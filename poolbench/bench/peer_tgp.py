@@ -105,12 +105,16 @@ def _mlp(size_in: int, size_out: int) -> nn.Sequential:
 class TgpNet(nn.Module):
     """GIN -> tgp pooler -> GIN -> sum -> MLP head (poolbench's blocks=[1,1])."""
 
-    def __init__(self, pooler: nn.Module, in_channels, num_classes, hidden, head):
+    def __init__(
+        self, pooler: nn.Module, in_channels, num_classes, hidden, head, pooled=None
+    ):
         super().__init__()
+        # pooled: the pooler's output width (EigenPool's is modes x hidden)
+        pooled = pooled or hidden
         self.conv1 = make_mp("gin", in_channels, hidden)
         self.pooler = pooler
-        self.sparse_conv2 = make_mp("gin", hidden, hidden)
-        self.dense_conv2 = DenseGINConv(_mlp(hidden, hidden), train_eps=True)
+        self.sparse_conv2 = make_mp("gin", pooled, hidden)
+        self.dense_conv2 = DenseGINConv(_mlp(pooled, hidden), train_eps=True)
         self.head = head
 
     def forward(self, x, edge_index, edge_weight, batch, num_graphs):
@@ -143,7 +147,7 @@ def build_net(exp, name: str) -> TgpNet:
     reference = exp.make_model(torch.device("cpu"))
     return TgpNet(
         pooler, exp.dataset.num_features, exp.dataset.num_classes, hidden,
-        reference.head,
+        reference.head, pooled=ours.out_channels,
     )  # fmt: skip
 
 
