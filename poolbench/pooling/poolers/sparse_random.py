@@ -10,7 +10,9 @@ Paper: https://arxiv.org/abs/2304.01575 (the "Rand-sparse" baseline).
 
 The draw uses the global torch RNG of the input's device, so it is reproducible
 under ``torch.manual_seed`` and differs from call to call (a fresh selection
-per forward pass, as in the paper). It depends on node order by design.
+per forward pass). Not as the authors' code, which fixes one random score per
+node position at the start and gates the kept features by its softmax. It
+depends on node order by design.
 """
 
 from __future__ import annotations
