@@ -198,6 +198,17 @@ def render_peer(d: dict) -> str:
             f"{worst['pooler']})"
         )
     lines += ["", "Geometric mean " + " and ".join(summary) + "."]
+    slower = [f"{r['pooler']} on {r['dataset']}" for r in rows
+              if r["speedup_vs_tgp"] < 1]  # fmt: skip
+    short = [f"{r['pooler']} on {r['dataset']}" for r in rows
+             if r["parameter_free"] and r["speedup_vs_tgp"] < 10]  # fmt: skip
+    lines.append(
+        "Below 1.0× tgp: "
+        + (", ".join(slower) or "none")
+        + ". Parameter-free below 10×: "
+        + (", ".join(short) or "none")
+        + "."
+    )
     return "\n".join(lines) + "\n"
 
 
