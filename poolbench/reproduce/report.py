@@ -24,7 +24,7 @@ from poolbench.report.statistics import (
 )
 from poolbench.reproduce.run import CellRun, tidy_scores
 from poolbench.reproduce.spec import Budget, Reproduction
-from poolbench.reproduce.verdict import ALPHA, Verdict, judge
+from poolbench.reproduce.verdict import ALPHA, MIN_STD, Verdict, judge
 
 HEADER = (
     "method",
@@ -202,7 +202,9 @@ def write_report(
         "`in ±std`: our mean lies within the paper's ± std. Welch p: Welch's "
         "t-test of the two means from their stds and n. Verdict: `reproduced` "
         f"(inside ±std, p ≥ {ALPHA}), `differs` (p < {ALPHA}), `outside ±std` "
-        f"(outside, p ≥ {ALPHA}); `partial` when runs are missing.",
+        f"(outside, p ≥ {ALPHA}); `partial` when folds or runs are missing; "
+        "`reference only` on a stand-in set (no verdict: the paper never ran on "
+        f"it); a published ± 0.0 counts as ± {MIN_STD} (below its last digit).",
         "",
         "| " + " | ".join(HEADER) + " |",
         "|" + "|".join([":---", ":---"] + ["---:"] * 6 + [":---"]) + "|",
