@@ -79,12 +79,17 @@ def _trainer_not_identity(resolved: dict) -> set[str]:
     return out
 
 
+def _model_not_identity(resolved: dict) -> set[str]:
+    """head_dropout joined the U-Net later: unset (null), runs keep their id."""
+    return {"head_dropout"} if resolved["model"].get("head_dropout") is None else set()
+
+
 def config_hash(cfg: DictConfig) -> str:
     """Stable id of what a run computes; the speed-only keys are left out."""
     resolved = OmegaConf.to_container(cfg, resolve=True)
     identity = {
         "dataset": resolved["dataset"],
-        "model": resolved["model"],
+        "model": _without(resolved["model"], _model_not_identity(resolved)),
         "pooler": resolved["pooler"],
         "trainer": _without(resolved["trainer"], _trainer_not_identity(resolved)),
         "protocol": _protocol_identity(resolved["protocol"]),

@@ -77,7 +77,10 @@ class GraphUNet(nn.Module):
         ratios: share of nodes kept at each level (one per level).
         skip: ``sum`` (the paper) or ``concat`` of lifted and skip features.
         mp, hidden, dropout: the MP layers (``gcn`` in the paper), their
-            width, and dropout on the input and before the classifier.
+            width, and dropout on the input features.
+        head_dropout: dropout before the classifier (None: ``dropout``). Gao
+            & Ji drop input features only (keep rate 0.08), so their
+            experiment sets 0.
         augment: the ``(A + I)^2`` connectivity before each pooling.
     """
 
@@ -94,6 +97,7 @@ class GraphUNet(nn.Module):
         hidden: int = 64,
         dropout: float = 0.0,
         augment: bool = False,
+        head_dropout: float | None = None,
     ):
         super().__init__()
         ratios = list(ratios) if ratios is not None else [0.5] * depth
@@ -106,6 +110,9 @@ class GraphUNet(nn.Module):
             raise ValueError(f"unknown model.skip {skip!r}; use {', '.join(SKIPS)}")
         self.skip, self.augment = skip, augment
         self.dropout = nn.Dropout(dropout)
+        self.head_dropout = nn.Dropout(
+            dropout if head_dropout is None else head_dropout
+        )
         self.first = make_mp(mp, in_channels, hidden)
         self.poolers = nn.ModuleList()
         self.down = nn.ModuleList()
@@ -163,4 +170,4 @@ class GraphUNet(nn.Module):
             )
             edge_index, edge_weight = graphs[level]
             x = torch.relu(self.up[level](joined, edge_index, edge_weight))
-        return NodeOutput(self.head(self.dropout(x)), aux, pooled)
+        return NodeOutput(self.head(self.head_dropout(x)), aux, pooled)

@@ -82,3 +82,17 @@ def test_bad_unet_shapes_are_refused():
         GraphUNet(3, 2, None, 10, depth=2, ratios=[0.5])
     with pytest.raises(ValueError, match="skip"):
         GraphUNet(3, 2, None, 10, depth=1, ratios=[0.5], skip="avg")
+
+
+def test_head_dropout_is_apart_from_the_input_dropout():
+    g = random_graph(16, p=0.3, seed=4)
+    x, batch = torch.randn(16, 3), torch.zeros(16, dtype=torch.long)
+    # every classifier input dropped in training: each logit is the bias
+    model = unet("none", 16, dropout=0.0, head_dropout=1.0).train()
+    out = model(x, g.edge_index, None, batch)
+    assert torch.equal(out.logits, model.head.bias.expand(16, 4))
+    # unset, it follows dropout (as before the key existed)
+    same = unet("none", 16, dropout=0.3)
+    assert same.head_dropout.p == 0.3
+    apart = unet("none", 16, dropout=0.92, head_dropout=0.0)
+    assert (apart.dropout.p, apart.head_dropout.p) == (0.92, 0.0)
