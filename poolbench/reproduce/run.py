@@ -49,8 +49,12 @@ class CellRun:
 
     @property
     def stand_in(self) -> bool:
-        """Run on another set than the paper's (a budget's ``dataset_map``)."""
-        return self.dataset_config != self.cell.dataset
+        """Run on another set than the paper's: a budget's ``dataset_map``, or
+        any ``dataset.*`` override (``--set dataset.source=generated`` makes
+        the set another one under the same config name)."""
+        if self.dataset_config != self.cell.dataset:
+            return True
+        return any(o.lstrip("+~").startswith("dataset.") for o in self.overrides)
 
 
 def cell_overrides(

@@ -112,3 +112,14 @@ def test_budget_cuts_apply_per_method_and_per_cell(tmp_path):
     }
     assert len(full) == 12 and full[("GIN", "nci1")].trainer.lr_step == 50
     assert full[("DiffPool", "dd")].protocol.runs == 3
+
+
+def test_a_cell_on_changed_data_is_a_stand_in(tmp_path):
+    """Only the paper's own data, unmodified, gets a verdict."""
+    spec = load_reproduction("bianchi_lachi2023")
+    full = plan(spec, budget_of(spec, "full"), str(tmp_path))
+    assert not any(r.stand_in for r in full)
+    assert all(r.stand_in for r in plan(spec, budget_of(spec, "quick"), str(tmp_path)))
+    budget = budget_of(spec, "full")
+    budget.overrides = [*budget.overrides, "dataset.source=generated"]
+    assert all(r.stand_in for r in plan(spec, budget, str(tmp_path)))
