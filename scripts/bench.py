@@ -10,7 +10,7 @@ Rerunning resumes.
     python scripts/bench.py smoke                  # minutes: a few poolers, MUTAG
     python scripts/bench.py tu --jobs 8            # every pooler × 9 TU sets, CV
     python scripts/bench.py regression             # every pooler × ESOL, FreeSolv
-    python scripts/bench.py node                   # U-Net, every pooler × Cora, CiteSeer
+    python scripts/bench.py node                   # U-Net, each pooler, Cora, CiteSeer
     python scripts/bench.py community              # clustering poolers × 4 graphs
     python scripts/bench.py synthetic --dry-run    # only print the plan
     python scripts/bench.py smoke -- trainer.max_epochs=20   # extra overrides

@@ -299,6 +299,9 @@ CASES = {
         ["experiment=errica2020_baseline", "pooler=topk", "protocol.grid={{}}"],
         "model MolecularFingerprint has no pooling; use pooler=none",
     ),
+    "the U-Net for graph classification": Case(
+        ["model=unet"], "model=unet classifies nodes: add task=node"
+    ),
     # tasks against data, models and poolers
     "graph-only dataset for task=node": Case(
         ["task=node", "dataset=mutag"], "MUTAG is many graphs"

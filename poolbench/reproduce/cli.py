@@ -79,8 +79,7 @@ def reproduce_command(argv: list[str]) -> None:
                 f"{spec.name}; methods: {', '.join(sorted(known))}"
             )
         spec.cells = [c for c in spec.cells if c.method in wanted]
-    budget.overrides = [*budget.overrides, *args.extra]
-    runs = plan(spec, budget, args.results_dir)  # every config checked first
+    runs = plan(spec, budget, args.results_dir, args.extra)  # all checked first
 
     def log(text: str) -> None:
         print(f"poolbench reproduce: {text}", file=sys.stderr)

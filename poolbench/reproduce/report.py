@@ -71,7 +71,7 @@ def evaluate(spec: Reproduction, budget: Budget, runs: list[CellRun]) -> Outcome
             {
                 "pooler": r.cell.method,
                 # the paper ran on its own set, not on a budget's stand-in
-                "dataset": r.cell.dataset if r.stand_in else r.dataset_name,
+                "dataset": r.cell.dataset,
                 "fold": 0,
                 "score": r.cell.published_mean,
                 "higher_is_better": True,

@@ -54,12 +54,21 @@ class CellRun:
         the set another one under the same config name)."""
         if self.dataset_config != self.cell.dataset:
             return True
-        return any(o.lstrip("+~").startswith("dataset.") for o in self.overrides)
+        keys = (o.lstrip("+~").split("=")[0] for o in self.overrides)
+        # the cell's own dataset=<config> comes first; a later one replaces it
+        later = [k for k in keys if k == "dataset" or k.startswith("dataset.")][1:]
+        return bool(later)
 
 
 def cell_overrides(
-    cell: Cell, dataset: str, budget: Budget, results_dir: str
+    cell: Cell,
+    dataset: str,
+    budget: Budget,
+    results_dir: str,
+    extra: list[str] | tuple = (),
 ) -> list[str]:
+    """The cell's train overrides; the user's ``--set`` (``extra``) go last,
+    so they win over every cut of the budget."""
     return [
         f"experiment={cell.experiment}",
         f"dataset={dataset}",
@@ -68,6 +77,7 @@ def cell_overrides(
         *budget.per_method.get(cell.method, []),
         # "Method@dataset" narrows a budget's cut to one cell (applied last)
         *budget.per_method.get(f"{cell.method}@{cell.dataset}", []),
+        *extra,
         f"results.dir={results_dir}",
     ]
 
@@ -83,12 +93,18 @@ def compose_cell(overrides: list[str]) -> DictConfig:
         raise PoolbenchError(f"cannot compose {' '.join(overrides)}: {first}") from None
 
 
-def plan(spec: Reproduction, budget: Budget, results_dir: str) -> list[CellRun]:
-    """Every cell of the budget composed (and so checked) before any runs."""
+def plan(
+    spec: Reproduction, budget: Budget, results_dir: str, extra=()
+) -> list[CellRun]:
+    """Every cell of the budget composed and checked (as ``train`` checks a
+    job) before any cell runs."""
+    from poolbench.validation.config import check_config
+
     runs = []
     for cell, dataset in spec.cells_for(budget):
-        overrides = cell_overrides(cell, dataset, budget, results_dir)
+        overrides = cell_overrides(cell, dataset, budget, results_dir, extra)
         cfg = compose_cell(overrides)
+        check_config(cfg)
         runs.append(CellRun(cell, dataset, overrides, cfg, config_hash(cfg)))
     if not runs:
         raise PoolbenchError(f"budget {budget.name} of {spec.name} runs no cell")

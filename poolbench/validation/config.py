@@ -85,6 +85,7 @@ def check_config(cfg: DictConfig) -> None:
     check_task(values, protocol)
     check_model(values["model"])
     check_pooler(values["pooler"])
+    check_own_model(values)
     check_logger(values["logger"])
     check_grid(values, protocol)
     if summary is not None:
@@ -174,6 +175,30 @@ def pooler_name(values: dict) -> str:
     from poolbench.pooling.registry import name_of
 
     return name_of(_target("pooler", values["pooler"]))
+
+
+def check_own_model(values: dict) -> None:
+    """A graph model of its own (``model._target_``, e.g. a paper's) against
+    the pooler it builds in (``builtin_pooler``; none by default): a run must
+    not be filed under a pooler it never used. The U-Net is the node task's."""
+    from poolbench.tasks.node import UNET
+
+    target = values["model"].get("_target_")
+    task = (values.get("task") or {}).get("name", "graph")
+    if target is None or task != "graph":
+        return
+    if target == UNET:
+        raise PoolbenchError(
+            "model=unet classifies nodes: add task=node (and a node dataset)"
+        )
+    cls = _target("model", {"_target_": target})
+    builtin = getattr(cls, "builtin_pooler", None) or "none"
+    if pooler_name(values) != builtin:
+        raise PoolbenchError(
+            f"model {cls.__name__} builds its own {builtin}; use pooler={builtin}"
+            if builtin != "none"
+            else f"model {cls.__name__} has no pooling; use pooler=none"
+        )
 
 
 def check_task(values: dict, protocol) -> None:

@@ -37,6 +37,7 @@ RANGES = {
     "model.hidden": "[1, inf)",
     "model.mlp_hidden": "[0, inf)",  # 0: one linear layer after the readout
     "model.dropout": "[0, 1)",
+    "model.head_dropout": "[0, 1)",
     "model.pool_ratio": "(0, 1]",
     "pooler.temp": "(0, inf)",  # a softmax temperature: 0 gives NaN
     "protocol.folds": "[1, inf)",

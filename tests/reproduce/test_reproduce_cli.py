@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from poolbench.errors import PoolbenchError
 from poolbench.reproduce.run import plan
 from poolbench.reproduce.spec import available, budget_of, load_reproduction
 from tests.cli_helpers import rows
@@ -123,3 +124,20 @@ def test_a_cell_on_changed_data_is_a_stand_in(tmp_path):
     budget = budget_of(spec, "full")
     budget.overrides = [*budget.overrides, "dataset.source=generated"]
     assert all(r.stand_in for r in plan(spec, budget, str(tmp_path)))
+
+
+def test_set_overrides_win_and_a_replaced_dataset_is_a_stand_in(tmp_path):
+    spec = load_reproduction("errica2020")
+    quick = budget_of(spec, "quick")
+    runs = plan(spec, quick, str(tmp_path), ["trainer.max_epochs=5"])
+    # --set comes after every cut of the budget, per method and per cell too
+    assert {r.cfg.trainer.max_epochs for r in runs} == {5}
+    assert not any(r.stand_in for r in runs)
+    other = plan(spec, quick, str(tmp_path), ["dataset=mutag"])
+    assert all(r.stand_in for r in other)
+
+
+def test_plan_checks_every_cell_before_any_runs(tmp_path):
+    spec = load_reproduction("errica2020")
+    with pytest.raises(PoolbenchError, match="trainer.lr must be > 0"):
+        plan(spec, budget_of(spec, "quick"), str(tmp_path), ["trainer.lr=0"])
