@@ -40,8 +40,8 @@ property holds (:func:`check_non_local`: same WL colours at depth
 N)`` nodes in both). Graphs are seeded and cached under
 ``<root>/expressiveness/`` as plain tensors. The original ``EXPWL1.pkl`` (a
 pickled list of PyG ``Data``) loads with ``source=original`` from the mirror
-or root, at ``EXPWL1/raw/EXPWL1.pkl``: unpickling can run code, so it is read
-only on that explicit request and never otherwise.
+or root, at ``EXPWL1/raw/EXPWL1.pkl``, through an unpickler that allows only
+the classes a list of PyG graphs needs (anything else is refused, not run).
 """
 
 from __future__ import annotations
@@ -286,12 +286,50 @@ def load_original(root: str, mirror: str | None) -> list[Data]:
             "EXPWL1.pkl not found; put it in <data.mirror>/EXPWL1/raw/ or use "
             "dataset.source=generated"
         )
-    # The published file is a pickle (as the authors saved it), and unpickling
-    # can run code: this runs only when the user asked for source=original,
-    # and the README says so. Everything poolbench writes itself is tensors.
+    # The published file is a pickle (as the authors saved it): it is read
+    # with an allowlist of the classes a list of PyG graphs needs, so a file
+    # that names anything else is refused instead of run.
     with open(target, "rb") as f:
-        graphs = pickle.load(f)
+        unpickler = _GraphListUnpickler(f)
+        try:
+            graphs = unpickler.load()
+        except Exception as exc:
+            raise PoolbenchError(
+                f"{target} is not a list of PyG graphs poolbench can read "
+                f"safely ({exc}); use dataset.source=generated"
+            ) from None
     return [_as_float_features(g) for g in graphs]
+
+
+def _tensor_from_bytes(data: bytes):
+    """torch's storage unpickling hook, as plain data only (torch's own
+    version calls ``torch.load`` without ``weights_only``)."""
+    import io
+
+    return torch.load(io.BytesIO(data), weights_only=True)
+
+
+class _GraphListUnpickler(pickle.Unpickler):
+    """Unpickles a list of ``torch_geometric.data.Data`` and nothing else."""
+
+    def find_class(self, module: str, name: str):
+        from collections import OrderedDict
+
+        from torch_geometric.data import data, storage
+
+        allowed = {
+            ("torch_geometric.data.data", "Data"): data.Data,
+            ("torch_geometric.data.data", "DataEdgeAttr"): data.DataEdgeAttr,
+            ("torch_geometric.data.data", "DataTensorAttr"): data.DataTensorAttr,
+            ("torch_geometric.data.storage", "GlobalStorage"): storage.GlobalStorage,
+            ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
+            ("torch.storage", "_load_from_bytes"): _tensor_from_bytes,
+            ("collections", "OrderedDict"): OrderedDict,
+        }
+        found = allowed.get((module, name))
+        if found is None:
+            raise pickle.UnpicklingError(f"refused global {module}.{name}")
+        return found
 
 
 def load_expwl1(
