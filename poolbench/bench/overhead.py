@@ -18,6 +18,13 @@ import torch
 from torch import nn
 
 
+def _with_subclasses(cls: type) -> list[type]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found += _with_subclasses(sub)
+    return found
+
+
 class WorkTimers:
     """Sums forward, backward and step time while active; wall from ``attach``."""
 
@@ -57,12 +64,18 @@ class WorkTimers:
 
     def __enter__(self) -> WorkTimers:
         import poolbench.bench.epochs as epochs
-        import poolbench.training.trainer as trainer
+        from poolbench.tasks.base import Task
 
-        for module in (trainer, epochs):
-            original = module.objective
-            module.objective = self._timed("forward", original)
-            self._stack.callback(setattr, module, "objective", original)
+        # The loss is part of the forward on both paths: the plain loop calls
+        # ``objective``, the runner its task's ``loss``.
+        original = epochs.objective
+        epochs.objective = self._timed("forward", original)
+        self._stack.callback(setattr, epochs, "objective", original)
+        for cls in _with_subclasses(Task):
+            if "loss" in vars(cls):
+                loss = vars(cls)["loss"]
+                cls.loss = self._timed("forward", loss)
+                self._stack.callback(setattr, cls, "loss", loss)
         backward = torch.Tensor.backward
         torch.Tensor.backward = self._timed("backward", backward)
         self._stack.callback(setattr, torch.Tensor, "backward", backward)

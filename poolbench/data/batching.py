@@ -85,64 +85,41 @@ class Segments:
     def to(self, device: torch.device) -> Segments:
         return Segments(self.ptr.to(device), self.ptr_cpu)
 
-    def cpu_counts(self, ids_cpu: Tensor) -> Tensor:
-        """Row count of each graph ``ids_cpu``, on the host."""
-        return self.ptr_cpu[ids_cpu + 1] - self.ptr_cpu[ids_cpu]
+    def gather(self, ids: Tensor, ids_cpu: Tensor) -> tuple[Tensor, Tensor, list[int]]:
+        """Row index of every row of graphs ``ids``, their counts and ends.
 
-    def gather(self, ids: Tensor, ids_cpu: Tensor) -> tuple[Tensor, Tensor, int]:
-        """Row index of every row of graphs ``ids``, their counts and total.
-
-        Returns ``index`` ``[R]`` (on the device), ``counts`` ``[B]`` and ``R``.
+        Returns ``index`` ``[R]`` (on the device), ``counts`` ``[B]`` and the
+        host list ``ends`` of cumulative counts (``ends[0] = 0``, ``ends[-1] =
+        R``): batch boundaries are read from it without a device sync.
         """
-        total = int(self.cpu_counts(ids_cpu).sum())
-        counts = self.ptr[ids + 1] - self.ptr[ids]
-        starts = torch.cumsum(counts, 0) - counts
+        begin_cpu = self.ptr_cpu[ids_cpu]
+        counts_cpu = self.ptr_cpu[ids_cpu + 1] - begin_cpu
+        cum_cpu = torch.cumsum(counts_cpu, 0)
+        ends = [0, *cum_cpu.tolist()]
+        if self.ptr.device.type == "cpu":  # the host copies are the device's
+            begin, counts, cum = begin_cpu, counts_cpu, cum_cpu
+        else:
+            begin = self.ptr[ids]
+            counts = self.ptr[ids + 1] - begin
+            cum = torch.cumsum(counts, 0)
         shift = torch.repeat_interleave(
-            self.ptr[ids] - starts, counts, output_size=total
+            begin - (cum - counts), counts, output_size=ends[-1]
         )
-        index = torch.arange(total, device=ids.device) + shift
-        return index, counts, total
+        index = torch.arange(ends[-1], device=ids.device) + shift
+        return index, counts, ends
+
+
+def split_at(tensor: Tensor, ends: list[int], cuts: list[tuple[int, int]], dim=0):
+    """``tensor`` cut into the row ranges of the graph ranges ``cuts``
+    (``ends`` the host list of cumulative row counts): views made by one
+    ``split`` call rather than one slice per batch."""
+    return tensor.split([ends[b] - ends[a] for a, b in cuts], dim)
 
 
 def offsets(counts: Tensor, repeats: Tensor, total: int) -> Tensor:
     """For each row, the first batch position of its graph's ``counts`` block."""
     starts = torch.cumsum(counts, 0) - counts
     return torch.repeat_interleave(starts, repeats, output_size=total)
-
-
-def cut_topology(
-    whole: dict[str, Tensor], node_ends: list[int], cuts: list[tuple[int, int]], n: int
-) -> tuple[list[dict[str, Tensor]], list[int]]:
-    """A precomputed topology of ``n`` graphs (one dict as ``precompute`` gives,
-    see :class:`~poolbench.pooling.base.TopologyPooler`) cut into the batches
-    ``cuts`` (graph ranges), ids renumbered from 0 in each: what the topology
-    of each batch alone is. ``node_ends`` are the cumulative counts of the
-    level's input nodes; the cumulative pooled counts are returned with the cuts.
-    """
-    graph = whole["batch"]
-    pooled_ends = torch.bincount(graph, minlength=n).cumsum(0).tolist()
-    edge_graph = graph[whole["edge_index"][0]]
-    edge_ends = torch.bincount(edge_graph, minlength=n).cumsum(0).tolist()
-    out = []
-    for first, last in cuts:
-        node0 = node_ends[first - 1] if first else 0
-        pooled0 = pooled_ends[first - 1] if first else 0
-        edge0 = edge_ends[first - 1] if first else 0
-        edges = slice(edge0, edge_ends[last - 1])
-        # per-input-node rows (cluster, NMF's s, EigenPool's theta) by node range
-        cut = {
-            key: rows[node0 : node_ends[last - 1]]
-            for key, rows in whole.items()
-            if key not in ("edge_index", "edge_weight", "batch")
-        }
-        if "cluster" in cut:
-            cluster = cut["cluster"]
-            cut["cluster"] = torch.where(cluster >= 0, cluster - pooled0, cluster)
-        cut["edge_index"] = whole["edge_index"][:, edges] - pooled0
-        cut["edge_weight"] = whole["edge_weight"][edges]
-        cut["batch"] = graph[pooled0 : pooled_ends[last - 1]] - first
-        out.append(cut)
-    return out, pooled_ends
 
 
 @dataclass
@@ -219,8 +196,9 @@ class PackedGraphs:
         """
         ids = ids_cpu.to(self.device, non_blocking=True)
         n = ids.numel()
-        node_index, node_counts, num_nodes = self.nodes.gather(ids, ids_cpu)
-        edge_rows, edge_counts, num_edges = self.edges.gather(ids, ids_cpu)
+        node_index, node_counts, node_ends = self.nodes.gather(ids, ids_cpu)
+        edge_rows, edge_counts, edge_ends = self.edges.gather(ids, ids_cpu)
+        num_nodes, num_edges = node_ends[-1], edge_ends[-1]
         position = torch.arange(n, device=self.device) % batch_size
         node_start = torch.cumsum(node_counts, 0) - node_counts
         # each graph's first node within its own batch
@@ -239,41 +217,40 @@ class PackedGraphs:
             position, node_counts, output_size=num_nodes
         )
         x, y = self.x.index_select(0, node_index), self.y.index_select(0, ids)
-        # batch boundaries on the host, from the CPU copies: no device sync
-        node_ends = self.nodes.cpu_counts(ids_cpu).cumsum(0).tolist()
-        edge_ends = self.edges.cpu_counts(ids_cpu).cumsum(0).tolist()
         cuts = [(f, min(f + batch_size, n)) for f in range(0, n, batch_size)]
-        levels, input_ends = [], node_ends
-        for level in self.levels:  # level l pools level l-1's pooled nodes
-            cut, input_ends = cut_topology(
-                level.batch(ids, ids_cpu), input_ends, cuts, n
-            )
+        # level l pools level l-1's supernodes (level 0 the graphs' nodes), so
+        # each level's input gather is the one before it
+        levels, inputs = [], (node_index, node_counts, node_ends)
+        for level in self.levels:
+            cut, inputs = level.batches(ids, ids_cpu, position, cuts, inputs)
             levels.append(cut)
-        out = []
-        for i, (first, last) in enumerate(cuts):
-            a = node_ends[first - 1] if first else 0
-            b = node_ends[last - 1]
-            c = edge_ends[first - 1] if first else 0
-            d = edge_ends[last - 1]
-            topology = [level[i] for level in levels]
-            out.append(
-                GraphBatch(
-                    x=x[a:b],
-                    edge_index=edge_index[:, c:d],
-                    edge_weight=None if weight is None else weight[c:d],
-                    y=y[first:last],
-                    batch=graph_of_node[a:b],
-                    num_graphs=last - first,
-                    topology=topology or None,
-                )
+        # batch boundaries on the host: no device sync
+        xs = split_at(x, node_ends, cuts)
+        graphs = split_at(graph_of_node, node_ends, cuts)
+        edges = split_at(edge_index, edge_ends, cuts, dim=1)
+        weights = (
+            [None] * len(cuts) if weight is None else split_at(weight, edge_ends, cuts)
+        )
+        ys = y.split(batch_size)
+        return [
+            GraphBatch(
+                x=xs[i],
+                edge_index=edges[i],
+                edge_weight=weights[i],
+                y=ys[i],
+                batch=graphs[i],
+                num_graphs=last - first,
+                topology=[level[i] for level in levels] or None,
             )
-        return out
+            for i, (first, last) in enumerate(cuts)
+        ]
 
     def batch(self, ids_cpu: Tensor) -> GraphBatch:
         """The graphs ``ids_cpu`` (global ids, CPU) collated like PyG's ``Batch``."""
         ids = ids_cpu.to(self.device, non_blocking=True)
-        node_index, node_counts, num_nodes = self.nodes.gather(ids, ids_cpu)
-        edge_index_rows, edge_counts, num_edges = self.edges.gather(ids, ids_cpu)
+        node_index, node_counts, node_ends = self.nodes.gather(ids, ids_cpu)
+        edge_index_rows, edge_counts, edge_ends = self.edges.gather(ids, ids_cpu)
+        num_nodes, num_edges = node_ends[-1], edge_ends[-1]
         shift = offsets(node_counts, edge_counts, num_edges)
         edge_index = self.edge_index[:, edge_index_rows] + shift
         weight = None

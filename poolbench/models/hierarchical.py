@@ -90,6 +90,23 @@ class HierarchicalGNN(nn.Module):
             )
         )
 
+    def train(self, mode: bool = True) -> HierarchicalGNN:
+        """``nn.Module.train`` without its recursive walk, which the runner pays
+        twice per epoch (train, then eval for validation): on small graphs the
+        walk costs as much as a batch's gather. The module tree is fixed once
+        built, so it is listed on the first call; if any module overrides
+        ``train``, the ordinary walk runs instead."""
+        tree = self.__dict__.get("_tree")
+        if tree is None:
+            tree = list(self.modules())
+            plain = all(type(m).train is nn.Module.train for m in tree[1:])
+            self.__dict__["_tree"] = tree = tree if plain else []
+        if not tree:
+            return super().train(mode)
+        for module in tree:
+            object.__setattr__(module, "training", mode)  # what Module.train sets
+        return self
+
     def forward(
         self,
         x: Tensor,

@@ -39,7 +39,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 import poolbench
-from poolbench.data.batching import Segments, offsets
+from poolbench.data.batching import Segments, offsets, split_at
 
 # Bump when the packed format changes.
 FORMAT_VERSION = 2
@@ -72,9 +72,10 @@ class PackedTopology:
 
     def batch(self, ids: Tensor, ids_cpu: Tensor) -> dict[str, Tensor]:
         """The ``precompute`` dict of the batch of graphs ``ids``."""
-        in_index, in_counts, num_in = self.inputs.gather(ids, ids_cpu)
-        _, out_counts, num_out = self.pooled.gather(ids, ids_cpu)
-        edge_rows, edge_counts, num_edges = self.edges.gather(ids, ids_cpu)
+        in_index, in_counts, in_ends = self.inputs.gather(ids, ids_cpu)
+        _, out_counts, out_ends = self.pooled.gather(ids, ids_cpu)
+        edge_rows, edge_counts, edge_ends = self.edges.gather(ids, ids_cpu)
+        num_in, num_out, num_edges = in_ends[-1], out_ends[-1], edge_ends[-1]
         out = {key: rows[in_index] for key, rows in self.node.items()}
         if "cluster" in out:
             cluster = out["cluster"]
@@ -90,6 +91,51 @@ class PackedTopology:
             output_size=num_out,
         )
         return out
+
+    def batches(
+        self,
+        ids: Tensor,
+        ids_cpu: Tensor,
+        position: Tensor,
+        cuts: list[tuple[int, int]],
+        inputs: tuple | None = None,
+    ) -> tuple[list[dict[str, Tensor]], tuple]:
+        """:meth:`batch` of each graph range ``cuts`` of ``ids``, for a whole
+        epoch at once: one gather, ids renumbered from 0 within each batch
+        (``position`` is each graph's place in its batch), then slices.
+
+        ``inputs`` is the gather of this level's input rows when the caller
+        has it (the graphs' nodes for the first level, the previous level's
+        supernodes after); the gather of this level's supernodes is returned
+        with the cuts, for the next level.
+        """
+        in_index, in_counts, in_ends = inputs or self.inputs.gather(ids, ids_cpu)
+        pooled = self.pooled.gather(ids, ids_cpu)
+        _, out_counts, out_ends = pooled
+        edge_rows, edge_counts, edge_ends = self.edges.gather(ids, ids_cpu)
+        num_in, num_out, num_edges = in_ends[-1], out_ends[-1], edge_ends[-1]
+        # each graph's first supernode within its own batch
+        out_start = torch.cumsum(out_counts, 0) - out_counts
+        first = torch.arange(ids.numel(), device=ids.device) - position
+        local = out_start - out_start.index_select(0, first)
+        rows = {key: rows.index_select(0, in_index) for key, rows in self.node.items()}
+        if "cluster" in rows:
+            cluster = rows["cluster"]
+            shifted = cluster + torch.repeat_interleave(
+                local, in_counts, output_size=num_in
+            )
+            rows["cluster"] = torch.where(cluster >= 0, shifted, cluster)
+        edge_index = self.edge_index.index_select(1, edge_rows)
+        edge_index += torch.repeat_interleave(local, edge_counts, output_size=num_edges)
+        edge_weight = self.edge_weight.index_select(0, edge_rows)
+        graph = torch.repeat_interleave(position, out_counts, output_size=num_out)
+        # batch boundaries on the host: no device sync
+        parts = {key: split_at(r, in_ends, cuts) for key, r in rows.items()}
+        parts["edge_index"] = split_at(edge_index, edge_ends, cuts, dim=1)
+        parts["edge_weight"] = split_at(edge_weight, edge_ends, cuts)
+        parts["batch"] = split_at(graph, out_ends, cuts)
+        out = [{key: cut[i] for key, cut in parts.items()} for i in range(len(cuts))]
+        return out, pooled
 
     def to(self, device: torch.device) -> PackedTopology:
         def seg(s: Segments) -> Segments:

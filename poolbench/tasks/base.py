@@ -127,11 +127,13 @@ class Task:
         """The training objective, auxiliary losses included."""
         raise NotImplementedError
 
-    def tally(self, out, batch) -> Tensor:
-        """``[sum, count]`` of the training score of one batch, on the device."""
+    def tally(self, out, batch) -> tuple:
+        """What the training score needs from one batch: detached tensors kept
+        until the epoch ends, so a step launches no extra kernel for it."""
         raise NotImplementedError
 
-    def train_score(self, tally: Tensor) -> float:
+    def train_score(self, tallies: list) -> float:
+        """The training score of an epoch from its batches' :meth:`tally`."""
         raise NotImplementedError
 
     @torch.no_grad()

@@ -119,10 +119,10 @@ class CommunityDetection(Task):
     def loss(self, out, batch):
         return aux_total(out)
 
-    def tally(self, out, batch):
-        return torch.zeros(2, dtype=torch.float64, device=out.s.device)
+    def tally(self, out, batch) -> tuple:
+        return ()
 
-    def train_score(self, tally) -> float:
+    def train_score(self, tallies: list) -> float:
         return math.nan
 
     @torch.no_grad()

@@ -120,14 +120,15 @@ class GraphClassification(GraphLevel):
     def loss(self, out, batch) -> Tensor:
         return F.cross_entropy(out.logits, batch.y.view(-1)) + aux_total(out)
 
-    def tally(self, out, batch) -> Tensor:
-        y = batch.y.view(-1)
-        correct = (out.logits.detach().argmax(-1) == y).sum()
-        return torch.stack([correct.to(torch.float64), correct.new_tensor(y.numel())])
+    def tally(self, out, batch) -> tuple:
+        return out.logits.detach(), batch.y
 
-    def train_score(self, tally: Tensor) -> float:
-        correct, count = tally.tolist()
-        return correct / max(count, 1)
+    def train_score(self, tallies: list) -> float:
+        if not tallies:
+            return math.nan
+        logits = torch.cat([logits for logits, _ in tallies])
+        y = torch.cat([y.view(-1) for _, y in tallies])
+        return int((logits.argmax(-1) == y).sum()) / max(y.numel(), 1)
 
     @torch.no_grad()
     def evaluate(self, model, loader, device, cfg=None) -> Metrics:
@@ -186,16 +187,17 @@ class GraphRegression(GraphLevel):
         target = self._standard(batch.y, out.logits)
         return F.mse_loss(out.logits, target) + aux_total(out)
 
-    def tally(self, out, batch) -> Tensor:
-        pred = out.logits.detach().float()
-        err = (pred - self._standard(batch.y, pred)) * self.std.to(pred.device)
-        return torch.stack(
-            [err.pow(2).sum().double(), torch.tensor(err.numel(), device=err.device)]
-        )
+    def tally(self, out, batch) -> tuple:
+        return out.logits.detach(), batch.y
 
-    def train_score(self, tally: Tensor) -> float:
-        sse, count = tally.tolist()
-        return math.sqrt(sse / max(count, 1))
+    def train_score(self, tallies: list) -> float:
+        """RMSE in the target's units over the epoch's training batches."""
+        if not tallies:
+            return math.nan
+        pred = torch.cat([p.float() for p, _ in tallies])
+        y = torch.cat([y.view(p.shape) for p, y in tallies])
+        err = (pred - self._standard(y, pred)).double() * self.std.to(pred.device)
+        return math.sqrt(float(err.pow(2).sum()) / max(err.numel(), 1))
 
     @torch.no_grad()
     def evaluate(self, model, loader, device, cfg=None) -> Metrics:

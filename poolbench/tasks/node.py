@@ -124,13 +124,14 @@ class NodeClassification(Task):
         mask = batch.mask
         return F.cross_entropy(out.logits[mask], batch.y[mask]) + aux_total(out)
 
-    def tally(self, out, batch):
-        mask = batch.mask
-        correct = (out.logits.detach()[mask].argmax(-1) == batch.y[mask]).sum()
-        return torch.stack([correct.double(), mask.sum().double()])
+    def tally(self, out, batch) -> tuple:
+        return out.logits.detach(), batch.y, batch.mask
 
-    def train_score(self, tally) -> float:
-        correct, count = tally.tolist()
+    def train_score(self, tallies: list) -> float:
+        correct, count = 0, 0
+        for logits, y, mask in tallies:
+            correct += int((logits[mask].argmax(-1) == y[mask]).sum())
+            count += int(mask.sum())
         return correct / max(count, 1)
 
     @torch.no_grad()

@@ -77,6 +77,31 @@ def make_optimizer(model: nn.Module, cfg: TrainerConfig, device: torch.device):
     )
 
 
+def best_weights_keeper(model: nn.Module, params: list) -> Callable[[], dict]:
+    """A function returning a copy of ``model``'s state, called at each new
+    best epoch. When the state is exactly the optimizer's parameters (no
+    buffers), the copies are made once and refreshed by one foreach copy from
+    those parameter objects: the state-dict walk and a clone per tensor cost as
+    much as a small graph's batch. Otherwise the state dict is cloned each time.
+    """
+    state = model.state_dict(keep_vars=True)
+    held = {id(p) for p in params}
+    if any(id(t) not in held for t in state.values()):
+        return lambda: {k: v.detach().clone() for k, v in model.state_dict().items()}
+    keys, live = list(state), list(state.values())
+    copies: list[torch.Tensor] = []
+
+    @torch.no_grad()
+    def keep() -> dict:
+        if copies:
+            torch._foreach_copy_(copies, live)
+        else:
+            copies.extend(t.detach().clone() for t in live)
+        return dict(zip(keys, copies, strict=True))
+
+    return keep
+
+
 def fit(
     model: nn.Module,
     train_loader: Iterable,
@@ -114,14 +139,15 @@ def fit(
     epoch_times, history = [], []
     nodes_sum, pooled_sum, graphs_seen = 0, 0, 0
     stale = 0
+    keep_best = best_weights_keeper(model, params)
     for epoch in range(cfg.max_epochs):
         start = time.perf_counter()
         model.train()
-        # Accumulated on the device: no host sync inside the batch loop.
-        tally = torch.zeros(2, device=device, dtype=torch.float64)
-        finite = torch.ones((), device=device, dtype=torch.bool)
-        aux_sums: dict[str, torch.Tensor] = {}
-        steps = 0
+        # What the epoch's bookkeeping needs is kept per step as detached
+        # tensors and reduced once after the last step: no host sync and no
+        # extra kernels inside the batch loop (on small graphs those kernels
+        # cost as much as the optimizer step).
+        tallies, watched, aux_kept = [], [], []
         for batch in train_loader:
             batch = batch.to(device)
             with autocast(cfg, device):
@@ -132,24 +158,24 @@ def fit(
             loss.backward()
             if cfg.grad_clip > 0:
                 norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                finite &= torch.isfinite(norm)
-            finite &= torch.isfinite(loss)
+                watched.append(norm.detach().float())
+            watched.append(loss.detach().float())
             opt.step()
-            tally += task.tally(out, batch)
-            for name, value in out.aux_loss.items():
-                aux_sums[name] = aux_sums.get(name, 0.0) + value.detach()
+            tallies.append(task.tally(out, batch))
+            if out.aux_loss:
+                aux_kept.append({k: v.detach() for k, v in out.aux_loss.items()})
             nodes_sum += batch.num_nodes
             pooled_sum += out.pooled_nodes[-1] if out.pooled_nodes else batch.num_nodes
             graphs_seen += batch.num_graphs
-            steps += 1
-        if not bool(finite):
+        steps = len(tallies)
+        if watched and not bool(torch.stack(watched).isfinite().all()):
             raise RunFailure("nan", f"non-finite loss or gradient in epoch {epoch}")
         if scheduler is not None:
             scheduler.step()
-        # bool() above waited for the device, so this is the whole training pass;
-        # sec_per_epoch leaves the validation pass out
+        # the finiteness check above waited for the device, so this is the whole
+        # training pass; sec_per_epoch leaves the validation pass out
         epoch_times.append(time.perf_counter() - start)
-        train_score = task.train_score(tally)
+        train_score = task.train_score(tallies)
         if val_loader is not None:
             val = task.evaluate(step_model, val_loader, device, cfg)
             if not math.isfinite(val.loss):
@@ -160,7 +186,8 @@ def fit(
         record = {f"train_{task.primary.name}": train_score, "val_loss": val.loss}
         record.update({f"val_{k}": v for k, v in val.scores.items()})
         # each aux term on its own, so a loss that dominates or vanishes shows
-        for name, total in aux_sums.items():
+        for name in aux_kept[0] if aux_kept else ():
+            total = torch.stack([kept[name] for kept in aux_kept]).float().sum()
             record[f"aux/{name}"] = float(total) / max(steps, 1)
         history.append(record)
         if on_epoch is not None:
@@ -173,8 +200,7 @@ def fit(
             improved = value > best if higher else value < best
         if improved:
             best, best_epoch, best_val, best_train = value, epoch, val, train_score
-            # plain tensor clones: a third of deepcopy's cost, paid every improvement
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best_state = keep_best()
             stale = 0
         else:
             stale += 1

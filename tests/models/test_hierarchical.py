@@ -98,3 +98,21 @@ def test_readout_keeps_graphs_aligned_with_labels_when_a_graph_pools_to_nothing(
     keep = b.batch < 4
     out = model(x, b.edge_index[:, keep[b.edge_index[0]]], None, b.batch[keep], 5)
     assert out.logits.shape == (5, 2)
+
+
+def test_train_and_eval_reach_every_module():
+    """HierarchicalGNN.train sets the flags without the recursive walk: every
+    submodule must still follow, and dropout must be off in eval."""
+    from poolbench.models.hierarchical import HierarchicalGNN
+    from poolbench.pooling import get_pooler
+
+    def make(level, c, n):
+        return get_pooler("mincut")(in_channels=c, ratio=0.5, avg_nodes=n)
+
+    m = HierarchicalGNN(3, 2, make, avg_nodes=6, blocks=[1, 1], dropout=0.5)
+    assert m.eval() is m
+    assert not any(sub.training for sub in m.modules())
+    m.train()
+    assert all(sub.training for sub in m.modules())
+    m.train(False)
+    assert not any(sub.training for sub in m.modules())

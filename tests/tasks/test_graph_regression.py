@@ -61,4 +61,4 @@ def test_training_objective_and_tally_agree_with_the_metrics():
     out = SimpleNamespace(logits=torch.tensor([[0.0], [1.0]]), aux_loss={})
     b = batch([11.0, 17.0])
     assert task.loss(out, b).item() == pytest.approx(1.25)
-    assert task.train_score(task.tally(out, b)) == pytest.approx(math.sqrt(5))
+    assert task.train_score([task.tally(out, b)]) == pytest.approx(math.sqrt(5))

@@ -94,3 +94,73 @@ def test_a_tie_restarts_patience_only_with_ties_improve(mutag, ties_improve):
         assert (res.best_epoch, res.epochs) == (5, 6)
     else:
         assert (res.best_epoch, res.epochs) == (0, 3)
+
+
+def test_kept_best_weights_are_a_copy_not_the_live_tensors():
+    """The keeper must return the values of the epoch it was called at, even
+    after the optimizer moves the weights and after later calls reuse copies."""
+    from poolbench.training.trainer import best_weights_keeper
+
+    m = model()
+    params = list(m.parameters())
+    keep = best_weights_keeper(m, params)
+    first = {k: v.clone() for k, v in keep().items()}
+    with torch.no_grad():
+        for p in params:
+            p.add_(1.0)
+    second = keep()
+    for k, v in m.state_dict().items():
+        assert torch.equal(second[k], v)
+        assert torch.equal(first[k] + 1.0, v)
+    with torch.no_grad():
+        for p in params:
+            p.mul_(3.0)
+    m.load_state_dict(second)  # what fit restores
+    for k, v in m.state_dict().items():
+        assert torch.equal(first[k] + 1.0, v)
+
+
+def test_a_model_with_buffers_keeps_them_too():
+    from poolbench.training.trainer import best_weights_keeper
+
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    keep = best_weights_keeper(m, list(m.parameters()))
+    m(torch.randn(8, 3))  # running statistics move
+    kept = keep()
+    mean = m[1].running_mean.clone()
+    m(torch.randn(8, 3) + 5)
+    assert not torch.equal(m[1].running_mean, mean)
+    m.load_state_dict(kept)
+    assert torch.equal(m[1].running_mean, mean)
+
+
+def test_train_accuracy_is_counted_over_every_training_graph(mutag):
+    """The epoch's train score from the kept logits equals a count by hand."""
+    from poolbench.tasks.graph import GraphClassification
+
+    task = GraphClassification()
+    m = model().eval()
+    train, _, _ = loaders(mutag, batch_size=7)
+    tallies, correct, total = [], 0, 0
+    with torch.no_grad():
+        for batch in train:
+            out = task.forward(m, batch)
+            tallies.append(task.tally(out, batch))
+            correct += int((out.logits.argmax(-1) == batch.y).sum())
+            total += batch.num_graphs
+    assert total == 120
+    assert task.train_score(tallies) == correct / total
+
+
+def test_non_finite_gradient_under_clipping_is_a_run_failure(mutag):
+    m = model()
+    train, val, _ = loaders(mutag)
+
+    def poison(grad):
+        return torch.full_like(grad, float("inf"))
+
+    m.head[0].weight.register_hook(poison)
+    with pytest.raises(RunFailure) as err:
+        fit(m, train, val, TrainerConfig(max_epochs=2, grad_clip=1.0), CPU)
+    assert err.value.status == "nan"
