@@ -35,6 +35,10 @@ default: a plain PyG training loop (DataLoader shuffle, batch 32, torch's
   both sides, 1 thread each, alternated and repeated (--repeats); prints the
   median ratio per pooler and the geometric means. Needs tgp
   (make install-reference). --quick is the CI-sized run.
+--versus none: each pooler in poolbench's runner against the same runner
+  with pooler=none (same data, split, default model, epochs, 1 thread),
+  alternated and repeated (--repeats); prints seconds per epoch and the
+  median ratio "x none" (default poolers: the soft-clustering ones).
 
 Timings depend on what else runs on the machine: state it with the numbers."""
 
@@ -44,7 +48,12 @@ EPILOG = """examples:
   poolbench bench --parallel
   poolbench bench --scaling --max-nodes 10000 --out docs/scaling
   poolbench bench --peer tgp --datasets mutag,proteins --repeats 2
-  poolbench bench --peer tgp --quick --json"""
+  poolbench bench --peer tgp --quick --json
+  poolbench bench --versus none --datasets proteins --repeats 3"""
+
+
+# --versus none's default: the learned dense poolers (not the random control)
+SOFT_CLUSTERING = "mincut,dmon,justbalance,diffpool,hosc,acc,bnpool"
 
 
 def _names(text: str) -> list[str]:
@@ -62,6 +71,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     mode.add_argument("--parallel", action="store_true", help="measure parallel sweeps")
     mode.add_argument("--scaling", action="store_true", help="measure cost vs N")
     mode.add_argument("--peer", choices=["tgp"], help="time against a peer library")
+    mode.add_argument(
+        "--versus", choices=["none"], help="time each pooler against no pooling"
+    )
     parser.add_argument("--datasets", default="mutag,proteins", help="comma list")
     parser.add_argument(
         "--poolers",
@@ -82,7 +94,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     group.add_argument(
         "--concurrency", type=int, default=4, help="jobs sharing one GPU (4)"
     )
-    group = parser.add_argument_group("--peer")
+    group = parser.add_argument_group("--peer and --versus")
     group.add_argument("--repeats", type=int, default=2, help="median over repeats")
     group.add_argument(
         "--max-side-sec",
@@ -107,7 +119,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.datasets, args.poolers = "mutag", "mincut,topk,kmis"
         args.epochs, args.repeats = 3, 1
     if args.epochs is None:
-        args.epochs = 5 if args.peer else 10
+        args.epochs = 5 if args.peer else 6 if args.versus else 10
+    if args.poolers is None and args.versus:
+        args.poolers = SOFT_CLUSTERING
     if args.poolers is None and not args.peer:
         args.poolers = "mincut,topk,graclus"
     if args.epochs < 2:
@@ -140,6 +154,8 @@ def bench_command(argv: list[str]) -> None:
         _scaling(args, console)
     elif args.peer:
         _peer(args, console)
+    elif args.versus:
+        _versus(args, console)
     else:
         _epochs(args, console)
 
@@ -231,6 +247,35 @@ def _peer(args, console: Console) -> None:
     table_console().print(table)
     for line in summary(rows):
         table_console().print(line, highlight=False)
+
+
+def _versus(args, console: Console) -> None:
+    from poolbench.bench.versus import measure_versus
+
+    rows = measure_versus(
+        _names(args.datasets),
+        _names(args.poolers),
+        args.epochs,
+        args.repeats,
+        args.seed,
+        lambda text: console.print(f"timing {text} …", highlight=False),
+    )
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], indent=1))
+        return
+    table = Table(
+        title=f"poolbench: each pooler against pooler=none, seconds per epoch, "
+        f"median of {args.repeats} repeats ({args.epochs} epochs, first a warm-up)"
+    )
+    for col in ("dataset", "pooler", "s/epoch", "none s/epoch", "× none", "per repeat"):
+        table.add_column(col, justify="left" if col == "pooler" else "right")
+    for r in rows:
+        table.add_row(
+            r.dataset, r.pooler, f"{r.sec_per_epoch:.4f}",
+            f"{r.none_sec_per_epoch:.4f}", f"{r.times_none:.2f}",
+            " ".join(f"{x:.2f}" for x in r.ratios),
+        )  # fmt: skip
+    table_console().print(table)
 
 
 def _parallel(args, console: Console) -> None:

@@ -19,10 +19,10 @@ from torch import Tensor, nn
 from poolbench.pooling.connect import clean_pooled
 from poolbench.pooling.dense import (
     EdgeEntries,
+    Padding,
     edge_entries,
     from_padded,
     padded_adjacency,
-    padded_features,
     sparse_adj_times,
 )
 from poolbench.pooling.lift import lift as lift_pooled
@@ -260,7 +260,21 @@ class SoftClusterPooler(Pooler):
             self.select = DenseSelect(in_channels, self.num_clusters, temp=temp)
 
     def assign(self, x: Tensor, adj: Tensor | None, mask: Tensor) -> Tensor:
-        return self.select(x, mask)
+        """``S`` ``[B, N, K]`` of a padded batch (zero rows in the padding).
+        A subclass whose S is a function of each node's own features implements
+        :meth:`assign_rows` instead, which sees only the real rows."""
+        return self.assign_rows(x) * mask.unsqueeze(-1).to(x.dtype)
+
+    def assign_rows(self, x: Tensor) -> Tensor:
+        """``S`` ``[N, K]`` of the batch's real nodes ``x`` ``[N, F]``: the
+        padded rows (about 12x the real ones in a PROTEINS batch) never pass
+        through SEL."""
+        return self.select(x)
+
+    @property
+    def _rowwise(self) -> bool:
+        """True unless ``assign`` is replaced (by a subclass or on the object)."""
+        return getattr(self.assign, "__func__", None) is SoftClusterPooler.assign
 
     def aux_losses(self, g: PaddedGraph) -> dict[str, Tensor]:
         """Named, weighted losses of one padded batch."""
@@ -269,13 +283,20 @@ class SoftClusterPooler(Pooler):
     def forward(
         self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor
     ) -> PoolOutput:
-        x_dense, mask = padded_features(x, batch)
+        padding = Padding.of(batch)
+        mask = padding.mask
+        x_dense = padding.pad(x)
         adj = None
         if self.needs_dense_adj:
             adj = padded_adjacency(edge_index, edge_weight, batch, mask)
-        s = self.assign(x_dense, adj, mask)
+        if self._rowwise:
+            s_flat = self.assign_rows(x)
+            s = padding.pad(s_flat)
+        else:
+            s = self.assign(x_dense, adj, mask)
+            s_flat = s[mask]
         if adj is None:
-            a_s, deg = sparse_adj_times(edge_index, edge_weight, s, mask)
+            a_s, deg = sparse_adj_times(edge_index, edge_weight, s_flat, padding)
         else:
             a_s, deg = adj @ s, adj.sum(-1)
         # S^T A S is made once, shared by CON and the losses that need it.
@@ -283,6 +304,7 @@ class SoftClusterPooler(Pooler):
         x_pool = dense_reduce(x_dense, s)
         adj_pool = clean_pooled(sas, remove_loops=True, degree_norm=True)
         g = PaddedGraph(adj, s, mask, sas, deg, edge_index, edge_weight, batch)
+        g.s_flat = s_flat
         aux = self.aux_losses(g)
         x_out, ei, ew, b = from_padded(x_pool, adj_pool)
         # dense_adj: the block form of (ei, ew), for MP layers that can use it.
@@ -309,11 +331,18 @@ class PaddedGraph:
     edge_weight: Tensor | None = None
     batch: Tensor | None = None
     _entries: EdgeEntries | None = field(default=None, init=False, repr=False)
+    _s_flat: Tensor | None = field(default=None, init=False, repr=False)
 
     @property
     def s_flat(self) -> Tensor:
         """The real rows of ``s``, ``[N_total, K]``, in the sparse batch's order."""
-        return self.s[self.mask]
+        if self._s_flat is None:
+            self._s_flat = self.s[self.mask]
+        return self._s_flat
+
+    @s_flat.setter
+    def s_flat(self, rows: Tensor) -> None:
+        self._s_flat = rows
 
     def entries(self) -> EdgeEntries:
         """The stored entries of A, coalesced once per forward."""

@@ -12,6 +12,37 @@ from torch import Tensor
 from torch_geometric.utils import scatter, to_dense_adj, to_dense_batch
 
 
+@dataclass
+class Padding:
+    """Where each node of a sparse batch sits in the padded ``[B, N_max]`` form.
+
+    Made once per pooler call, so the features, the assignment and ``A S``
+    are padded with one index instead of one ``to_dense_batch`` each.
+    """
+
+    index: Tensor  # [N] flat position b * N_max + (place of the node in b)
+    mask: Tensor  # [B, N_max]
+
+    @classmethod
+    def of(cls, batch: Tensor) -> Padding:
+        num_graphs = int(batch.max()) + 1 if batch.numel() else 1
+        counts = torch.bincount(batch, minlength=num_graphs)
+        n_max = int(counts.max()) if batch.numel() else 0
+        starts = torch.cumsum(counts, 0) - counts
+        place = torch.arange(batch.numel(), device=batch.device) - starts[batch]
+        index = batch * n_max + place
+        mask = torch.zeros(num_graphs * n_max, dtype=torch.bool, device=batch.device)
+        mask[index] = True
+        return cls(index, mask.view(num_graphs, n_max))
+
+    def pad(self, rows: Tensor) -> Tensor:
+        """``[N, ...]`` -> ``[B, N_max, ...]``, zeros in the padding (gradients
+        flow back to ``rows``)."""
+        b, n_max = self.mask.shape
+        out = rows.new_zeros(b * n_max, *rows.shape[1:])
+        return out.index_copy(0, self.index, rows).view(b, n_max, *rows.shape[1:])
+
+
 def padded_features(x: Tensor, batch: Tensor) -> tuple[Tensor, Tensor]:
     """``x`` ``[B, N, F]`` and ``mask`` ``[B, N]``, N the batch's largest graph."""
     num_graphs = int(batch.max()) + 1 if batch.numel() else 1
@@ -41,29 +72,24 @@ def to_padded(
 
 
 def sparse_adj_times(
-    edge_index: Tensor, edge_weight: Tensor | None, s: Tensor, mask: Tensor
+    edge_index: Tensor, edge_weight: Tensor | None, s_flat: Tensor, padding: Padding
 ) -> tuple[Tensor, Tensor]:
     """``A S`` ``[B, N, K]`` and the degrees ``[B, N]`` without building ``A``.
 
     A sum over the E edges costs ``E K`` instead of the padded ``B N^2 K``, and
     memory stays ``B N K``: what lets dense poolers follow N K, not N^2.
-    ``edge_index`` indexes the batch's nodes, in the row order of ``s[mask]``.
+    ``s_flat`` ``[N, K]`` holds the real rows, in the sparse batch's node order.
     """
-    s_flat = s[mask]
     n = s_flat.size(0)
     row, col = edge_index
     w = (
-        torch.ones(row.numel(), device=s.device, dtype=s.dtype)
+        torch.ones(row.numel(), device=s_flat.device, dtype=s_flat.dtype)
         if edge_weight is None
-        else edge_weight.to(s.dtype)
+        else edge_weight.to(s_flat.dtype)
     )
     as_flat = scatter(w.unsqueeze(-1) * s_flat[col], row, dim=0, dim_size=n)
     deg_flat = scatter(w, row, dim=0, dim_size=n)
-    a_s = s.new_zeros(s.shape)
-    a_s[mask] = as_flat
-    deg = s.new_zeros(mask.shape)
-    deg[mask] = deg_flat
-    return a_s, deg
+    return padding.pad(as_flat), padding.pad(deg_flat)
 
 
 @dataclass

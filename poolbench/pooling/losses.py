@@ -37,7 +37,8 @@ def mincut_loss(
     """
     num = _trace(s.transpose(1, 2) @ adj @ s if sas is None else sas)
     deg = adj.sum(-1) if deg is None else deg
-    den = _trace(s.transpose(1, 2) @ (deg.unsqueeze(-1) * s))
+    # Tr(S^T D S) = sum_i d_i ||S_i||^2: elementwise, no [K, N] x [N, K] product
+    den = (deg.unsqueeze(-1) * s.square()).sum((-1, -2))
     return (-num / (den + EPS)).mean()
 
 

@@ -22,7 +22,11 @@ Paper: https://arxiv.org/abs/2501.09821
 
 Matches tgp's BNPool with copied weights and the same random draws in training
 (tested), except ``K_prior``: tgp divides it once more by the batch size, so
-it shrinks with larger batches; here it does not depend on the batch.
+it shrinks with larger batches; here it does not depend on the batch. The
+Beta draws are made for the real nodes only (tgp draws for the padded rows of
+a batch too), so on a batch of several graphs the same seed gives other draws
+than tgp's; with the draws fixed the two are equal (tested), and on one graph
+the draws are the same.
 
 Can cluster: its losses are the evidence lower bound of a stochastic block
 model with a Dirichlet-process prior on the clusters, an unsupervised
@@ -65,8 +69,8 @@ def balanced_bce(logits: Tensor, adj: Tensor, mask: Tensor) -> Tensor:
 class BNPool(SoftClusterPooler):
     paper = "Castellana & Bianchi, 2025, https://arxiv.org/abs/2501.09821"
     reference = (
-        "tgp: equal with copied weights and draws; K_prior without tgp's extra "
-        "1/B (test_ref_eigenpool_bnpool.py)"
+        "tgp: equal with copied weights and fixed draws; K_prior without tgp's "
+        "extra 1/B (test_ref_eigenpool_bnpool.py)"
     )
     can_cluster = True
 
@@ -97,9 +101,11 @@ class BNPool(SoftClusterPooler):
         self.block = nn.Parameter(k_init * sign, requires_grad=train_k)
         self._posterior: tuple[Tensor, Tensor] | None = None
 
-    def assign(self, x: Tensor, adj: Tensor | None, mask: Tensor) -> Tensor:
+    def assign_rows(self, x: Tensor) -> Tensor:
+        """S of the real nodes ``[N, K]``: draws only for them (Beta draws
+        are the costly part of SEL, and a padded batch has ~12x more rows)."""
         if self.num_clusters == 1:  # no stick to break: one cluster takes all
-            return mask.unsqueeze(-1).to(x.dtype)
+            return x.new_ones(x.size(0), 1)
         out = torch.clamp(F.softplus(self.mlp(x)), min=1e-3, max=1e3)
         alpha, beta = out.split(self.num_clusters - 1, dim=-1)
         # Handed to aux_losses, which runs next in the same forward.
@@ -108,7 +114,7 @@ class BNPool(SoftClusterPooler):
             v = Beta(alpha, beta).rsample()
         else:
             v = alpha / (alpha + beta)
-        return stick_breaking(v) * mask.unsqueeze(-1).to(x.dtype)
+        return stick_breaking(v)
 
     def aux_losses(self, g: PaddedGraph) -> dict[str, Tensor]:
         n2 = g.mask.sum(-1).to(g.s.dtype) ** 2
@@ -119,8 +125,9 @@ class BNPool(SoftClusterPooler):
             alpha, beta = self._posterior
             self._posterior = None
             prior = Beta(self.prior_alpha, self.prior_beta)
-            node_kl = kl_divergence(Beta(alpha, beta), prior).sum(-1) * g.mask
-            kl = (node_kl.sum(-1) / n2).mean()
+            node_kl = kl_divergence(Beta(alpha, beta), prior).sum(-1)  # [N]
+            per_graph = node_kl.new_zeros(n2.numel()).index_add(0, g.batch, node_kl)
+            kl = (per_graph / n2).mean()
         k_prior = g.s.new_zeros(())
         if self.train_k:
             sq = 0.5 * ((self.block - self.k_mu) ** 2).sum() / self.k_var

@@ -133,7 +133,18 @@ def test_eigenpool_singletons_and_small_clusters_follow_the_authors():
     np.testing.assert_allclose(theta[:2, 3], theta[:2, 1])
 
 
-def test_bnpool_equals_tgp_with_copied_weights_and_draws():
+@pytest.mark.parametrize("draws", ["same seed", "fixed"])
+def test_bnpool_equals_tgp_with_copied_weights_and_draws(draws, monkeypatch):
+    """One graph: the same seed gives both the same Beta draws. A batch: ours
+    draws for the real nodes only, tgp for the padded rows too, so the draws
+    are fixed (each Beta draw replaced by a deterministic function of its
+    parameters, the same on both sides) and everything else must agree."""
+    if draws == "fixed":
+        from torch.distributions import Beta
+
+        monkeypatch.setattr(
+            Beta, "rsample", lambda self, shape=(): self.mean * 0.7 + 0.1
+        )
     graphs = [
         with_weights(random_graph(9, p=0.4, seed=1), seed=1),
         with_weights(path_graph(6), seed=2),
@@ -145,7 +156,7 @@ def test_bnpool_equals_tgp_with_copied_weights_and_draws():
     with torch.no_grad():
         twin.selector.mlp.lins[0].weight.copy_(ours.mlp.weight)
         twin.selector.mlp.lins[0].bias.copy_(ours.mlp.bias)
-    for size in (3, 1):
+    for size in (3, 1) if draws == "fixed" else (1,):
         b = Batch.from_data_list(graphs[:size])
         x, adj, mask = to_padded(b.x, b.edge_index, b.edge_weight, b.batch)
         torch.manual_seed(5)
