@@ -230,7 +230,8 @@ class Experiment:
         ``B x N_max^2`` adjacencies (PyG 5101): with the largest graphs batched
         together this is ``4 bytes x B x (N^2 + 3 N K + 2 N F)``, times 3 for
         autograd's saved tensors; the N^2 term drops for poolers that declare
-        ``needs_dense_adj = False``. Zero for sparse poolers.
+        ``needs_dense_adj = False``, and a loss over all node pairs adds its
+        ``pair_floats`` per pair. Zero for sparse poolers.
         """
         if not self.pooler_class.is_dense or self.task.has_own_model(self.cfg.model):
             return 0.0  # a paper's model of its own sizes its pooling itself
@@ -240,6 +241,8 @@ class Experiment:
         k = self.task.first_level_k(self)
         f = self.cfg.model.hidden
         square = n * n if getattr(self.pooler_class, "needs_dense_adj", True) else 0
+        per_k, per_pair = getattr(self.pooler_class, "pair_floats", (0, 0))
+        square += n * n * (per_k * k + per_pair)
         return 3 * 4 * b * (square + 3 * n * k + 2 * n * f) / 2**20
 
     def make_model(self, device: torch.device) -> torch.nn.Module:

@@ -143,6 +143,8 @@ def measure_pooler(
             if cls.is_dense:
                 k = math.ceil(n / 2)
                 square = n * n if getattr(cls, "needs_dense_adj", True) else 0
+                per_k, per_pair = getattr(cls, "pair_floats", (0, 0))
+                square += n * n * (per_k * k + per_pair)
                 # S is N x K and the pooled graph K x K (dense, K^2 edges)
                 est_mem = 4 * 8 * (square + n * k + k * k) / 2**20
             else:

@@ -247,6 +247,9 @@ class SoftClusterPooler(Pooler):
     has_aux_loss = True
     expressive = True
     needs_dense_adj: ClassVar[bool] = True
+    # (a, b): a loss keeps about a * K + b floats per node pair of a graph
+    # (BN-Pool's all-pairs cross-entropy), for the memory estimate; (0, 0): none
+    pair_floats: ClassVar[tuple[int, int]] = (0, 0)
 
     def __init__(
         self,

@@ -143,3 +143,24 @@ def test_parallel_bench_on_cuda_without_a_gpu_is_one_line(tmp_path, data_root):
     res = run_cli(args, tmp_path, data_root, None, env=env)
     assert res.returncode == 2 and "no GPU is visible" in res.stderr
     assert res.stderr.strip().count("\n") == 0
+
+
+def test_versus_none_json_rows(tmp_path, data_root, mirror):
+    args = ["bench", "--versus", "none", "--datasets", "mutag", "--poolers"]
+    args += ["mincut,graclus", "--epochs", "2", "--repeats", "2", "--json"]
+    res = run_cli(args, tmp_path, data_root, mirror)
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)
+    assert [(r["dataset"], r["pooler"]) for r in rows] == [
+        ("MUTAG", "mincut"),
+        ("MUTAG", "graclus"),
+    ]
+    for r in rows:
+        assert set(r) == {
+            "dataset", "pooler", "sec_per_epoch", "none_sec_per_epoch",
+            "times_none", "ratios",
+        }  # fmt: skip
+        assert r["sec_per_epoch"] > 0 and r["none_sec_per_epoch"] > 0
+        assert len(r["ratios"]) == 2 and all(x > 0 for x in r["ratios"])
+        lo, hi = sorted(r["ratios"])
+        assert lo <= r["times_none"] <= hi  # the median of the two

@@ -34,3 +34,32 @@ def test_the_whole_optimizer_step_counts_as_work():
     assert timers.work["step"] > 0
     # outside the context, optimizers are left alone
     assert "step" not in vars(torch.optim.Adam(model.parameters()))
+
+
+def test_the_tasks_loss_counts_as_forward_work_and_is_restored():
+    """The runner's loss is its task's ``loss`` (the plain loop's is
+    ``objective``): a slow loss must land in forward, not in the overhead."""
+    from types import SimpleNamespace
+
+    from poolbench.tasks.graph import GraphClassification
+
+    original = GraphClassification.loss
+    task = GraphClassification()
+    out = SimpleNamespace(logits=torch.zeros(2, 2), aux_loss={})
+    batch = SimpleNamespace(y=torch.tensor([0, 1]))
+
+    def slow(self, out, batch):
+        time.sleep(0.05)
+        return original(self, out, batch)
+
+    GraphClassification.loss = slow
+    try:
+        with WorkTimers(torch.device("cpu")) as timers:
+            timers.attach(torch.nn.Linear(1, 1))
+            task.loss(out, batch)
+        assert timers.work["forward"] >= 0.05
+        assert timers.overhead_share() < 0.5
+        # after the context the class's method is what it was before
+        assert GraphClassification.loss is slow
+    finally:
+        GraphClassification.loss = original

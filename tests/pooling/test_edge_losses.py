@@ -158,3 +158,19 @@ def _dense_from(e, mask):
     local_col = e.col - start[e.graph]
     adj = e.weight.new_zeros(num_graphs, n_max, n_max)
     return adj.index_put((e.graph, local_row, local_col), e.weight, accumulate=True)
+
+
+def test_padding_equals_to_dense_batch_and_passes_gradients():
+    from torch_geometric.utils import to_dense_batch
+
+    from poolbench.pooling.dense import Padding
+
+    batch = torch.tensor([0, 0, 0, 1, 2, 2])  # sizes 3, 1, 2
+    rows = torch.arange(12.0).view(6, 2).requires_grad_()
+    padding = Padding.of(batch)
+    dense, mask = to_dense_batch(rows, batch)
+    assert torch.equal(padding.mask, mask)
+    assert torch.equal(padding.pad(rows), dense)
+    weights = torch.randn(3, 3, 2)
+    (padding.pad(rows) * weights).sum().backward()
+    assert torch.equal(rows.grad, weights[mask])  # each real row gets its own

@@ -15,7 +15,8 @@ Paper: https://arxiv.org/abs/2501.09821
 - CON: ``A' = D^{-1/2} (S^T A S - diag) D^{-1/2}`` ``[B, K, K]``.
 - Aux losses, each divided by ``N_g^2`` per graph and averaged over graphs:
   ``quality``, the class-balanced binary cross-entropy between ``A`` and the
-  logits ``S K S^T`` (``K`` ``[K, K]`` a learned block matrix); ``kl``,
+  logits ``S K S^T`` (``K`` ``[K, K]`` a learned block matrix), over each
+  graph's own node pairs (not the padded batch's); ``kl``,
   ``eta * KL(q(v) || Beta(1, alpha_DP))`` summed over nodes and sticks;
   ``K_prior``, ``||K - K_mu||^2 / (2 K_var)`` with ``K_mu`` ``+mu`` on the
   diagonal and ``-mu`` off it.
@@ -35,6 +36,8 @@ clustering objective with no labels involved (the paper's clustering use).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -52,17 +55,63 @@ def stick_breaking(v: Tensor) -> Tensor:
     return torch.exp(log)
 
 
-def balanced_bce(logits: Tensor, adj: Tensor, mask: Tensor) -> Tensor:
-    """Per-graph BCE of ``adj`` under ``logits``, edges up-weighted by
-    ``(N^2 - E) / E`` so links and non-links count alike ``[B]`` (a sum)."""
-    loss = F.binary_cross_entropy_with_logits(logits, adj, reduction="none")
-    pair = mask.unsqueeze(-1) & mask.unsqueeze(-2)
-    edge = adj.bool() & pair
-    n = mask.sum(-1).to(loss.dtype)
-    n_edges = edge.sum((-1, -2)).to(loss.dtype)
+@dataclass
+class NodePairs:
+    """Every ordered pair ``(i, j)`` of nodes of the same graph, graph by graph.
+
+    ``sum_g N_g^2`` pairs instead of the padded batch's ``B N_max^2`` (about
+    11x fewer on a PROTEINS batch); ``i`` and ``j`` are flat node ids,
+    ``graph`` each pair's graph and ``labels`` the adjacency value of the pair
+    (parallel edges summed, as ``to_dense_adj`` does).
+    """
+
+    i: Tensor
+    j: Tensor
+    graph: Tensor
+    labels: Tensor
+    sizes: Tensor  # [B] nodes per graph
+
+    @classmethod
+    def of(
+        cls, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor, b: int
+    ) -> NodePairs:
+        sizes = torch.bincount(batch, minlength=b)
+        first = torch.cumsum(sizes, 0) - sizes  # each graph's first node
+        squares = sizes * sizes
+        offset = torch.cumsum(squares, 0) - squares  # each graph's first pair
+        total = int(squares.sum())
+        graph = torch.repeat_interleave(
+            torch.arange(b, device=batch.device), squares, output_size=total
+        )
+        local = torch.arange(total, device=batch.device) - offset[graph]
+        n = sizes[graph]
+        i = first[graph] + torch.div(local, n, rounding_mode="floor")
+        j = first[graph] + local % n
+        row, col = edge_index
+        g = batch[row]
+        pair = offset[g] + (row - first[g]) * sizes[g] + (col - first[g])
+        weight = (
+            torch.ones(row.numel(), device=row.device)
+            if edge_weight is None
+            else edge_weight.view(-1).float()
+        )
+        labels = weight.new_zeros(total).index_add(0, pair, weight)
+        return cls(i, j, graph, labels, sizes)
+
+
+def balanced_bce(logits: Tensor, pairs: NodePairs) -> Tensor:
+    """Per-graph BCE of the adjacency under ``logits`` ``[P]``, edges
+    up-weighted by ``(N^2 - E) / E`` so links and non-links count alike ``[B]``
+    (a sum over each graph's pairs)."""
+    labels = pairs.labels.to(logits.dtype)
+    loss = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+    b = pairs.sizes.numel()
+    edge = labels != 0
+    n_edges = logits.new_zeros(b).index_add(0, pairs.graph, edge.to(logits.dtype))
+    n = pairs.sizes.to(logits.dtype)
     weight = (n**2 - n_edges).clamp_min(1) / n_edges.clamp_min(1)
-    loss = torch.where(edge, loss * weight.view(-1, 1, 1), loss)
-    return (loss * pair).sum((-1, -2))
+    loss = torch.where(edge, loss * weight[pairs.graph], loss)
+    return logits.new_zeros(b).index_add(0, pairs.graph, loss)
 
 
 @register("bnpool")
@@ -73,6 +122,11 @@ class BNPool(SoftClusterPooler):
         "extra 1/B (test_ref_eigenpool_bnpool.py)"
     )
     can_cluster = True
+    # A S and the degrees come from the edges; the quality loss reads every
+    # node pair of a graph (N^2 by its definition), enumerated per graph.
+    needs_dense_adj = False
+    # per node pair: S_i K and S_j gathered, their product (K each), ~6 scalars
+    pair_floats = (3, 6)
 
     def __init__(
         self,
@@ -118,8 +172,15 @@ class BNPool(SoftClusterPooler):
 
     def aux_losses(self, g: PaddedGraph) -> dict[str, Tensor]:
         n2 = g.mask.sum(-1).to(g.s.dtype) ** 2
-        logits = g.s @ self.block @ g.s.transpose(1, 2)
-        quality = (balanced_bce(logits, g.adj, g.mask) / n2).mean()
+        # The logits S K S^T of each graph's own node pairs only: the padded
+        # [B, N_max, N_max] form is about 11x more pairs on PROTEINS.
+        pairs = NodePairs.of(g.edge_index, g.edge_weight, g.batch, g.s.size(0))
+        s_k = g.s_flat @ self.block
+        # index_select: its backward is an index_add, several times faster
+        # than advanced indexing's accumulating index_put on these P x K rows
+        rows = s_k.index_select(0, pairs.i) * g.s_flat.index_select(0, pairs.j)
+        logits = rows.sum(-1)
+        quality = (balanced_bce(logits, pairs) / n2).mean()
         kl = g.s.new_zeros(())
         if self._posterior is not None:
             alpha, beta = self._posterior

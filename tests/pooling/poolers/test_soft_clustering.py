@@ -266,3 +266,17 @@ def test_the_edge_sum_path_equals_the_dense_adjacency_path(name):
     torch.testing.assert_close(a.edge_weight, c.edge_weight)
     for key in c.aux_loss:
         torch.testing.assert_close(a.aux_loss[key], c.aux_loss[key])
+
+
+def test_bnpool_pairs_are_each_graphs_own_node_pairs():
+    """Graphs of 2 and 1 nodes: 4 + 1 pairs, the edge's pairs labelled with
+    its weight (parallel edges summed), nothing across graphs."""
+    from poolbench.pooling.poolers.bnpool import NodePairs
+
+    edge_index = torch.tensor([[0, 1, 0], [1, 0, 1]])
+    weight = torch.tensor([0.5, 0.5, 2.0])
+    pairs = NodePairs.of(edge_index, weight, torch.tensor([0, 0, 1]), 2)
+    assert pairs.i.tolist() == [0, 0, 1, 1, 2]
+    assert pairs.j.tolist() == [0, 1, 0, 1, 2]
+    assert pairs.graph.tolist() == [0, 0, 0, 0, 1]
+    assert pairs.labels.tolist() == [0.0, 2.5, 0.5, 0.0, 0.0]
