@@ -20,13 +20,15 @@ from poolbench.pooling.connect import clean_pooled
 from poolbench.pooling.dense import (
     EdgeEntries,
     Padding,
+    SizeGroups,
+    adj_times_rows,
     edge_entries,
     from_padded,
     padded_adjacency,
-    sparse_adj_times,
 )
 from poolbench.pooling.lift import lift as lift_pooled
-from poolbench.pooling.reduce import cluster_reduce, dense_reduce
+from poolbench.pooling.losses import graph_sizes
+from poolbench.pooling.reduce import cluster_reduce
 from poolbench.pooling.select import DenseSelect
 
 Family = Literal["none", "soft_clustering", "one_over_k", "score", "control"]
@@ -288,7 +290,6 @@ class SoftClusterPooler(Pooler):
     ) -> PoolOutput:
         padding = Padding.of(batch)
         mask = padding.mask
-        x_dense = padding.pad(x)
         adj = None
         if self.needs_dense_adj:
             adj = padded_adjacency(edge_index, edge_weight, batch, mask)
@@ -296,18 +297,19 @@ class SoftClusterPooler(Pooler):
             s_flat = self.assign_rows(x)
             s = padding.pad(s_flat)
         else:
-            s = self.assign(x_dense, adj, mask)
+            s = self.assign(padding.pad(x), adj, mask)
             s_flat = s[mask]
-        if adj is None:
-            a_s, deg = sparse_adj_times(edge_index, edge_weight, s_flat, padding)
-        else:
-            a_s, deg = adj @ s, adj.sum(-1)
-        # S^T A S is made once, shared by CON and the losses that need it.
-        sas = s.transpose(1, 2) @ a_s
-        x_pool = dense_reduce(x_dense, s)
+        as_flat, deg_flat = adj_times_rows(edge_index, edge_weight, s_flat)
+        # One per-graph product gives S^T S, S^T A S (shared by CON and the
+        # losses) and RED's S^T X, over graphs padded by size groups.
+        k, f = s_flat.size(1), x.size(1)
+        rows = torch.cat([s_flat, as_flat, x.to(s_flat.dtype)], 1)
+        ss, sas, x_pool = SizeGroups.of(batch).gram(rows, k).split([k, k, f], -1)
         adj_pool = clean_pooled(sas, remove_loops=True, degree_norm=True)
-        g = PaddedGraph(adj, s, mask, sas, deg, edge_index, edge_weight, batch)
-        g.s_flat = s_flat
+        g = PaddedGraph(
+            adj, s, mask, sas, ss, s_flat, deg_flat, padding,
+            edge_index, edge_weight, batch,
+        )  # fmt: skip
         aux = self.aux_losses(g)
         x_out, ei, ew, b = from_padded(x_pool, adj_pool)
         # dense_adj: the block form of (ei, ew), for MP layers that can use it.
@@ -317,35 +319,56 @@ class SoftClusterPooler(Pooler):
 
 @dataclass
 class PaddedGraph:
-    """What a soft-clustering loss may read about one padded batch.
+    """What a soft-clustering loss may read about one batch of B graphs.
 
-    ``adj`` ``[B, N, N]`` (None when the pooler declared it does not need it),
-    ``s`` ``[B, N, K]``, ``mask`` ``[B, N]``, ``sas`` = ``S^T A S``
-    ``[B, K, K]`` and ``deg`` ``[B, N]``; the sparse input (``edge_index``,
-    ``edge_weight``, ``batch``) for losses computed over the edges.
+    Per graph: ``sas`` = ``S^T A S`` and ``ss`` = ``S^T S`` ``[B, K, K]``.
+    Per real node, in the sparse batch's order: ``s_flat`` ``[N, K]``,
+    ``deg_flat`` ``[N]`` and ``batch`` ``[N]``; :meth:`graph_sum` sums rows
+    over each graph's nodes, which is how the losses read S without the
+    padding. Padded: ``s`` ``[B, N_max, K]``, ``mask`` ``[B, N_max]``, ``deg``
+    ``[B, N_max]`` (made on first use) and ``adj`` ``[B, N, N]`` (None unless
+    the pooler declared ``needs_dense_adj``). The sparse input (``edge_index``,
+    ``edge_weight``) serves losses computed over the edges.
     """
 
     adj: Tensor | None
     s: Tensor
     mask: Tensor
     sas: Tensor
-    deg: Tensor
-    edge_index: Tensor | None = None
-    edge_weight: Tensor | None = None
-    batch: Tensor | None = None
+    ss: Tensor
+    s_flat: Tensor
+    deg_flat: Tensor
+    padding: Padding
+    edge_index: Tensor
+    edge_weight: Tensor | None
+    batch: Tensor
     _entries: EdgeEntries | None = field(default=None, init=False, repr=False)
-    _s_flat: Tensor | None = field(default=None, init=False, repr=False)
+    _deg: Tensor | None = field(default=None, init=False, repr=False)
 
     @property
-    def s_flat(self) -> Tensor:
-        """The real rows of ``s``, ``[N_total, K]``, in the sparse batch's order."""
-        if self._s_flat is None:
-            self._s_flat = self.s[self.mask]
-        return self._s_flat
+    def num_graphs(self) -> int:
+        return self.mask.size(0)
 
-    @s_flat.setter
-    def s_flat(self, rows: Tensor) -> None:
-        self._s_flat = rows
+    @property
+    def num_nodes(self) -> Tensor:
+        """Each graph's node count ``[B]``, at least 1 so it can divide."""
+        return graph_sizes(self.mask, self.s_flat.dtype)
+
+    @property
+    def deg(self) -> Tensor:
+        """Degrees in the padded form ``[B, N_max]``."""
+        if self._deg is None:
+            self._deg = self.padding.pad(self.deg_flat)
+        return self._deg
+
+    def graph_sum(self, rows: Tensor) -> Tensor:
+        """``[N, ...]`` -> ``[B, ...]``: each graph's sum over its nodes."""
+        out = rows.new_zeros(self.num_graphs, *rows.shape[1:])
+        return out.index_add_(0, self.batch, rows)
+
+    def trace_sds(self) -> Tensor:
+        """``Tr(S^T D S)`` ``[B]``: ``sum_i d_i ||S_i||^2`` over each graph."""
+        return self.graph_sum(self.deg_flat * self.s_flat.square().sum(-1))
 
     def entries(self) -> EdgeEntries:
         """The stored entries of A, coalesced once per forward."""

@@ -6,10 +6,11 @@ Padding is per batch (to that batch's largest graph), never to the dataset's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
-from torch_geometric.utils import scatter, to_dense_adj, to_dense_batch
+from torch_geometric.utils import to_dense_adj, to_dense_batch
 
 
 @dataclass
@@ -40,7 +41,98 @@ class Padding:
         flow back to ``rows``)."""
         b, n_max = self.mask.shape
         out = rows.new_zeros(b * n_max, *rows.shape[1:])
-        return out.index_copy(0, self.index, rows).view(b, n_max, *rows.shape[1:])
+        return out.index_copy_(0, self.index, rows).view(b, n_max, *rows.shape[1:])
+
+
+@dataclass
+class SizeGroups:
+    """A batch's graphs sorted by size and cut into at most three padded blocks.
+
+    Per-graph products ``sum_n u_n v_n^T`` (``S^T X``, ``S^T A S``, ``S^T S``)
+    as one batched product over the ``[B, N_max]`` padding cost ``B N_max``
+    rows; a PROTEINS batch of 32 graphs pads to its largest graph, about 5x its
+    real rows. Graphs of similar size padded together cost about 1.4x (DD 1.3x,
+    MUTAG 1.1x), at one product per block. The cuts minimise the padded rows
+    plus :attr:`BLOCK_ROWS` per extra block (what a block's products cost in
+    kernel calls), so batches of even sizes stay one block.
+    """
+
+    # An extra block must save at least this many padded rows.
+    BLOCK_ROWS: ClassVar[int] = 64
+
+    index: Tensor  # [N] row of each node in the stacked blocks
+    blocks: list[tuple[int, int, int]]  # (graphs, rows per graph, first row)
+    rows: int  # total rows of the stacked blocks
+    order: Tensor | None  # [B] graph ids by size; None when in graph order
+
+    @classmethod
+    def of(cls, batch: Tensor) -> SizeGroups:
+        num_graphs = int(batch.max()) + 1 if batch.numel() else 1
+        counts = torch.bincount(batch, minlength=num_graphs)
+        starts = torch.cumsum(counts, 0) - counts
+        place = torch.arange(batch.numel(), device=batch.device) - starts[batch]
+        sizes, order = torch.sort(counts, stable=True)
+        ends = _best_cuts(sizes, cls.BLOCK_ROWS)
+        if len(ends) == 1:
+            n_max = int(sizes[-1]) if batch.numel() else 0
+            return cls(
+                batch * n_max + place,
+                [(num_graphs, n_max, 0)],
+                num_graphs * n_max,
+                None,
+            )
+        blocks, first_rows, begin, row = [], [], 0, 0
+        for end in ends:
+            graphs, n_max = end - begin, int(sizes[end - 1])
+            blocks.append((graphs, n_max, row))
+            first_rows.append(row + torch.arange(graphs, device=batch.device) * n_max)
+            row += graphs * n_max
+            begin = end
+        # the first row of each graph's padded block, by graph id
+        graph_row = torch.empty_like(counts)
+        graph_row[order] = torch.cat(first_rows)
+        return cls(graph_row[batch] + place, blocks, row, order)
+
+    def gram(self, rows: Tensor, k: int) -> Tensor:
+        """``[B, k, W]``: per graph, ``sum_n rows[n, :k]^T rows[n]`` over its
+        nodes (``rows`` ``[N, W]``, the sparse batch's order)."""
+        width = rows.size(1)
+        stacked = rows.new_zeros(self.rows, width).index_copy_(0, self.index, rows)
+        parts = []
+        for graphs, n_max, first in self.blocks:
+            block = stacked[first : first + graphs * n_max].view(graphs, n_max, width)
+            parts.append(block[..., :k].transpose(1, 2) @ block)
+        if self.order is None:
+            return parts[0]
+        inverse = torch.empty_like(self.order)
+        inverse[self.order] = torch.arange(self.order.numel(), device=rows.device)
+        return torch.cat(parts)[inverse]
+
+
+def _best_cuts(sizes: Tensor, block_rows: int) -> list[int]:
+    """Ends of at most three contiguous blocks of the ascending ``sizes``
+    minimising the padded rows (a block pads to its last size) plus
+    ``block_rows`` per block beyond the first."""
+    total = sizes.numel()
+    if total < 2:
+        return [max(total, 1)]
+    last = sizes[-1]
+    # blocks [0, i), [i, j), [j, total); j == total leaves two blocks
+    i = torch.arange(1, total, device=sizes.device).unsqueeze(1)
+    j = torch.arange(2, total + 1, device=sizes.device).unsqueeze(0)
+    cost = (
+        i * sizes[i - 1]
+        + (j - i) * sizes[j - 1]
+        + (total - j) * last
+        + block_rows * (1 + (j < total).long())
+    ).masked_fill(j <= i, total * int(last) + 1)
+    best = int(cost.argmin())
+    if int(cost.view(-1)[best]) >= total * int(last):
+        return [total]
+    first, second = divmod(best, total - 1)
+    if second + 2 == total:
+        return [first + 1, total]
+    return [first + 1, second + 2, total]
 
 
 def padded_features(x: Tensor, batch: Tensor) -> tuple[Tensor, Tensor]:
@@ -71,25 +163,24 @@ def to_padded(
     return x_dense, padded_adjacency(edge_index, edge_weight, batch, mask), mask
 
 
-def sparse_adj_times(
-    edge_index: Tensor, edge_weight: Tensor | None, s_flat: Tensor, padding: Padding
+def adj_times_rows(
+    edge_index: Tensor, edge_weight: Tensor | None, s_flat: Tensor
 ) -> tuple[Tensor, Tensor]:
-    """``A S`` ``[B, N, K]`` and the degrees ``[B, N]`` without building ``A``.
-
-    A sum over the E edges costs ``E K`` instead of the padded ``B N^2 K``, and
-    memory stays ``B N K``: what lets dense poolers follow N K, not N^2.
-    ``s_flat`` ``[N, K]`` holds the real rows, in the sparse batch's node order.
+    """``A S`` ``[N, K]`` and the degrees ``[N]`` of a sparse batch, summed
+    over its E edges: ``E K`` work instead of the padded ``B N^2 K``, and no
+    ``[N, N]`` matrix. ``s_flat`` ``[N, K]`` holds the real rows, in the sparse
+    batch's node order; the results are in that order too.
     """
     n = s_flat.size(0)
     row, col = edge_index
-    w = (
-        torch.ones(row.numel(), device=s_flat.device, dtype=s_flat.dtype)
-        if edge_weight is None
-        else edge_weight.to(s_flat.dtype)
-    )
-    as_flat = scatter(w.unsqueeze(-1) * s_flat[col], row, dim=0, dim_size=n)
-    deg_flat = scatter(w, row, dim=0, dim_size=n)
-    return padding.pad(as_flat), padding.pad(deg_flat)
+    if edge_weight is None:
+        a_s = s_flat.new_zeros(s_flat.shape).index_add_(0, row, s_flat[col])
+        deg = torch.bincount(row, minlength=n).to(s_flat.dtype)
+        return a_s, deg
+    w = edge_weight.to(s_flat.dtype)
+    messages = w.unsqueeze(-1) * s_flat[col]
+    a_s = s_flat.new_zeros(s_flat.shape).index_add_(0, row, messages)
+    return a_s, s_flat.new_zeros(n).index_add_(0, row, w)
 
 
 @dataclass

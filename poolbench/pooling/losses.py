@@ -35,23 +35,36 @@ def mincut_loss(
     ``sas`` (``S^T A S``) and ``deg`` (``[B, N]``), when the caller already has
     them, replace ``adj``, which then may be None: no ``B N^2`` work here.
     """
-    num = _trace(s.transpose(1, 2) @ adj @ s if sas is None else sas)
+    sas = s.transpose(1, 2) @ adj @ s if sas is None else sas
     deg = adj.sum(-1) if deg is None else deg
     # Tr(S^T D S) = sum_i d_i ||S_i||^2: elementwise, no [K, N] x [N, K] product
-    den = (deg.unsqueeze(-1) * s.square()).sum((-1, -2))
+    return mincut_from(sas, (deg.unsqueeze(-1) * s.square()).sum((-1, -2)))
+
+
+def mincut_from(sas: Tensor, sds: Tensor) -> Tensor:
+    """:func:`mincut_loss` from ``S^T A S`` ``[B, K, K]`` and ``Tr(S^T D S)``
+    ``[B]``, however they were computed."""
+    return _cut_ratio(_trace(sas), sds)
+
+
+def _cut_ratio(num: Tensor, den: Tensor) -> Tensor:
     return (-num / (den + EPS)).mean()
 
 
 def orthogonality_loss(s: Tensor) -> Tensor:
     """``|| S^T S / ||S^T S||_F - I_K / sqrt(K) ||_F`` (Bianchi et al. 2020)."""
-    k = s.size(-1)
-    ss = s.transpose(1, 2) @ s
-    eye = torch.eye(k, device=s.device, dtype=s.dtype) / k**0.5
+    return orthogonality_from(s.transpose(1, 2) @ s)
+
+
+def orthogonality_from(ss: Tensor) -> Tensor:
+    """:func:`orthogonality_loss` from ``S^T S`` ``[B, K, K]``."""
+    k = ss.size(-1)
+    eye = torch.eye(k, device=ss.device, dtype=ss.dtype) / k**0.5
     ss = ss / (torch.linalg.matrix_norm(ss, keepdim=True) + EPS)
     return torch.linalg.matrix_norm(ss - eye).mean()
 
 
-def _num_nodes(mask: Tensor, dtype: torch.dtype) -> Tensor:
+def graph_sizes(mask: Tensor, dtype: torch.dtype) -> Tensor:
     """Real node count of each graph ``[B]``, at least 1 so it can divide."""
     return mask.sum(-1).to(dtype).clamp_min(1)
 
@@ -67,30 +80,40 @@ def link_loss(adj: Tensor, s: Tensor, mask: Tensor, normalize: bool = False) -> 
     # EPS keeps the gradient finite when S S^T reproduces A exactly.
     loss = (diff.pow(2).sum((-1, -2)) + EPS).sqrt()
     if normalize:
-        loss = loss / _num_nodes(mask, s.dtype).pow(2)
+        loss = loss / graph_sizes(mask, s.dtype).pow(2)
     return loss.mean()
 
 
 def link_loss_edges(
-    e: EdgeEntries, s: Tensor, mask: Tensor, sas: Tensor, normalize: bool = False
+    e: EdgeEntries, ss: Tensor, mask: Tensor, sas: Tensor, normalize: bool = False
 ) -> Tensor:
     """:func:`link_loss` without the dense A, from
     ``||A - S S^T||^2 = ||A||^2 - 2 Tr(S^T A S) + ||S^T S||^2`` per graph
-    (``sas`` is the raw ``S^T A S``)."""
-    a_sq = s.new_zeros(s.size(0)).index_add(0, e.graph, e.weight.pow(2))
-    ss = s.transpose(1, 2) @ s
+    (``ss`` is ``S^T S``, ``sas`` the raw ``S^T A S``)."""
+    a_sq = ss.new_zeros(ss.size(0)).index_add(0, e.graph, e.weight.pow(2))
     sq = a_sq - 2 * _trace(sas) + ss.pow(2).sum((-1, -2))
     # clamp: rounding may leave a tiny negative where S S^T nearly equals A
     loss = (sq.clamp_min(0) + EPS).sqrt()
     if normalize:
-        loss = loss / _num_nodes(mask, s.dtype).pow(2)
+        loss = loss / graph_sizes(mask, ss.dtype).pow(2)
     return loss.mean()
 
 
 def entropy_loss(s: Tensor, mask: Tensor) -> Tensor:
     """DiffPool entropy: mean over real nodes of ``H(S_i)``, then over graphs."""
-    ent = -(s * torch.log(s + EPS)).sum(-1) * mask.to(s.dtype)
-    return (ent.sum(-1) / _num_nodes(mask, s.dtype)).mean()
+    ent = node_entropy(s) * mask.to(s.dtype)
+    return entropy_from(ent.sum(-1), graph_sizes(mask, s.dtype))
+
+
+def node_entropy(s: Tensor) -> Tensor:
+    """``H(S_i)`` of every row ``[..., N]``."""
+    return -(s * torch.log(s + EPS)).sum(-1)
+
+
+def entropy_from(total: Tensor, num_nodes: Tensor) -> Tensor:
+    """:func:`entropy_loss` from each graph's summed row entropy ``[B]`` and
+    node count ``[B]`` (at least 1)."""
+    return (total / num_nodes).mean()
 
 
 def spectral_loss(
@@ -105,11 +128,15 @@ def spectral_loss(
     without edges contribute 0. ``sas`` and ``deg`` as in :func:`mincut_loss`.
     """
     deg = adj.sum(-1) if deg is None else deg
-    two_m = deg.sum(-1)
+    sas = s.transpose(1, 2) @ adj @ s if sas is None else sas
+    return spectral_from(sas, (s * deg.unsqueeze(-1)).sum(1), deg.sum(-1))
+
+
+def spectral_from(sas: Tensor, ca: Tensor, two_m: Tensor) -> Tensor:
+    """:func:`spectral_loss` from ``S^T A S`` ``[B, K, K]``, ``S^T d``
+    ``[B, K]`` and each graph's ``2m`` ``[B]``."""
     safe = torch.where(two_m > 0, two_m, torch.ones_like(two_m))
-    within = _trace(s.transpose(1, 2) @ adj @ s if sas is None else sas)
-    ca = (s * deg.unsqueeze(-1)).sum(1)
-    loss = -(within - ca.pow(2).sum(-1) / safe) / safe
+    loss = -(_trace(sas) - ca.pow(2).sum(-1) / safe) / safe
     return torch.where(two_m > 0, loss, torch.zeros_like(loss)).mean()
 
 
@@ -119,9 +146,14 @@ def cluster_loss(s: Tensor, mask: Tensor) -> Tensor:
     ``N_g`` is each graph's real node count ``[B]`` (PyG 10149 broadcast it
     against the wrong axis).
     """
-    k = s.size(-1)
-    sizes = torch.linalg.vector_norm(s.sum(1), dim=-1)
-    return (sizes / _num_nodes(mask, s.dtype) * k**0.5 - 1).mean()
+    return cluster_from(s.sum(1), graph_sizes(mask, s.dtype))
+
+
+def cluster_from(mass: Tensor, num_nodes: Tensor) -> Tensor:
+    """:func:`cluster_loss` from each graph's ``sum_i S_i`` ``[B, K]`` and node
+    count ``[B]`` (at least 1)."""
+    sizes = torch.linalg.vector_norm(mass, dim=-1)
+    return (sizes / num_nodes * mass.size(-1) ** 0.5 - 1).mean()
 
 
 def totvar_loss(adj: Tensor, s: Tensor) -> Tensor:
@@ -168,7 +200,7 @@ def asym_norm_loss(s: Tensor, mask: Tensor) -> Tensor:
     quant = ranked.gather(1, idx.view(-1, 1, 1).expand(-1, 1, k))
     diff = s - quant
     asym = torch.where(diff >= 0, (k - 1) * diff, -diff) * mask.unsqueeze(-1)
-    beta = _num_nodes(mask, s.dtype) * (k - 1)
+    beta = graph_sizes(mask, s.dtype) * (k - 1)
     return ((beta - asym.sum((-1, -2))) / beta).mean()
 
 
@@ -177,10 +209,14 @@ def balance_loss(s: Tensor, mask: Tensor) -> Tensor:
 
     The square root is entrywise, so only the diagonal of ``S^T S`` matters.
     """
-    k = s.size(-1)
-    diag = s.pow(2).sum(1)
+    return balance_from(s.pow(2).sum(1), graph_sizes(mask, s.dtype))
+
+
+def balance_from(diag: Tensor, num_nodes: Tensor) -> Tensor:
+    """:func:`balance_loss` from the diagonal of ``S^T S`` ``[B, K]`` and each
+    graph's node count ``[B]`` (at least 1)."""
     loss = -(diag + EPS).sqrt().sum(-1)
-    return (loss / (_num_nodes(mask, s.dtype) * k).sqrt()).mean()
+    return (loss / (num_nodes * diag.size(-1)).sqrt()).mean()
 
 
 def triangle_adjacency(adj: Tensor) -> Tensor:
@@ -226,7 +262,7 @@ def cut_loss_edges(
     deg = s_flat.new_zeros(s_flat.size(0)).index_add(0, e.row, weight)
     per_node = deg * s_flat.pow(2).sum(-1)
     den = s_flat.new_zeros(num_graphs).index_add(0, batch, per_node)
-    return (-num / (den + EPS)).mean()
+    return _cut_ratio(num, den)
 
 
 def hosc_orthogonality_loss(s: Tensor, mask: Tensor) -> Tensor:
@@ -236,5 +272,5 @@ def hosc_orthogonality_loss(s: Tensor, mask: Tensor) -> Tensor:
         return s.new_zeros(())
     # vector_norm has a zero subgradient at 0, so an empty column stays finite.
     norms = torch.linalg.vector_norm(s, dim=1).sum(-1)
-    loss = (k**0.5 - norms / _num_nodes(mask, s.dtype).sqrt()) / (k**0.5 - 1)
+    loss = (k**0.5 - norms / graph_sizes(mask, s.dtype).sqrt()) / (k**0.5 - 1)
     return loss.mean()

@@ -63,15 +63,25 @@ def inputs():
     return b, weight, adj, mask, s
 
 
-def compare(dense_fn, edge_fn):
-    """Same value, same gradients w.r.t. S and the edge weights."""
+def compare(dense_fn, edge_fn, uses_weights=True):
+    """Same value, same gradients w.r.t. S's real rows and the edge weights
+    (which must reach the loss unless ``uses_weights`` is False). The padded
+    rows of S are constants in a pooler, so their gradients are not compared."""
+
+    def grads(value, s, weight):
+        out = torch.autograd.grad(value, [s, weight], allow_unused=not uses_weights)
+        out = [
+            torch.zeros_like(t) if g is None else g for g, t in zip(out, [s, weight])
+        ]
+        return [out[0][mask], out[1]]
+
     b, weight, adj, mask, s = inputs()
     want = dense_fn(adj, s, mask)
-    want_grads = torch.autograd.grad(want, [s, weight])
+    want_grads = grads(want, s, weight)
     b, weight, adj, mask, s = inputs()
     e = edge_entries(b.edge_index, weight, b.batch)
     got = edge_fn(e, s, mask, b)
-    got_grads = torch.autograd.grad(got, [s, weight])
+    got_grads = grads(got, s, weight)
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
     for g_got, g_want in zip(got_grads, want_grads):
         torch.testing.assert_close(g_got, g_want, atol=1e-5, rtol=1e-4)
@@ -93,7 +103,7 @@ def test_entries_sum_parallel_edges_like_to_dense_adj():
 def test_link_loss_edges_equals_the_dense_frobenius_norm(normalize):
     def edge_fn(e, s, mask, b):
         sas = s.transpose(1, 2) @ _dense_from(e, mask) @ s
-        return link_loss_edges(e, s, mask, sas, normalize)
+        return link_loss_edges(e, s.transpose(1, 2) @ s, mask, sas, normalize)
 
     compare(lambda adj, s, mask: link_loss(adj, s, mask, normalize), edge_fn)
 
@@ -106,7 +116,8 @@ def test_link_loss_edges_hand_value():
     s = torch.eye(2).unsqueeze(0)
     sas = s.transpose(1, 2) @ torch.tensor([[[0.0, 1], [1, 0]]]) @ s
     mask = torch.ones(1, 2, dtype=torch.bool)
-    assert link_loss_edges(e, s, mask, sas).item() == pytest.approx(2.0, abs=1e-5)
+    ss = s.transpose(1, 2) @ s
+    assert link_loss_edges(e, ss, mask, sas).item() == pytest.approx(2.0, abs=1e-5)
 
 
 def test_totvar_edges_equals_the_dense_total_variation():
@@ -174,3 +185,124 @@ def test_padding_equals_to_dense_batch_and_passes_gradients():
     weights = torch.randn(3, 3, 2)
     (padding.pad(rows) * weights).sum().backward()
     assert torch.equal(rows.grad, weights[mask])  # each real row gets its own
+
+
+def _padded_gram(rows, batch, k):
+    from torch_geometric.utils import to_dense_batch
+
+    dense, _ = to_dense_batch(rows, batch)
+    return dense[..., :k].transpose(1, 2) @ dense
+
+
+@pytest.mark.parametrize(
+    "sizes, blocks",
+    [
+        ([3, 1, 2], 1),  # even sizes: one block, graph order kept
+        ([2, 300, 3, 150, 2, 4, 160, 1], 3),  # uneven: sorted into three blocks
+        ([5, 0, 400, 6], 2),  # an empty graph in the middle
+    ],
+)
+def test_size_groups_gram_equals_the_padded_products(sizes, blocks):
+    from poolbench.pooling.dense import SizeGroups
+
+    batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
+    g = torch.Generator().manual_seed(0)
+    rows = torch.randn(batch.numel(), 7, generator=g, dtype=torch.float64)
+    groups = SizeGroups.of(batch)
+    assert len(groups.blocks) == blocks
+    # fewer padded rows than one block padded to the largest graph
+    assert groups.rows <= len(sizes) * max(sizes)
+    if blocks > 1:
+        assert groups.rows < len(sizes) * max(sizes) / 2
+    got_rows = rows.clone().requires_grad_()
+    got = groups.gram(got_rows, 3)
+    want_rows = rows.clone().requires_grad_()
+    want = _padded_gram(want_rows, batch, 3)
+    torch.testing.assert_close(got, want)
+    weights = torch.randn(*got.shape, generator=g, dtype=torch.float64)
+    (got * weights).sum().backward()
+    (want * weights).sum().backward()
+    torch.testing.assert_close(got_rows.grad, want_rows.grad)
+
+
+def test_best_cuts_minimise_padded_rows_plus_the_block_price():
+    from poolbench.pooling.dense import _best_cuts
+
+    def price(sizes, ends, block_rows):
+        begin, total = 0, 0
+        for end in ends:
+            total += (end - begin) * sizes[end - 1]
+            begin = end
+        return total + block_rows * (len(ends) - 1)
+
+    g = torch.Generator().manual_seed(3)
+    for _ in range(300):
+        n = int(torch.randint(1, 25, (1,), generator=g))
+        sizes = sorted(torch.randint(0, 200, (n,), generator=g).tolist())
+        every = [[n]] + [[i, n] for i in range(1, n)]
+        every += [[i, j, n] for i in range(1, n) for j in range(i + 1, n)]
+        best = min(price(sizes, ends, 64) for ends in every)
+        ends = _best_cuts(torch.tensor(sizes), 64)
+        assert ends[-1] == n and ends == sorted(set(ends))
+        assert price(sizes, ends, 64) == best
+
+
+def test_losses_from_per_node_statistics_equal_the_padded_definitions():
+    """What the poolers compute from the real rows (PaddedGraph) equals each
+    loss's padded definition, values and gradients w.r.t. S and the weights."""
+    from poolbench.pooling import losses as L
+    from poolbench.pooling.base import PaddedGraph
+    from poolbench.pooling.dense import Padding, adj_times_rows
+
+    def graph(e, s, mask, b):
+        # the entries carry the weights' gradients (parallel edges summed)
+        edge_index = torch.stack([e.row, e.col])
+        s_flat = s[mask]
+        a_s, deg = adj_times_rows(edge_index, e.weight, s_flat)
+        padding = Padding.of(b.batch)
+        sas = s.transpose(1, 2) @ padding.pad(a_s)
+        ss = s.transpose(1, 2) @ s
+        args = (None, s, mask, sas, ss, s_flat, deg, padding)
+        return PaddedGraph(*args, edge_index, e.weight, b.batch)
+
+    # (padded definition, from the real rows, reads the edge weights)
+    cases = {
+        "mincut": (
+            lambda adj, s, mask: L.mincut_loss(adj, s),
+            lambda g: L.mincut_from(g.sas, g.trace_sds()),
+        ),
+        "ortho": (
+            lambda adj, s, mask: L.orthogonality_loss(s),
+            lambda g: L.orthogonality_from(g.ss),
+        ),
+        "spectral": (
+            lambda adj, s, mask: L.spectral_loss(adj, s),
+            lambda g: L.spectral_from(
+                g.sas,
+                g.graph_sum(g.s_flat * g.deg_flat.unsqueeze(-1)),
+                g.graph_sum(g.deg_flat),
+            ),
+        ),
+        "cluster": (
+            lambda adj, s, mask: L.cluster_loss(s, mask),
+            lambda g: L.cluster_from(g.graph_sum(g.s_flat), g.num_nodes),
+        ),
+        "entropy": (
+            lambda adj, s, mask: L.entropy_loss(s, mask),
+            lambda g: L.entropy_from(
+                g.graph_sum(L.node_entropy(g.s_flat)), g.num_nodes
+            ),
+        ),
+        "balance": (
+            lambda adj, s, mask: L.balance_loss(s, mask),
+            lambda g: L.balance_from(g.ss.diagonal(dim1=-2, dim2=-1), g.num_nodes),
+        ),
+    }
+    for name, (dense_fn, rows_fn) in cases.items():
+        weighted = name in ("mincut", "spectral")
+        got = compare(
+            dense_fn,
+            lambda e, s, mask, b, f=rows_fn: f(graph(e, s, mask, b)),
+            uses_weights=weighted,
+        )
+        assert torch.isfinite(got) and got.item() != 0, name

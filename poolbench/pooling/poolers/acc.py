@@ -49,6 +49,6 @@ class AsymCheegerCutPool(SoftClusterPooler):
     def aux_losses(self, g: PaddedGraph) -> dict[str, Tensor]:
         return {
             "totvar": self.totvar_coeff
-            * totvar_loss_edges(g.entries(), g.s_flat, g.s.size(0)),
+            * totvar_loss_edges(g.entries(), g.s_flat, g.num_graphs),
             "balance": self.balance_coeff * asym_norm_loss(g.s, g.mask),
         }

@@ -174,7 +174,7 @@ class BNPool(SoftClusterPooler):
         n2 = g.mask.sum(-1).to(g.s.dtype) ** 2
         # The logits S K S^T of each graph's own node pairs only: the padded
         # [B, N_max, N_max] form is about 11x more pairs on PROTEINS.
-        pairs = NodePairs.of(g.edge_index, g.edge_weight, g.batch, g.s.size(0))
+        pairs = NodePairs.of(g.edge_index, g.edge_weight, g.batch, g.num_graphs)
         s_k = g.s_flat @ self.block
         # index_select: its backward is an index_add, several times faster
         # than advanced indexing's accumulating index_put on these P x K rows

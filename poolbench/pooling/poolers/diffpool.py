@@ -27,7 +27,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from poolbench.pooling.base import PaddedGraph, SoftClusterPooler
-from poolbench.pooling.losses import entropy_loss, link_loss_edges
+from poolbench.pooling.losses import entropy_from, link_loss_edges, node_entropy
 from poolbench.pooling.registry import register
 
 
@@ -55,8 +55,9 @@ class DiffPool(SoftClusterPooler):
         self.link_normalize = link_normalize
 
     def aux_losses(self, g: PaddedGraph) -> dict[str, Tensor]:
+        entropy = g.graph_sum(node_entropy(g.s_flat))
         return {
             "link": self.link_coeff
-            * link_loss_edges(g.entries(), g.s, g.mask, g.sas, self.link_normalize),
-            "entropy": self.entropy_coeff * entropy_loss(g.s, g.mask),
+            * link_loss_edges(g.entries(), g.ss, g.mask, g.sas, self.link_normalize),
+            "entropy": self.entropy_coeff * entropy_from(entropy, g.num_nodes),
         }

@@ -22,7 +22,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from poolbench.pooling.base import PaddedGraph, SoftClusterPooler
-from poolbench.pooling.losses import cluster_loss, orthogonality_loss, spectral_loss
+from poolbench.pooling.losses import cluster_from, orthogonality_from, spectral_from
 from poolbench.pooling.registry import register
 
 
@@ -50,8 +50,11 @@ class DMoNPool(SoftClusterPooler):
         self.ortho_coeff = ortho_coeff
 
     def aux_losses(self, g: PaddedGraph) -> dict[str, Tensor]:
+        ca = g.graph_sum(g.s_flat * g.deg_flat.unsqueeze(-1))  # S^T d
+        two_m = g.graph_sum(g.deg_flat)
+        mass = g.graph_sum(g.s_flat)  # cluster sizes
         return {
-            "spectral": self.spectral_coeff * spectral_loss(None, g.s, g.sas, g.deg),
-            "cluster": self.cluster_coeff * cluster_loss(g.s, g.mask),
-            "ortho": self.ortho_coeff * orthogonality_loss(g.s),
+            "spectral": self.spectral_coeff * spectral_from(g.sas, ca, two_m),
+            "cluster": self.cluster_coeff * cluster_from(mass, g.num_nodes),
+            "ortho": self.ortho_coeff * orthogonality_from(g.ss),
         }

@@ -30,8 +30,8 @@ from poolbench.pooling.base import PaddedGraph, SoftClusterPooler
 from poolbench.pooling.losses import (
     cut_loss_edges,
     hosc_orthogonality_loss,
-    mincut_loss,
-    orthogonality_loss,
+    mincut_from,
+    orthogonality_from,
     triangle_weights,
 )
 from poolbench.pooling.registry import register
@@ -68,16 +68,16 @@ class HOSCPool(SoftClusterPooler):
         k = g.s.size(-1)
         cut = ho_cut = g.s.new_zeros(())
         if self.alpha < 1:
-            cut = mincut_loss(None, g.s, g.sas, g.deg)
+            cut = mincut_from(g.sas, g.trace_sds())
         # The motif term enumerates 2-paths: skip it when unused.
         if self.alpha > 0:
             e = g.entries()
             motif = triangle_weights(e)
-            ho_cut = cut_loss_edges(e, motif, g.s_flat, g.batch, g.s.size(0))
+            ho_cut = cut_loss_edges(e, motif, g.s_flat, g.batch, g.num_graphs)
         if self.hosc_ortho:
             ortho = hosc_orthogonality_loss(g.s, g.mask)
         else:
-            ortho = orthogonality_loss(g.s)
+            ortho = orthogonality_from(g.ss)
         return {
             "hosc": ((1 - self.alpha) * cut + self.alpha * ho_cut) / k,
             "ortho": self.mu * ortho,

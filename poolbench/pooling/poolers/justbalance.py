@@ -21,7 +21,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from poolbench.pooling.base import PaddedGraph, SoftClusterPooler
-from poolbench.pooling.losses import balance_loss
+from poolbench.pooling.losses import balance_from
 from poolbench.pooling.registry import register
 
 
@@ -45,4 +45,5 @@ class JustBalancePool(SoftClusterPooler):
         self.balance_coeff = balance_coeff
 
     def aux_losses(self, g: PaddedGraph) -> dict[str, Tensor]:
-        return {"balance": self.balance_coeff * balance_loss(g.s, g.mask)}
+        diag = g.ss.diagonal(dim1=-2, dim2=-1)
+        return {"balance": self.balance_coeff * balance_from(diag, g.num_nodes)}

@@ -18,7 +18,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from poolbench.pooling.base import PaddedGraph, SoftClusterPooler
-from poolbench.pooling.losses import mincut_loss, orthogonality_loss
+from poolbench.pooling.losses import mincut_from, orthogonality_from
 from poolbench.pooling.registry import register
 
 
@@ -45,6 +45,6 @@ class MinCutPool(SoftClusterPooler):
 
     def aux_losses(self, g: PaddedGraph) -> dict[str, Tensor]:
         return {
-            "cut": self.cut_coeff * mincut_loss(None, g.s, g.sas, g.deg),
-            "ortho": self.ortho_coeff * orthogonality_loss(g.s),
+            "cut": self.cut_coeff * mincut_from(g.sas, g.trace_sds()),
+            "ortho": self.ortho_coeff * orthogonality_from(g.ss),
         }
