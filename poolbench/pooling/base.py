@@ -304,11 +304,12 @@ class SoftClusterPooler(Pooler):
         # losses) and RED's S^T X, over graphs padded by size groups.
         k, f = s_flat.size(1), x.size(1)
         rows = torch.cat([s_flat, as_flat, x.to(s_flat.dtype)], 1)
-        ss, sas, x_pool = SizeGroups.of(batch).gram(rows, k).split([k, k, f], -1)
+        groups = SizeGroups.of(batch)
+        ss, sas, x_pool = groups.gram(rows, k).split([k, k, f], -1)
         adj_pool = clean_pooled(sas, remove_loops=True, degree_norm=True)
         g = PaddedGraph(
             adj, s, mask, sas, ss, s_flat, deg_flat, padding,
-            edge_index, edge_weight, batch,
+            edge_index, edge_weight, batch, groups,
         )  # fmt: skip
         aux = self.aux_losses(g)
         x_out, ei, ew, b = from_padded(x_pool, adj_pool)
@@ -342,8 +343,13 @@ class PaddedGraph:
     edge_index: Tensor
     edge_weight: Tensor | None
     batch: Tensor
+    groups: SizeGroups | None = None  # the batch's size groups, made if not given
     _entries: EdgeEntries | None = field(default=None, init=False, repr=False)
     _deg: Tensor | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.groups is None:
+            self.groups = SizeGroups.of(self.batch)
 
     @property
     def num_graphs(self) -> int:

@@ -93,6 +93,10 @@ class SizeGroups:
         graph_row[order] = torch.cat(first_rows)
         return cls(graph_row[batch] + place, blocks, row, order)
 
+    @property
+    def num_graphs(self) -> int:
+        return sum(graphs for graphs, _, _ in self.blocks)
+
     def gram(self, rows: Tensor, k: int) -> Tensor:
         """``[B, k, W]``: per graph, ``sum_n rows[n, :k]^T rows[n]`` over its
         nodes (``rows`` ``[N, W]``, the sparse batch's order)."""
@@ -107,6 +111,34 @@ class SizeGroups:
         inverse = torch.empty_like(self.order)
         inverse[self.order] = torch.arange(self.order.numel(), device=rows.device)
         return torch.cat(parts)[inverse]
+
+    def ranked_nodes(self, values: Tensor, rank: Tensor) -> Tensor:
+        """``[B, K]``: per graph and column of ``values`` ``[N, K]``, the node
+        (its row in ``values``) holding the ``rank[g]``-th largest value among
+        the graph's nodes, 0 the largest. A top-k over the blocks' padded rows
+        (which rank last), no gradient: callers gather the values they need."""
+        n, k = values.shape
+        stacked = values.new_full((self.rows, k), float("-inf"))
+        stacked.index_copy_(0, self.index, values.detach())
+        node_of_row = self.index.new_zeros(self.rows)
+        node_of_row.index_copy_(0, self.index, torch.arange(n, device=values.device))
+        ranks = rank if self.order is None else rank[self.order]
+        top = int(ranks.max()) + 1 if ranks.numel() else 1
+        parts, begin = [], 0
+        for graphs, n_max, first in self.blocks:
+            block = stacked[first : first + graphs * n_max].view(graphs, n_max, k)
+            places = block.topk(min(n_max, top), dim=1).indices
+            at = ranks[begin : begin + graphs].clamp(0, max(n_max - 1, 0))
+            place = places.gather(1, at.view(-1, 1, 1).expand(-1, 1, k)).squeeze(1)
+            first_row = first + torch.arange(graphs, device=values.device) * n_max
+            parts.append(node_of_row[first_row.unsqueeze(1) + place])
+            begin += graphs
+        nodes = torch.cat(parts)
+        if self.order is None:
+            return nodes
+        out = torch.empty_like(nodes)
+        out[self.order] = nodes
+        return out
 
 
 def _best_cuts(sizes: Tensor, block_rows: int) -> list[int]:

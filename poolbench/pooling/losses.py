@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from poolbench.pooling.connect import EPS
-from poolbench.pooling.dense import EdgeEntries
+from poolbench.pooling.dense import EdgeEntries, SizeGroups
 
 
 def _trace(m: Tensor) -> Tensor:
@@ -202,6 +202,29 @@ def asym_norm_loss(s: Tensor, mask: Tensor) -> Tensor:
     asym = torch.where(diff >= 0, (k - 1) * diff, -diff) * mask.unsqueeze(-1)
     beta = graph_sizes(mask, s.dtype) * (k - 1)
     return ((beta - asym.sum((-1, -2))) / beta).mean()
+
+
+def asym_norm_from(s_flat: Tensor, batch: Tensor, groups: SizeGroups) -> Tensor:
+    """:func:`asym_norm_loss` from the real rows ``s_flat`` ``[N, K]``.
+
+    The quantiles are found by a top-k over the batch's size groups
+    (:meth:`SizeGroups.ranked_nodes`, 1.4x the real rows on PROTEINS instead
+    of the one block's 5x) and gathered from ``s_flat``, so the gradient
+    reaches the same entries as through the padded top-k; the rest is per node.
+    """
+    k = s_flat.size(-1)
+    if k <= 1 or s_flat.size(0) == 0:
+        return s_flat.new_zeros(())
+    num_graphs = groups.num_graphs
+    counts = torch.bincount(batch, minlength=num_graphs)
+    rank = torch.minimum(torch.div(counts, k, rounding_mode="floor"), counts - 1)
+    nodes = groups.ranked_nodes(s_flat, rank.clamp_min(0))
+    quant = s_flat.gather(0, nodes)  # [B, K]
+    diff = s_flat - quant[batch]
+    asym = torch.where(diff >= 0, (k - 1) * diff, -diff).sum(-1)
+    per_graph = asym.new_zeros(num_graphs).index_add_(0, batch, asym)
+    beta = counts.clamp_min(1).to(s_flat.dtype) * (k - 1)
+    return ((beta - per_graph) / beta).mean()
 
 
 def balance_loss(s: Tensor, mask: Tensor) -> Tensor:

@@ -297,6 +297,10 @@ def test_losses_from_per_node_statistics_equal_the_padded_definitions():
             lambda adj, s, mask: L.balance_loss(s, mask),
             lambda g: L.balance_from(g.ss.diagonal(dim1=-2, dim2=-1), g.num_nodes),
         ),
+        "asym_norm": (
+            lambda adj, s, mask: L.asym_norm_loss(s, mask),
+            lambda g: L.asym_norm_from(g.s_flat, g.batch, g.groups),
+        ),
     }
     for name, (dense_fn, rows_fn) in cases.items():
         weighted = name in ("mincut", "spectral")
@@ -306,3 +310,45 @@ def test_losses_from_per_node_statistics_equal_the_padded_definitions():
             uses_weights=weighted,
         )
         assert torch.isfinite(got) and got.item() != 0, name
+
+
+@pytest.mark.parametrize("k", [2, 4, 7])
+def test_asym_norm_from_the_real_rows_equals_the_padded_top_k(k):
+    """ACC's balance ranks each column within its graph by sorting the real
+    rows; the quantile (value and the row that gets its gradient) is the one
+    the padded top-k picks, for graphs smaller and larger than K."""
+    from poolbench.pooling.dense import Padding, SizeGroups
+    from poolbench.pooling.losses import asym_norm_from, asym_norm_loss
+
+    g = torch.Generator().manual_seed(k)
+    batch = torch.repeat_interleave(torch.tensor([30, 5, 1, 12, 3]))
+    logits = torch.randn(batch.numel(), k, generator=g)
+    s_flat = torch.softmax(logits, -1).requires_grad_()
+    padding = Padding.of(batch)
+    want = asym_norm_loss(padding.pad(s_flat), padding.mask)
+    got = asym_norm_from(s_flat, batch, SizeGroups.of(batch))
+    (want_grad,) = torch.autograd.grad(want, s_flat)
+    (got_grad,) = torch.autograd.grad(got, s_flat)
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(got_grad, want_grad)
+    assert 0 < got.item() < 1
+
+
+@pytest.mark.parametrize(
+    "sizes, blocks", [([4, 4, 4], 1), ([30, 5, 1, 12, 3], 2), ([200, 2, 90, 1, 3], 3)]
+)
+def test_ranked_nodes_pick_the_rank_th_largest_of_each_graph(sizes, blocks):
+    from poolbench.pooling.dense import SizeGroups
+
+    g = torch.Generator().manual_seed(len(sizes))
+    batch = torch.repeat_interleave(torch.tensor(sizes))
+    values = torch.rand(batch.numel(), 3, generator=g)
+    rank = torch.tensor([(7 * i) % n for i, n in enumerate(sizes)])
+    groups = SizeGroups.of(batch)
+    assert len(groups.blocks) == blocks
+    nodes = groups.ranked_nodes(values, rank)
+    for graph in range(len(sizes)):
+        own = (batch == graph).nonzero().view(-1)
+        assert set(nodes[graph].tolist()) <= set(own.tolist())
+        want = values[own].sort(0, descending=True).values[rank[graph]]
+        torch.testing.assert_close(values.gather(0, nodes[graph : graph + 1])[0], want)

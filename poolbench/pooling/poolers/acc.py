@@ -21,7 +21,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from poolbench.pooling.base import PaddedGraph, SoftClusterPooler
-from poolbench.pooling.losses import asym_norm_loss, totvar_loss_edges
+from poolbench.pooling.losses import asym_norm_from, totvar_loss_edges
 from poolbench.pooling.registry import register
 
 
@@ -50,5 +50,5 @@ class AsymCheegerCutPool(SoftClusterPooler):
         return {
             "totvar": self.totvar_coeff
             * totvar_loss_edges(g.entries(), g.s_flat, g.num_graphs),
-            "balance": self.balance_coeff * asym_norm_loss(g.s, g.mask),
+            "balance": self.balance_coeff * asym_norm_from(g.s_flat, g.batch, g.groups),
         }
