@@ -304,8 +304,8 @@ class SoftClusterPooler(Pooler):
         # losses) and RED's S^T X, over graphs padded by size groups.
         k, f = s_flat.size(1), x.size(1)
         rows = torch.cat([s_flat, as_flat, x.to(s_flat.dtype)], 1)
-        groups = SizeGroups.of(batch)
-        ss, sas, x_pool = groups.gram(rows, k).split([k, k, f], -1)
+        groups = SizeGroups.of(batch, padding)
+        ss, sas, x_pool = groups.gram(s_flat, rows).split([k, k, f], -1)
         adj_pool = clean_pooled(sas, remove_loops=True, degree_norm=True)
         g = PaddedGraph(
             adj, s, mask, sas, ss, s_flat, deg_flat, padding,
@@ -349,7 +349,7 @@ class PaddedGraph:
 
     def __post_init__(self) -> None:
         if self.groups is None:
-            self.groups = SizeGroups.of(self.batch)
+            self.groups = SizeGroups.of(self.batch, self.padding)
 
     @property
     def num_graphs(self) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.utils import to_dense_adj, to_dense_batch
@@ -23,6 +24,8 @@ class Padding:
 
     index: Tensor  # [N] flat position b * N_max + (place of the node in b)
     mask: Tensor  # [B, N_max]
+    counts: Tensor  # [B] nodes per graph
+    place: Tensor  # [N] place of each node within its graph
 
     @classmethod
     def of(cls, batch: Tensor) -> Padding:
@@ -34,7 +37,7 @@ class Padding:
         index = batch * n_max + place
         mask = torch.zeros(num_graphs * n_max, dtype=torch.bool, device=batch.device)
         mask[index] = True
-        return cls(index, mask.view(num_graphs, n_max))
+        return cls(index, mask.view(num_graphs, n_max), counts, place)
 
     def pad(self, rows: Tensor) -> Tensor:
         """``[N, ...]`` -> ``[B, N_max, ...]``, zeros in the padding (gradients
@@ -66,51 +69,62 @@ class SizeGroups:
     order: Tensor | None  # [B] graph ids by size; None when in graph order
 
     @classmethod
-    def of(cls, batch: Tensor) -> SizeGroups:
-        num_graphs = int(batch.max()) + 1 if batch.numel() else 1
-        counts = torch.bincount(batch, minlength=num_graphs)
-        starts = torch.cumsum(counts, 0) - counts
-        place = torch.arange(batch.numel(), device=batch.device) - starts[batch]
-        sizes, order = torch.sort(counts, stable=True)
-        ends = _best_cuts(sizes, cls.BLOCK_ROWS)
+    def of(cls, batch: Tensor, padding: Padding | None = None) -> SizeGroups:
+        """The groups of a batch (``padding``, when given, saves recounting)."""
+        if padding is None:
+            padding = Padding.of(batch)
+        counts, place = padding.counts, padding.place
+        num_graphs, n_max = padding.mask.shape
+        # B numbers: the cuts are searched on the host, a few small numpy ops
+        # instead of a dozen tiny torch kernels.
+        sizes = counts.cpu().numpy()
+        order = np.argsort(sizes, kind="stable")
+        ends = _best_cuts(sizes[order], cls.BLOCK_ROWS)
         if len(ends) == 1:
-            n_max = int(sizes[-1]) if batch.numel() else 0
             return cls(
-                batch * n_max + place,
-                [(num_graphs, n_max, 0)],
-                num_graphs * n_max,
-                None,
+                padding.index, [(num_graphs, n_max, 0)], num_graphs * n_max, None
             )
-        blocks, first_rows, begin, row = [], [], 0, 0
+        blocks, graph_row, begin, row = [], np.empty_like(sizes), 0, 0
         for end in ends:
-            graphs, n_max = end - begin, int(sizes[end - 1])
-            blocks.append((graphs, n_max, row))
-            first_rows.append(row + torch.arange(graphs, device=batch.device) * n_max)
-            row += graphs * n_max
+            graphs, block_max = end - begin, int(sizes[order[end - 1]])
+            blocks.append((graphs, block_max, row))
+            # the first row of each graph's padded block, by graph id
+            graph_row[order[begin:end]] = row + np.arange(graphs) * block_max
+            row += graphs * block_max
             begin = end
-        # the first row of each graph's padded block, by graph id
-        graph_row = torch.empty_like(counts)
-        graph_row[order] = torch.cat(first_rows)
-        return cls(graph_row[batch] + place, blocks, row, order)
+        device = batch.device
+        first_row = torch.as_tensor(graph_row, device=device)
+        order_t = torch.as_tensor(order, device=device)
+        return cls(first_row[batch] + place, blocks, row, order_t)
 
     @property
     def num_graphs(self) -> int:
         return sum(graphs for graphs, _, _ in self.blocks)
 
-    def gram(self, rows: Tensor, k: int) -> Tensor:
-        """``[B, k, W]``: per graph, ``sum_n rows[n, :k]^T rows[n]`` over its
-        nodes (``rows`` ``[N, W]``, the sparse batch's order)."""
-        width = rows.size(1)
-        stacked = rows.new_zeros(self.rows, width).index_copy_(0, self.index, rows)
-        parts = []
-        for graphs, n_max, first in self.blocks:
-            block = stacked[first : first + graphs * n_max].view(graphs, n_max, width)
-            parts.append(block[..., :k].transpose(1, 2) @ block)
+    def gram(self, left: Tensor, right: Tensor) -> Tensor:
+        """``[B, K, W]``: per graph, ``sum_n left[n]^T right[n]`` over its nodes
+        (``left`` ``[N, K]``, ``right`` ``[N, W]``, the sparse batch's order).
+
+        The two sides are padded separately and the blocks taken by ``split``:
+        slicing columns or rows out of one padded tensor would cost each
+        backward a zero-filled copy of the whole padded tensor.
+        """
+        padded = []
+        for rows in (left, right):
+            out = rows.new_zeros(self.rows, rows.size(1))
+            padded.append(out.index_copy_(0, self.index, rows))
+        lengths = [graphs * n_max for graphs, n_max, _ in self.blocks]
+        parts = [
+            lb.view(graphs, n_max, -1).transpose(1, 2) @ rb.view(graphs, n_max, -1)
+            for lb, rb, (graphs, n_max, _) in zip(
+                padded[0].split(lengths), padded[1].split(lengths), self.blocks
+            )
+        ]
         if self.order is None:
             return parts[0]
-        inverse = torch.empty_like(self.order)
-        inverse[self.order] = torch.arange(self.order.numel(), device=rows.device)
-        return torch.cat(parts)[inverse]
+        # every row is written: index_copy_'s backward is a gather, no fill
+        stacked = torch.cat(parts)
+        return torch.empty_like(stacked).index_copy_(0, self.order, stacked)
 
     def ranked_nodes(self, values: Tensor, rank: Tensor) -> Tensor:
         """``[B, K]``: per graph and column of ``values`` ``[N, K]``, the node
@@ -141,25 +155,27 @@ class SizeGroups:
         return out
 
 
-def _best_cuts(sizes: Tensor, block_rows: int) -> list[int]:
+def _best_cuts(sizes, block_rows: int) -> list[int]:
     """Ends of at most three contiguous blocks of the ascending ``sizes``
     minimising the padded rows (a block pads to its last size) plus
     ``block_rows`` per block beyond the first."""
-    total = sizes.numel()
+    sizes = np.asarray(sizes, dtype=np.int64)
+    total = sizes.size
     if total < 2:
         return [max(total, 1)]
-    last = sizes[-1]
+    last = int(sizes[-1])
     # blocks [0, i), [i, j), [j, total); j == total leaves two blocks
-    i = torch.arange(1, total, device=sizes.device).unsqueeze(1)
-    j = torch.arange(2, total + 1, device=sizes.device).unsqueeze(0)
+    i = np.arange(1, total)[:, None]
+    j = np.arange(2, total + 1)[None, :]
     cost = (
         i * sizes[i - 1]
         + (j - i) * sizes[j - 1]
         + (total - j) * last
-        + block_rows * (1 + (j < total).long())
-    ).masked_fill(j <= i, total * int(last) + 1)
+        + block_rows * (1 + (j < total))
+    )
+    cost = np.where(j <= i, total * last + 1, cost)
     best = int(cost.argmin())
-    if int(cost.view(-1)[best]) >= total * int(last):
+    if int(cost.flat[best]) >= total * last:
         return [total]
     first, second = divmod(best, total - 1)
     if second + 2 == total:

@@ -215,7 +215,7 @@ def test_size_groups_gram_equals_the_padded_products(sizes, blocks):
     if blocks > 1:
         assert groups.rows < len(sizes) * max(sizes) / 2
     got_rows = rows.clone().requires_grad_()
-    got = groups.gram(got_rows, 3)
+    got = groups.gram(got_rows[:, :3], got_rows)
     want_rows = rows.clone().requires_grad_()
     want = _padded_gram(want_rows, batch, 3)
     torch.testing.assert_close(got, want)
@@ -352,3 +352,53 @@ def test_ranked_nodes_pick_the_rank_th_largest_of_each_graph(sizes, blocks):
         assert set(nodes[graph].tolist()) <= set(own.tolist())
         want = values[own].sort(0, descending=True).values[rank[graph]]
         torch.testing.assert_close(values.gather(0, nodes[graph : graph + 1])[0], want)
+
+
+def _symmetric_batch(seed: int) -> Batch:
+    """Random undirected graphs with symmetric weights, no self-loops."""
+    g = torch.Generator().manual_seed(seed)
+    graphs = []
+    for n in (12, 1, 7, 20):
+        upper = torch.triu(torch.rand(n, n, generator=g) < 0.4, diagonal=1)
+        edges = upper.nonzero().t()
+        w = torch.rand(edges.size(1), generator=g) + 0.5
+        ei = torch.cat([edges, edges.flip(0)], 1)
+        graphs.append(Data(x=torch.zeros(n, 1), edge_index=ei, edge_weight=w.repeat(2)))
+    return Batch.from_data_list(graphs)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_triangles_listed_once_equal_the_dense_motif_and_the_path_count(seed):
+    from poolbench.pooling.losses import _undirected_triangle_weights
+
+    b = _symmetric_batch(seed)
+    e = edge_entries(b.edge_index, b.edge_weight, b.batch)
+    once = _undirected_triangle_weights(e)
+    assert once is not None  # the fast path is taken for this graph
+    _, adj, mask = to_padded(b.x, b.edge_index, b.edge_weight, b.batch)
+    dense = triangle_adjacency(adj)
+    offsets = b.ptr[b.batch[e.row]]
+    want = dense[b.batch[e.row], e.row - offsets, e.col - offsets]
+    assert want.abs().sum() > 0  # there are triangles
+    torch.testing.assert_close(once, want)
+    # the general 2-path count (taken when the weights carry gradients)
+    weighted = edge_entries(
+        b.edge_index, b.edge_weight.clone().requires_grad_(), b.batch
+    )
+    torch.testing.assert_close(triangle_weights(weighted), want)
+
+
+def test_triangles_listed_once_only_for_symmetric_loopless_graphs():
+    from poolbench.pooling.losses import _undirected_triangle_weights
+
+    b = _symmetric_batch(0)
+    ei, w = b.edge_index, b.edge_weight
+    loop = torch.tensor([[3], [3]])
+    cases = {
+        "directed": (ei[:, 1:], w[1:]),
+        "self-loop": (torch.cat([ei, loop], 1), torch.cat([w, torch.ones(1)])),
+        "asymmetric weight": (ei, torch.cat([w[:1] + 1, w[1:]])),
+    }
+    for name, (edge_index, weight) in cases.items():
+        e = edge_entries(edge_index, weight, b.batch)
+        assert _undirected_triangle_weights(e) is None, name
