@@ -247,6 +247,13 @@ def triangle_adjacency(adj: Tensor) -> Tensor:
     return (adj @ adj) * adj
 
 
+def _at(values: Tensor, index: Tensor) -> Tensor:
+    """``values[index]`` along dim 0 by ``index_select``: on the CPU 2-4x
+    faster than advanced indexing for these 1-D gathers (the triangle listing
+    makes about twenty per forward)."""
+    return values.index_select(0, index)
+
+
 def triangle_weights(e: EdgeEntries) -> Tensor:
     """``(A (.) A^2)_ij`` at every stored entry ``(i, j)`` of A ``[E]``.
 
@@ -265,7 +272,9 @@ def triangle_weights(e: EdgeEntries) -> Tensor:
     if num == 0:
         return e.weight.clone()
     first, second, pos = _closing_paths(e, e.row, e.col, e.key)
-    a2 = e.weight.new_zeros(num).index_add(0, pos, e.weight[first] * e.weight[second])
+    a2 = e.weight.new_zeros(num).index_add(
+        0, pos, _at(e.weight, first) * _at(e.weight, second)
+    )
     return e.weight * a2
 
 
@@ -277,7 +286,7 @@ def _closing_paths(
     ``e``: the two steps (indices into ``row``) and that entry's position."""
     n, device = e.num_nodes, row.device
     out_deg = torch.bincount(row, minlength=n)
-    fan = out_deg[col]  # second steps available after each step
+    fan = _at(out_deg, col)  # second steps available after each step
     ends = torch.cumsum(fan, 0)
     total = int(ends[-1]) if ends.numel() else 0
     first = torch.repeat_interleave(
@@ -285,12 +294,12 @@ def _closing_paths(
     )
     # path p's second step is the step (row_start[k] + p - the first path of
     # its first step), k that step's column: one offset per first step.
-    offset = (torch.cumsum(out_deg, 0) - out_deg)[col] - (ends - fan)
-    second = torch.arange(total, device=device) + offset[first]
-    path_key = (row * n)[first] + col[second]
+    offset = _at(torch.cumsum(out_deg, 0) - out_deg, col) - (ends - fan)
+    second = torch.arange(total, device=device) + _at(offset, first)
+    path_key = _at(row * n, first) + _at(col, second)
     pos = torch.searchsorted(e.key, path_key).clamp_max(max(e.key.numel() - 1, 0))
-    closes = (e.key[pos] == path_key).nonzero().view(-1)
-    return first[closes], second[closes], pos[closes]
+    closes = (_at(e.key, pos) == path_key).nonzero().view(-1)
+    return _at(first, closes), _at(second, closes), _at(pos, closes)
 
 
 def _undirected_triangle_weights(e: EdgeEntries) -> Tensor | None:
@@ -306,22 +315,24 @@ def _undirected_triangle_weights(e: EdgeEntries) -> Tensor | None:
         return None
     reverse_key = e.col * n + e.row
     reverse = torch.searchsorted(e.key, reverse_key).clamp_max(num - 1)
-    symmetric = (e.key[reverse] == reverse_key) & (e.weight[reverse] == e.weight)
+    symmetric = (_at(e.key, reverse) == reverse_key) & (
+        _at(e.weight, reverse) == e.weight
+    )
     if not bool((symmetric & (e.row != e.col)).all()):
         return None
     deg = torch.bincount(e.row, minlength=n)
     rank = deg * n + torch.arange(n, device=deg.device)
-    up = (rank[e.row] < rank[e.col]).nonzero().view(-1)
-    row, col = e.row[up], e.col[up]
+    up = (_at(rank, e.row) < _at(rank, e.col)).nonzero().view(-1)
+    row, col = _at(e.row, up), _at(e.col, up)
     if up.numel() == 0:
         return torch.zeros_like(e.weight)
     # u -> v -> w upwards closes on the entry (u, w), upwards too.
     first, second, uw = _closing_paths(e, row, col, row * n + col)
-    uv, vw = up[first], up[second]
-    product = e.weight[uv] * e.weight[vw] * e.weight[uw]
+    uv, vw = _at(up, first), _at(up, second)
+    product = _at(e.weight, uv) * _at(e.weight, vw) * _at(e.weight, uw)
     at = torch.cat([uv, vw, uw])
     per_edge = e.weight.new_zeros(num).index_add_(0, at, product.repeat(3))
-    return per_edge + per_edge[reverse]
+    return per_edge + _at(per_edge, reverse)
 
 
 def cut_loss_edges(
