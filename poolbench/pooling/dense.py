@@ -115,7 +115,8 @@ class SizeGroups:
             padded.append(out.index_copy_(0, self.index, rows))
         lengths = [graphs * n_max for graphs, n_max, _ in self.blocks]
         parts = [
-            lb.view(graphs, n_max, -1).transpose(1, 2) @ rb.view(graphs, n_max, -1)
+            lb.view(graphs, n_max, left.size(1)).transpose(1, 2)
+            @ rb.view(graphs, n_max, right.size(1))
             for lb, rb, (graphs, n_max, _) in zip(
                 padded[0].split(lengths), padded[1].split(lengths), self.blocks
             )
@@ -130,7 +131,8 @@ class SizeGroups:
         """``[B, K]``: per graph and column of ``values`` ``[N, K]``, the node
         (its row in ``values``) holding the ``rank[g]``-th largest value among
         the graph's nodes, 0 the largest. A top-k over the blocks' padded rows
-        (which rank last), no gradient: callers gather the values they need."""
+        (which rank last), no gradient: callers gather the values they need.
+        A graph without nodes gets node 0, which it must not read."""
         n, k = values.shape
         stacked = values.new_full((self.rows, k), float("-inf"))
         stacked.index_copy_(0, self.index, values.detach())
@@ -140,6 +142,10 @@ class SizeGroups:
         top = int(ranks.max()) + 1 if ranks.numel() else 1
         parts, begin = [], 0
         for graphs, n_max, first in self.blocks:
+            if n_max == 0:  # a block of graphs without nodes
+                parts.append(self.index.new_zeros(graphs, k))
+                begin += graphs
+                continue
             block = stacked[first : first + graphs * n_max].view(graphs, n_max, k)
             places = block.topk(min(n_max, top), dim=1).indices
             at = ranks[begin : begin + graphs].clamp(0, max(n_max - 1, 0))

@@ -210,7 +210,9 @@ def asym_norm_from(s_flat: Tensor, batch: Tensor, groups: SizeGroups) -> Tensor:
     The quantiles are found by a top-k over the batch's size groups
     (:meth:`SizeGroups.ranked_nodes`, 1.4x the real rows on PROTEINS instead
     of the one block's 5x) and gathered from ``s_flat``, so the gradient
-    reaches the same entries as through the padded top-k; the rest is per node.
+    reaches the entry the padded top-k picks (where values tie, possibly another
+    entry of the same value: an equally valid subgradient); the rest is per
+    node. A graph without nodes adds 1, where the padded form gives NaN.
     """
     k = s_flat.size(-1)
     if k <= 1 or s_flat.size(0) == 0:
@@ -271,7 +273,7 @@ def triangle_weights(e: EdgeEntries) -> Tensor:
     num = e.row.numel()
     if num == 0:
         return e.weight.clone()
-    first, second, pos = _closing_paths(e, e.row, e.col, e.key)
+    first, second, pos = _closing_paths(e, e.row, e.col)
     a2 = e.weight.new_zeros(num).index_add(
         0, pos, _at(e.weight, first) * _at(e.weight, second)
     )
@@ -279,11 +281,11 @@ def triangle_weights(e: EdgeEntries) -> Tensor:
 
 
 def _closing_paths(
-    e: EdgeEntries, row: Tensor, col: Tensor, key: Tensor
+    e: EdgeEntries, row: Tensor, col: Tensor
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """The 2-paths ``i -> k -> j`` along the sorted entries ``(row, col)``
-    (``key`` = ``row * n + col``) that close on a stored entry ``(i, j)`` of
-    ``e``: the two steps (indices into ``row``) and that entry's position."""
+    """The 2-paths ``i -> k -> j`` along the entries ``(row, col)`` (sorted
+    by row, then column) that close on a stored entry ``(i, j)`` of ``e``:
+    the two steps (indices into ``row``) and that entry's position in ``e``."""
     n, device = e.num_nodes, row.device
     out_deg = torch.bincount(row, minlength=n)
     fan = _at(out_deg, col)  # second steps available after each step
@@ -327,7 +329,7 @@ def _undirected_triangle_weights(e: EdgeEntries) -> Tensor | None:
     if up.numel() == 0:
         return torch.zeros_like(e.weight)
     # u -> v -> w upwards closes on the entry (u, w), upwards too.
-    first, second, uw = _closing_paths(e, row, col, row * n + col)
+    first, second, uw = _closing_paths(e, row, col)
     uv, vw = _at(up, first), _at(up, second)
     product = _at(e.weight, uv) * _at(e.weight, vw) * _at(e.weight, uw)
     at = torch.cat([uv, vw, uw])

@@ -314,8 +314,8 @@ def test_losses_from_per_node_statistics_equal_the_padded_definitions():
 
 @pytest.mark.parametrize("k", [2, 4, 7])
 def test_asym_norm_from_the_real_rows_equals_the_padded_top_k(k):
-    """ACC's balance ranks each column within its graph by sorting the real
-    rows; the quantile (value and the row that gets its gradient) is the one
+    """ACC's balance ranks each column within its graph by a top-k over the
+    size groups; the quantile (value and the row that gets its gradient) is the one
     the padded top-k picks, for graphs smaller and larger than K."""
     from poolbench.pooling.dense import Padding, SizeGroups
     from poolbench.pooling.losses import asym_norm_from, asym_norm_loss
@@ -402,3 +402,96 @@ def test_triangles_listed_once_only_for_symmetric_loopless_graphs():
     for name, (edge_index, weight) in cases.items():
         e = edge_entries(edge_index, weight, b.batch)
         assert _undirected_triangle_weights(e) is None, name
+
+
+def test_graphs_without_nodes_in_a_block_of_their_own():
+    """Graph ids with no nodes can form their own block (``n_max`` 0): the
+    products, the ranks and the poolers still run, and the products equal
+    the padded ones (zero for those graphs)."""
+    from poolbench.pooling.dense import SizeGroups
+    from poolbench.pooling.losses import asym_norm_from
+
+    sizes = [0, 0, 0, 30, 30, 200]
+    batch = torch.repeat_interleave(torch.arange(6), torch.tensor(sizes))
+    groups = SizeGroups.of(batch)
+    assert groups.blocks[0][:2] == (3, 0)  # the empty graphs, padded to 0 rows
+    g = torch.Generator().manual_seed(0)
+    rows = torch.randn(batch.numel(), 5, generator=g, dtype=torch.float64)
+    got = groups.gram(rows[:, :2], rows)
+    torch.testing.assert_close(got, _padded_gram(rows, batch, 2))
+    assert got[:3].abs().sum() == 0
+    nodes = groups.ranked_nodes(rows[:, :2], torch.zeros(6, dtype=torch.long))
+    for graph in range(3, 6):
+        own = (batch == graph).nonzero().view(-1)
+        want = rows[own, :2].max(0).values
+        torch.testing.assert_close(
+            rows[:, :2].gather(0, nodes[graph : graph + 1])[0], want
+        )
+    s_flat = torch.softmax(rows[:, :3], -1)
+    assert torch.isfinite(asym_norm_from(s_flat, batch, groups))
+    edge_index = torch.stack([torch.arange(3, 259), torch.arange(4, 260)])
+    x = torch.randn(batch.numel(), 4, generator=g)
+    for name in ("mincut", "acc", "hosc"):
+        out = discover()[name](in_channels=4, ratio=0.5, avg_nodes=5)(
+            x, edge_index, None, batch
+        )
+        assert all(torch.isfinite(v) for v in out.aux_loss.values()), name
+
+
+def _uneven_batch() -> Batch:
+    """Undirected graphs of very different sizes (several size groups)."""
+    g = torch.Generator().manual_seed(3)
+    graphs = []
+    for n in (3, 40, 5, 60, 2, 45):
+        upper = torch.triu(torch.rand(n, n, generator=g) < 0.15, diagonal=1)
+        edges = upper.nonzero().t()
+        ei = torch.cat([edges, edges.flip(0)], 1)
+        graphs.append(Data(x=torch.randn(n, 4, generator=g), edge_index=ei))
+    return Batch.from_data_list(graphs)
+
+
+SOFT = ["mincut", "dmon", "justbalance", "diffpool", "hosc", "acc", "bnpool"]
+
+
+@pytest.mark.parametrize("name", SOFT)
+def test_poolers_give_the_same_result_in_one_block_or_several(name, monkeypatch):
+    """A pooler's outputs, losses and gradients do not depend on how the
+    batch's graphs are grouped for the per-graph products."""
+    from poolbench.pooling.dense import SizeGroups
+
+    b = _uneven_batch()
+
+    def run(block_rows):
+        monkeypatch.setattr(SizeGroups, "BLOCK_ROWS", block_rows)
+        torch.manual_seed(0)
+        pooler = discover()[name](in_channels=4, ratio=0.25, avg_nodes=25)
+        x = b.x.clone().requires_grad_()
+        torch.manual_seed(1)  # BN-Pool draws its assignment
+        out = pooler(x, b.edge_index, None, b.batch)
+        loss = out.x.square().sum() + out.edge_weight.sum() + sum(out.aux_loss.values())
+        loss.backward()
+        return out, x.grad
+
+    one, one_grad = run(10**9)
+    assert len(SizeGroups.of(b.batch).blocks) == 1
+    several, several_grad = run(0)
+    assert len(SizeGroups.of(b.batch).blocks) == 3
+    torch.testing.assert_close(several.x, one.x)
+    assert torch.equal(several.edge_index, one.edge_index)
+    torch.testing.assert_close(several.edge_weight, one.edge_weight)
+    for key, value in one.aux_loss.items():
+        torch.testing.assert_close(several.aux_loss[key], value)
+    torch.testing.assert_close(several_grad, one_grad)
+
+
+def test_hosc_lists_triangles_once_or_counts_paths_to_the_same_loss():
+    """At pooler level, HOSC's motif cut is the same whether the input's
+    weights carry gradients (2-path count) or not (each triangle once)."""
+    b = _symmetric_batch(1)
+    torch.manual_seed(0)
+    pooler = discover()["hosc"](in_channels=1, ratio=0.5, avg_nodes=10)
+    plain = pooler(b.x, b.edge_index, b.edge_weight, b.batch).aux_loss["hosc"]
+    weight = b.edge_weight.clone().requires_grad_()
+    paths = pooler(b.x, b.edge_index, weight, b.batch).aux_loss["hosc"]
+    torch.testing.assert_close(plain, paths)
+    assert plain.item() != 0
