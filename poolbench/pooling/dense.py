@@ -266,7 +266,8 @@ def edge_entries(
 ) -> EdgeEntries:
     """Coalesce a sparse batch into :class:`EdgeEntries` (O(E log E), no N^2)."""
     n = batch.numel()
-    row, col = edge_index
+    # int64 keys: row * n + col overflows int32 indices past 46,340 nodes
+    row, col = edge_index.long()
     w = (
         torch.ones(row.numel(), device=row.device, dtype=dtype)
         if edge_weight is None

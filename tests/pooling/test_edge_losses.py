@@ -495,3 +495,16 @@ def test_hosc_lists_triangles_once_or_counts_paths_to_the_same_loss():
     paths = pooler(b.x, b.edge_index, weight, b.batch).aux_loss["hosc"]
     torch.testing.assert_close(plain, paths)
     assert plain.item() != 0
+
+
+def test_entries_of_int32_indices_past_the_int32_key_range():
+    """``row * n + col`` of a 50,000-node batch does not fit int32: the keys
+    are built in int64, so int32 indices give the same entries as int64."""
+    n = 50_000
+    batch = torch.zeros(n, dtype=torch.long)
+    ei = torch.tensor([[49_999, 49_998, 7, 49_999], [49_998, 49_999, 49_990, 49_998]])
+    want = edge_entries(ei, None, batch)
+    got = edge_entries(ei.int(), None, batch)
+    assert torch.equal(got.row, want.row) and torch.equal(got.col, want.col)
+    assert got.row.tolist() == [7, 49_998, 49_999]
+    assert got.weight.tolist() == [1.0, 1.0, 2.0]
