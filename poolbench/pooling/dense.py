@@ -55,9 +55,10 @@ class SizeGroups:
     as one batched product over the ``[B, N_max]`` padding cost ``B N_max``
     rows; a PROTEINS batch of 32 graphs pads to its largest graph, about 5x its
     real rows. Graphs of similar size padded together cost about 1.4x (DD 1.3x,
-    MUTAG 1.1x), at one product per block. The cuts minimise the padded rows
-    plus :attr:`BLOCK_ROWS` per extra block (what a block's products cost in
-    kernel calls), so batches of even sizes stay one block.
+    MUTAG 1.2x; ``scripts/padding_rows.py``), at one product per block. The
+    cuts minimise the padded rows plus :attr:`BLOCK_ROWS` per extra block (what
+    a block's products cost in kernel calls), so batches of even sizes stay
+    one block.
     """
 
     # An extra block must save at least this many padded rows.
