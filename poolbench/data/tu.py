@@ -135,9 +135,10 @@ load_tu.preflight = preflight_tu  # what the pre-flight calls with the same keys
 def _weights_only_load(path, map_location=None):
     """PyG's loader, without its fallback to an unrestricted ``torch.load``.
 
-    PyG retries a failed weights-only load with ``weights_only=False``, which
+    When a weights-only load fails, PyG retries it as a full unpickle, which
     runs whatever a pickle under ``processed/`` says; files under data.root can
-    come from anyone, so here a file that is not plain data is an error.
+    come from anyone, so here only plain data loads, and anything else is an
+    error (the caller deletes that file and rebuilds it from the raw files).
     """
     import torch
 
