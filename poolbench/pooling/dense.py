@@ -68,6 +68,7 @@ class SizeGroups:
     blocks: list[tuple[int, int, int]]  # (graphs, rows per graph, first row)
     rows: int  # total rows of the stacked blocks
     order: Tensor | None  # [B] graph ids by size; None when in graph order
+    counts: Tensor  # [B] nodes per graph, by graph id
 
     @classmethod
     def of(cls, batch: Tensor, padding: Padding | None = None) -> SizeGroups:
@@ -83,7 +84,11 @@ class SizeGroups:
         ends = _best_cuts(sizes[order], cls.BLOCK_ROWS)
         if len(ends) == 1:
             return cls(
-                padding.index, [(num_graphs, n_max, 0)], num_graphs * n_max, None
+                padding.index,
+                [(num_graphs, n_max, 0)],
+                num_graphs * n_max,
+                None,
+                counts,
             )
         blocks, graph_row, begin, row = [], np.empty_like(sizes), 0, 0
         for end in ends:
@@ -96,37 +101,63 @@ class SizeGroups:
         device = batch.device
         first_row = torch.as_tensor(graph_row, device=device)
         order_t = torch.as_tensor(order, device=device)
-        return cls(first_row[batch] + place, blocks, row, order_t)
+        return cls(first_row[batch] + place, blocks, row, order_t, counts)
 
     @property
     def num_graphs(self) -> int:
         return sum(graphs for graphs, _, _ in self.blocks)
 
-    def gram(self, left: Tensor, right: Tensor) -> Tensor:
-        """``[B, K, W]``: per graph, ``sum_n left[n]^T right[n]`` over its nodes
-        (``left`` ``[N, K]``, ``right`` ``[N, W]``, the sparse batch's order).
+    def blocks_of(self, *tensors: Tensor):
+        """Per block, each of ``tensors`` (``[N, *]``, the sparse batch's
+        order) padded to ``[graphs, n_max, *]``, zero in the padding.
 
-        The two sides are padded separately and the blocks taken by ``split``:
+        Each tensor is padded separately and the blocks taken by ``split``:
         slicing columns or rows out of one padded tensor would cost each
         backward a zero-filled copy of the whole padded tensor.
         """
-        padded = []
-        for rows in (left, right):
-            out = rows.new_zeros(self.rows, rows.size(1))
-            padded.append(out.index_copy_(0, self.index, rows))
         lengths = [graphs * n_max for graphs, n_max, _ in self.blocks]
-        parts = [
-            lb.view(graphs, n_max, left.size(1)).transpose(1, 2)
-            @ rb.view(graphs, n_max, right.size(1))
-            for lb, rb, (graphs, n_max, _) in zip(
-                padded[0].split(lengths), padded[1].split(lengths), self.blocks
-            )
-        ]
+        split = []
+        for rows in tensors:
+            out = rows.new_zeros(self.rows, rows.size(1))
+            split.append(out.index_copy_(0, self.index, rows).split(lengths))
+        for block, parts in zip(self.blocks, zip(*split)):
+            graphs, n_max, _ = block
+            # explicit widths: n_max may be 0 (a block of graphs without nodes)
+            yield [
+                part.view(graphs, n_max, rows.size(1))
+                for part, rows in zip(parts, tensors)
+            ]
+
+    def by_graph_id(self, per_graph: Tensor) -> Tensor:
+        """Stacked blocks' per-graph rows ``[B, ...]`` -> graph id order.
+        Every row is written: index_copy_'s backward is a gather, no fill."""
         if self.order is None:
-            return parts[0]
-        # every row is written: index_copy_'s backward is a gather, no fill
-        stacked = torch.cat(parts)
-        return torch.empty_like(stacked).index_copy_(0, self.order, stacked)
+            return per_graph
+        return torch.empty_like(per_graph).index_copy_(0, self.order, per_graph)
+
+    def gram(self, left: Tensor, right: Tensor) -> Tensor:
+        """``[B, K, W]``: per graph, ``sum_n left[n]^T right[n]`` over its nodes
+        (``left`` ``[N, K]``, ``right`` ``[N, W]``, the sparse batch's order)."""
+        parts = [lb.mT @ rb for lb, rb in self.blocks_of(left, right)]
+        return self.by_graph_id(torch.cat(parts) if len(parts) > 1 else parts[0])
+
+    def pair_sum(self, left: Tensor, right: Tensor, fn) -> Tensor:
+        """``[B]``: per graph, ``sum_ij fn(left[i] . right[j])`` over its own
+        ordered node pairs (``left``, ``right`` ``[N, K]``, the sparse batch's
+        order; ``fn`` elementwise).
+
+        One ``[graphs, n, n]`` product per block instead of gathering ``K``
+        floats per pair. The padded pairs are masked out as ``m^T fn(P) m``
+        (``m`` the block's real rows): subtracting their ``fn(0)`` instead
+        would cancel digits in float32 when a small graph sits in a large
+        block.
+        """
+        real = left.new_ones(left.size(0), 1)
+        sums = [
+            (m.mT @ fn(lb @ rb.mT) @ m).view(-1)
+            for lb, rb, m in self.blocks_of(left, right, real)
+        ]
+        return self.by_graph_id(torch.cat(sums))
 
     def ranked_nodes(self, values: Tensor, rank: Tensor) -> Tensor:
         """``[B, K]``: per graph and column of ``values`` ``[N, K]``, the node
@@ -154,12 +185,7 @@ class SizeGroups:
             first_row = first + torch.arange(graphs, device=values.device) * n_max
             parts.append(node_of_row[first_row.unsqueeze(1) + place])
             begin += graphs
-        nodes = torch.cat(parts)
-        if self.order is None:
-            return nodes
-        out = torch.empty_like(nodes)
-        out[self.order] = nodes
-        return out
+        return self.by_graph_id(torch.cat(parts))
 
 
 def _best_cuts(sizes, block_rows: int) -> list[int]:

@@ -146,6 +146,21 @@ def test_motif_cut_edges_equals_the_dense_motif_cut():
     assert got.item() < 0  # the batch has triangles: the term is not trivially 0
 
 
+def test_motif_cut_of_constant_weights_drops_zero_entries_unchanged():
+    """Weights without a gradient (the input graph): entries in no triangle
+    are dropped from the sums; value and S's gradient stay the dense ones."""
+    b, weight, adj, mask, s = inputs()
+    want = mincut_loss(triangle_adjacency(adj.detach()), s)
+    (want_grad,) = torch.autograd.grad(want, s)
+    e = edge_entries(b.edge_index, weight.detach(), b.batch)
+    motif = triangle_weights(e)
+    assert (motif == 0).any() and (motif != 0).any()
+    got = cut_loss_edges(e, motif, s[mask], b.batch, s.size(0))
+    (got_grad,) = torch.autograd.grad(got, s)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got_grad[mask], want_grad[mask], atol=1e-5, rtol=1e-4)
+
+
 @pytest.mark.parametrize("name", ["diffpool", "acc", "hosc"])
 def test_poolers_never_build_the_dense_adjacency(name, monkeypatch):
     import poolbench.pooling.base as base
@@ -220,6 +235,43 @@ def test_size_groups_gram_equals_the_padded_products(sizes, blocks):
     want = _padded_gram(want_rows, batch, 3)
     torch.testing.assert_close(got, want)
     weights = torch.randn(*got.shape, generator=g, dtype=torch.float64)
+    (got * weights).sum().backward()
+    (want * weights).sum().backward()
+    torch.testing.assert_close(got_rows.grad, want_rows.grad)
+
+
+@pytest.mark.parametrize(
+    "sizes, blocks",
+    [
+        ([3, 1, 2], 1),
+        ([2, 300, 3, 150, 2, 4, 160, 1], 3),
+        ([5, 0, 400, 6], 2),
+        ([0, 0, 0, 30, 30, 200], 3),  # a block of graphs without nodes
+    ],
+)
+def test_size_groups_pair_sum_equals_the_sum_over_each_graphs_pairs(sizes, blocks):
+    """softplus(0) = log 2 != 0: a padded pair left in the sum would show."""
+    from poolbench.pooling.dense import SizeGroups
+
+    batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
+    g = torch.Generator().manual_seed(0)
+    rows = torch.randn(batch.numel(), 6, generator=g, dtype=torch.float64)
+    groups = SizeGroups.of(batch)
+    assert len(groups.blocks) == blocks
+    got_rows = rows.clone().requires_grad_()
+    softplus = torch.nn.functional.softplus
+    got = groups.pair_sum(got_rows[:, :3], got_rows[:, 3:], softplus)
+    want_rows = rows.clone().requires_grad_()
+    want = torch.stack(
+        [
+            softplus(
+                want_rows[batch == graph, :3] @ want_rows[batch == graph, 3:].T
+            ).sum()
+            for graph in range(len(sizes))
+        ]
+    )
+    torch.testing.assert_close(got, want)
+    weights = torch.randn(len(sizes), generator=g, dtype=torch.float64)
     (got * weights).sum().backward()
     (want * weights).sum().backward()
     torch.testing.assert_close(got_rows.grad, want_rows.grad)

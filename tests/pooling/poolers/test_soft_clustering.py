@@ -268,15 +268,76 @@ def test_the_edge_sum_path_equals_the_dense_adjacency_path(name):
         torch.testing.assert_close(a.aux_loss[key], c.aux_loss[key])
 
 
-def test_bnpool_pairs_are_each_graphs_own_node_pairs():
-    """Graphs of 2 and 1 nodes: 4 + 1 pairs, the edge's pairs labelled with
-    its weight (parallel edges summed), nothing across graphs."""
-    from poolbench.pooling.poolers.bnpool import NodePairs
+def _bnpool_quality(s_k, s, edge_index, weight, batch):
+    """BN-Pool's balanced cross-entropy by its definition: per graph, every
+    ordered node pair with its adjacency label (parallel edges summed)."""
+    import torch.nn.functional as F
+    from torch_geometric.utils import to_dense_adj
 
-    edge_index = torch.tensor([[0, 1, 0], [1, 0, 1]])
-    weight = torch.tensor([0.5, 0.5, 2.0])
-    pairs = NodePairs.of(edge_index, weight, torch.tensor([0, 0, 1]), 2)
-    assert pairs.i.tolist() == [0, 0, 1, 1, 2]
-    assert pairs.j.tolist() == [0, 1, 0, 1, 2]
-    assert pairs.graph.tolist() == [0, 0, 0, 0, 1]
-    assert pairs.labels.tolist() == [0.0, 2.5, 0.5, 0.0, 0.0]
+    out = []
+    for graph in range(int(batch.max()) + 1):
+        nodes = (batch == graph).nonzero().view(-1)
+        n = nodes.numel()
+        keep = batch[edge_index[0]] == graph
+        local = edge_index[:, keep] - nodes[0]
+        labels = to_dense_adj(local, edge_attr=weight[keep], max_num_nodes=n)[0]
+        logits = s_k[nodes] @ s[nodes].T
+        loss = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+        edge = labels != 0
+        w = max(n * n - int(edge.sum()), 1) / max(int(edge.sum()), 1)
+        out.append(torch.where(edge, w * loss, loss).sum())
+    return torch.stack(out)
+
+
+def test_bnpool_quality_hand_value():
+    """Zero logits: every pair costs log 2, a link (N^2 - E) / E times more.
+    A 3-node graph with one undirected edge: 7 + 2 * 3.5 = 14 log 2; a lone
+    node: log 2; parallel edges summing to zero leave a non-link."""
+    from poolbench.pooling.dense import SizeGroups, edge_entries
+    from poolbench.pooling.poolers.bnpool import balanced_bce
+
+    edge_index = torch.tensor([[0, 1, 3, 3], [1, 0, 4, 4]])
+    weight = torch.tensor([1.0, 1.0, 2.0, -2.0])
+    batch = torch.tensor([0, 0, 0, 1, 1, 2])
+    zeros = torch.zeros(6, 2)
+    entries = edge_entries(edge_index, weight, batch)
+    got = balanced_bce(zeros, zeros, entries, SizeGroups.of(batch))
+    log2 = torch.log(torch.tensor(2.0))
+    torch.testing.assert_close(got, torch.stack([14 * log2, 4 * log2, log2]))
+
+
+def test_bnpool_quality_equals_the_per_pair_definition():
+    """Values and gradients (S, S K and the edge weights) on graphs of very
+    different sizes (several size groups), with a parallel edge, a directed
+    edge, a self-loop, a zero-weight edge and an edgeless graph."""
+    from poolbench.pooling.dense import SizeGroups, edge_entries
+    from poolbench.pooling.poolers.bnpool import balanced_bce
+
+    g = torch.Generator().manual_seed(0)
+    sizes = [3, 90, 1, 40, 2, 200]
+    batch = torch.repeat_interleave(torch.arange(6), torch.tensor(sizes))
+    starts = torch.cumsum(torch.tensor(sizes), 0) - torch.tensor(sizes)
+    parts = []
+    for first, n in zip(starts.tolist(), sizes):
+        if n > 2:
+            pairs = torch.randint(0, n, (2, 3 * n), generator=g) + first
+            parts.append(pairs)
+    edge_index = torch.cat(parts + [torch.tensor([[0, 0, 2], [1, 1, 2]])], 1)
+    weight = torch.rand(edge_index.size(1), generator=g, dtype=torch.float64)
+    weight[5] = 0.0
+    groups = SizeGroups.of(batch)
+    assert len(groups.blocks) > 1
+    rows = torch.randn(batch.numel(), 8, generator=g, dtype=torch.float64)
+    got_in = [rows.clone().requires_grad_(), weight.clone().requires_grad_()]
+    want_in = [rows.clone().requires_grad_(), weight.clone().requires_grad_()]
+    entries = edge_entries(edge_index, got_in[1], batch, torch.float64)
+    got = balanced_bce(got_in[0][:, :4], got_in[0][:, 4:], entries, groups)
+    want = _bnpool_quality(
+        want_in[0][:, :4], want_in[0][:, 4:], edge_index, want_in[1], batch
+    )
+    torch.testing.assert_close(got, want)
+    scale = torch.rand(6, generator=g, dtype=torch.float64)
+    (got * scale).sum().backward()
+    (want * scale).sum().backward()
+    for a, b in zip(got_in, want_in):
+        torch.testing.assert_close(a.grad, b.grad)
