@@ -171,7 +171,10 @@ class SizeGroups:
         node_of_row = self.index.new_zeros(self.rows)
         node_of_row.index_copy_(0, self.index, torch.arange(n, device=values.device))
         ranks = rank if self.order is None else rank[self.order]
-        top = int(ranks.max()) + 1 if ranks.numel() else 1
+        # each block's own deepest rank, read on the host in one sync: a
+        # top-k costs with its k (PROTEINS: 0.7 -> 0.25 ms a step against the
+        # batch-wide k; the small graphs' block needs 2 of 30, not 30)
+        ranks_host = ranks.tolist()
         parts, begin = [], 0
         for graphs, n_max, first in self.blocks:
             if n_max == 0:  # a block of graphs without nodes
@@ -179,6 +182,7 @@ class SizeGroups:
                 begin += graphs
                 continue
             block = stacked[first : first + graphs * n_max].view(graphs, n_max, k)
+            top = max(ranks_host[begin : begin + graphs], default=0) + 1
             places = block.topk(min(n_max, top), dim=1).indices
             at = ranks[begin : begin + graphs].clamp(0, max(n_max - 1, 0))
             place = places.gather(1, at.view(-1, 1, 1).expand(-1, 1, k)).squeeze(1)
