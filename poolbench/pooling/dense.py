@@ -258,12 +258,15 @@ def adj_times_rows(
     """
     n = s_flat.size(0)
     row, col = edge_index
+    # index_select: its backward is an index_add, several times faster on the
+    # CPU than advanced indexing's accumulating index_put over E x K rows
+    neighbours = s_flat.index_select(0, col)
     if edge_weight is None:
-        a_s = s_flat.new_zeros(s_flat.shape).index_add_(0, row, s_flat[col])
+        a_s = s_flat.new_zeros(s_flat.shape).index_add_(0, row, neighbours)
         deg = torch.bincount(row, minlength=n).to(s_flat.dtype)
         return a_s, deg
     w = edge_weight.to(s_flat.dtype)
-    messages = w.unsqueeze(-1) * s_flat[col]
+    messages = w.unsqueeze(-1) * neighbours
     a_s = s_flat.new_zeros(s_flat.shape).index_add_(0, row, messages)
     return a_s, s_flat.new_zeros(n).index_add_(0, row, w)
 
@@ -323,8 +326,16 @@ def from_padded(x: Tensor, adj: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]
         ``batch`` ``[B*K]``.
     """
     num_graphs, k, _ = x.shape
-    b, i, j = adj.nonzero(as_tuple=True)
-    edge_weight = adj[b, i, j]
-    edge_index = torch.stack([b * k + i, b * k + j])
+    flat = adj.reshape(-1)
+    # One nonzero on the flat [B K K] entries, and 1-D gathers of each
+    # entry's weight and of its supernodes from grids of ids: about 1.5x
+    # faster on the CPU than nonzero(as_tuple=True), adj[b, i, j] and the
+    # id arithmetic (int64 division is slow there).
+    entry = flat.nonzero().view(-1)
+    edge_weight = flat.index_select(0, entry)
+    ids = torch.arange(num_graphs * k, device=x.device)  # b * k + i
+    rows = ids.view(-1, 1).expand(-1, k).reshape(-1)
+    cols = ids.view(num_graphs, 1, k).expand(-1, k, -1).reshape(-1)
+    edge_index = torch.stack([rows.index_select(0, entry), cols.index_select(0, entry)])
     batch = torch.arange(num_graphs, device=x.device).repeat_interleave(k)
     return x.reshape(num_graphs * k, -1), edge_index, edge_weight, batch
