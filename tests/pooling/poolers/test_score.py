@@ -102,6 +102,34 @@ def test_asap_equals_pyg_forward(weighted):
     torch.testing.assert_close(dense, to_dense_adj(ei, edge_attr=w, max_num_nodes=k))
 
 
+def test_asap_feature_gradients_equal_pygs():
+    """The ego-net max, attention and cluster sums (index_reduce_ and
+    index_add_ here, PyG's scatter there) give the same gradients, ties of
+    the max included."""
+    torch.manual_seed(0)
+    pooler = ASAPool(4, ratio=0.5)
+    data = [random_graph(9, p=0.4, seed=s) for s in range(3)]
+    b = Batch.from_data_list(data)
+    # ReLU'd columns tie at 0; all-negative ones have negative maxima (a max
+    # that also took the initial 0 would differ)
+    x = torch.cat([b.x[:, :2].relu(), -b.x[:, 2:].abs() - 0.1], 1)
+    weights = torch.randn(100, 4)
+
+    def grads(run):
+        inputs = x.clone().requires_grad_()
+        pooled = run(inputs)
+        (pooled * weights[: pooled.size(0)]).sum().backward()
+        params = [p.grad.clone() for p in pooler.parameters() if p.grad is not None]
+        pooler.zero_grad(set_to_none=True)
+        return [inputs.grad, *params]
+
+    ours = grads(lambda v: pooler(v, b.edge_index, None, b.batch).x)
+    pygs = grads(lambda v: pooler.pool(v, b.edge_index, None, b.batch)[0])
+    assert len(ours) == len(pygs) > 1
+    for got, want in zip(ours, pygs):
+        torch.testing.assert_close(got, want)
+
+
 def test_pan_met_matrix_on_a_path_by_hand():
     pooler = PANPool(4, filter_size=2)
     (row, col), val = pooler.met_matrix(path_graph(3).edge_index, 3)
