@@ -29,6 +29,8 @@ weights to LEConv; we keep PyG's (and the paper's) ``S^T A S``.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -43,6 +45,10 @@ from poolbench.pooling.base import Pooler, PoolOutput
 from poolbench.pooling.poolers.sag import RankTopK
 from poolbench.pooling.poolers.topk import score_output
 from poolbench.pooling.registry import register
+
+# index_reduce_ has been stable in behaviour since torch 1.13 but still warns
+# that its API is beta, once per process, in every user's run.
+warnings.filterwarnings("ignore", message=r"index_reduce\(\) is in beta")
 
 
 @register("asap")

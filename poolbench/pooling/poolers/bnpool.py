@@ -76,7 +76,9 @@ def balanced_bce(
     n = groups.counts.to(logits.dtype)
     weight = ((n**2 - n_edges).clamp_min(1) / n_edges.clamp_min(1))[entries.graph]
     links = (weight - 1) * F.softplus(logits) - weight * labels * logits
-    links = torch.where(edge, links, torch.zeros_like(links))
+    # an entry whose parallel edges sum to 0 is a non-link: its softplus is
+    # already counted, and -y l (value 0) keeps the label's gradient, -l
+    links = torch.where(edge, links, -labels * logits)
     return all_pairs + logits.new_zeros(b).index_add(0, entries.graph, links)
 
 

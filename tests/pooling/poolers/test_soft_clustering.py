@@ -322,9 +322,13 @@ def test_bnpool_quality_equals_the_per_pair_definition():
         if n > 2:
             pairs = torch.randint(0, n, (2, 3 * n), generator=g) + first
             parts.append(pairs)
-    edge_index = torch.cat(parts + [torch.tensor([[0, 0, 2], [1, 1, 2]])], 1)
+    # a parallel pair (0, 1), a self-loop (2, 2) and, last, parallel edges
+    # (10, 11) whose weights cancel: a non-link whose label still has a gradient
+    extra = torch.tensor([[0, 0, 2, 10, 10], [1, 1, 2, 11, 11]])
+    edge_index = torch.cat(parts + [extra], 1)
     weight = torch.rand(edge_index.size(1), generator=g, dtype=torch.float64)
     weight[5] = 0.0
+    weight[-2], weight[-1] = 0.75, -0.75
     groups = SizeGroups.of(batch)
     assert len(groups.blocks) > 1
     rows = torch.randn(batch.numel(), 8, generator=g, dtype=torch.float64)
@@ -341,3 +345,24 @@ def test_bnpool_quality_equals_the_per_pair_definition():
     (want * scale).sum().backward()
     for a, b in zip(got_in, want_in):
         torch.testing.assert_close(a.grad, b.grad)
+    assert got_in[1].grad[-1] != 0  # the cancelled pair's -l
+
+
+def test_bnpool_quality_keeps_float32_under_bf16_autocast():
+    """The all-pairs sum runs in float32 even under ``trainer.amp``."""
+    from poolbench.pooling.dense import SizeGroups, edge_entries
+    from poolbench.pooling.poolers.bnpool import balanced_bce
+
+    g = torch.Generator().manual_seed(0)
+    sizes = [30, 200, 5]
+    batch = torch.repeat_interleave(torch.arange(3), torch.tensor(sizes))
+    edge_index = torch.randint(0, 30, (2, 80), generator=g)
+    s = torch.softmax(torch.randn(batch.numel(), 6, generator=g), -1)
+    s_k = s @ torch.randn(6, 6, generator=g)
+    entries = edge_entries(edge_index, None, batch)
+    groups = SizeGroups.of(batch)
+    want = balanced_bce(s_k, s, entries, groups)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = balanced_bce(s_k, s, entries, groups)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)
