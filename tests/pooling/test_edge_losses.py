@@ -209,6 +209,26 @@ def _padded_gram(rows, batch, k):
     return dense[..., :k].transpose(1, 2) @ dense
 
 
+def _sized_batch(sizes, width):
+    """``batch`` for graphs of ``sizes``, float64 ``rows`` ``[N, width]``,
+    their size groups and the generator (drawn on again for the gradient weights)."""
+    from poolbench.pooling.dense import SizeGroups
+
+    batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
+    g = torch.Generator().manual_seed(0)
+    rows = torch.randn(batch.numel(), width, generator=g, dtype=torch.float64)
+    return batch, rows, SizeGroups.of(batch), g
+
+
+def _assert_same_values_and_gradients(got, want, got_rows, want_rows, g):
+    """Equal values, and equal gradients of a random weighting of them."""
+    torch.testing.assert_close(got, want)
+    weights = torch.randn(*got.shape, generator=g, dtype=torch.float64)
+    (got * weights).sum().backward()
+    (want * weights).sum().backward()
+    torch.testing.assert_close(got_rows.grad, want_rows.grad)
+
+
 @pytest.mark.parametrize(
     "sizes, blocks",
     [
@@ -218,12 +238,8 @@ def _padded_gram(rows, batch, k):
     ],
 )
 def test_size_groups_gram_equals_the_padded_products(sizes, blocks):
-    from poolbench.pooling.dense import SizeGroups
 
-    batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
-    g = torch.Generator().manual_seed(0)
-    rows = torch.randn(batch.numel(), 7, generator=g, dtype=torch.float64)
-    groups = SizeGroups.of(batch)
+    batch, rows, groups, g = _sized_batch(sizes, 7)
     assert len(groups.blocks) == blocks
     # fewer padded rows than one block padded to the largest graph
     assert groups.rows <= len(sizes) * max(sizes)
@@ -233,11 +249,7 @@ def test_size_groups_gram_equals_the_padded_products(sizes, blocks):
     got = groups.gram(got_rows[:, :3], got_rows)
     want_rows = rows.clone().requires_grad_()
     want = _padded_gram(want_rows, batch, 3)
-    torch.testing.assert_close(got, want)
-    weights = torch.randn(*got.shape, generator=g, dtype=torch.float64)
-    (got * weights).sum().backward()
-    (want * weights).sum().backward()
-    torch.testing.assert_close(got_rows.grad, want_rows.grad)
+    _assert_same_values_and_gradients(got, want, got_rows, want_rows, g)
 
 
 @pytest.mark.parametrize(
@@ -251,12 +263,8 @@ def test_size_groups_gram_equals_the_padded_products(sizes, blocks):
 )
 def test_size_groups_pair_sum_equals_the_sum_over_each_graphs_pairs(sizes, blocks):
     """softplus(0) = log 2 != 0: a padded pair left in the sum would show."""
-    from poolbench.pooling.dense import SizeGroups
 
-    batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
-    g = torch.Generator().manual_seed(0)
-    rows = torch.randn(batch.numel(), 6, generator=g, dtype=torch.float64)
-    groups = SizeGroups.of(batch)
+    batch, rows, groups, g = _sized_batch(sizes, 6)
     assert len(groups.blocks) == blocks
     got_rows = rows.clone().requires_grad_()
     softplus = torch.nn.functional.softplus
@@ -270,11 +278,7 @@ def test_size_groups_pair_sum_equals_the_sum_over_each_graphs_pairs(sizes, block
             for graph in range(len(sizes))
         ]
     )
-    torch.testing.assert_close(got, want)
-    weights = torch.randn(len(sizes), generator=g, dtype=torch.float64)
-    (got * weights).sum().backward()
-    (want * weights).sum().backward()
-    torch.testing.assert_close(got_rows.grad, want_rows.grad)
+    _assert_same_values_and_gradients(got, want, got_rows, want_rows, g)
 
 
 def test_best_cuts_minimise_padded_rows_plus_the_block_price():
