@@ -423,14 +423,21 @@ def _symmetric_batch(seed: int) -> Batch:
     return Batch.from_data_list(graphs)
 
 
+@pytest.mark.parametrize("lookup", ["table", "search"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_triangles_listed_once_equal_the_dense_motif_and_the_path_count(seed):
-    from poolbench.pooling.losses import _undirected_triangle_weights
+def test_triangles_listed_once_equal_the_dense_motif_and_the_path_count(
+    seed, lookup, monkeypatch
+):
+    from poolbench.pooling.dense import EdgeEntries
+    from poolbench.pooling.losses import _undirected_triangles
 
+    if lookup == "search":
+        monkeypatch.setattr(EdgeEntries, "TABLE_SLOTS_PER_ENTRY", 0)
     b = _symmetric_batch(seed)
     e = edge_entries(b.edge_index, b.edge_weight, b.batch)
-    once = _undirected_triangle_weights(e)
-    assert once is not None  # the fast path is taken for this graph
+    assert _undirected_triangles(e) is not None  # the fast path is taken
+    assert (e._lookup_table() is None) == (lookup == "search")
+    once = triangle_weights(e)
     _, adj, mask = to_padded(b.x, b.edge_index, b.edge_weight, b.batch)
     dense = triangle_adjacency(adj)
     offsets = b.ptr[b.batch[e.row]]
@@ -444,8 +451,75 @@ def test_triangles_listed_once_equal_the_dense_motif_and_the_path_count(seed):
     torch.testing.assert_close(triangle_weights(weighted), want)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_triangle_pairs_give_the_dense_motif_cut_with_each_edge_once(seed):
+    from poolbench.pooling.losses import cut_loss_pairs, triangle_pairs
+
+    b = _symmetric_batch(seed)
+    e = edge_entries(b.edge_index, b.edge_weight, b.batch)
+    pairs = triangle_pairs(e)
+    assert pairs is not None
+    # each undirected edge at most once (upward), none in no triangle
+    keys = torch.minimum(pairs.row, pairs.col) * e.num_nodes + torch.maximum(
+        pairs.row, pairs.col
+    )
+    assert keys.unique().numel() == keys.numel() and bool((pairs.weight != 0).all())
+    motif = triangle_weights(e)
+    assert pairs.row.numel() == int((motif != 0).sum()) // 2
+    _, adj, mask = to_padded(b.x, b.edge_index, b.edge_weight, b.batch)
+    g = torch.Generator().manual_seed(seed)
+    s = torch.softmax(torch.randn(*mask.shape, 3, generator=g), -1) * mask[..., None]
+    s.requires_grad_()
+    want = mincut_loss(triangle_adjacency(adj), s)
+    (want_grad,) = torch.autograd.grad(want, s)
+    got = cut_loss_pairs(pairs, s[mask], b.batch, s.size(0))
+    (got_grad,) = torch.autograd.grad(got, s)
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(got_grad[mask], want_grad[mask])
+    # a directed graph has no pair form: the caller takes the 2-paths
+    directed = edge_entries(b.edge_index[:, 1:], b.edge_weight[1:], b.batch)
+    assert triangle_pairs(directed) is None
+
+
+def test_entry_positions_by_table_and_by_search_agree(monkeypatch):
+    """Every stored entry finds itself, absent pairs -1, across graphs of
+    different sizes (the table's per-graph slots) and with a node-less graph."""
+    from poolbench.pooling.dense import EdgeEntries
+
+    sizes = [3, 0, 5, 1, 4]
+    batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
+    g = torch.Generator().manual_seed(0)
+    starts = torch.tensor([0, *sizes]).cumsum(0)[:-1]
+    edges = []
+    for graph, n in enumerate(sizes):
+        for i in range(n):
+            for j in range(n):
+                if torch.rand((), generator=g) < 0.4:
+                    edges.append((starts[graph] + i, starts[graph] + j))
+    ei = torch.tensor(edges).t()
+    e = edge_entries(ei, None, batch)
+    # all same-graph pairs as queries
+    qr, qc = [], []
+    for graph, n in enumerate(sizes):
+        for i in range(n):
+            for j in range(n):
+                qr.append(starts[graph] + i)
+                qc.append(starts[graph] + j)
+    qr, qc = torch.tensor(qr), torch.tensor(qc)
+    want = torch.full_like(qr, -1)
+    for index, (r, c) in enumerate(zip(e.row.tolist(), e.col.tolist())):
+        want[(qr == r) & (qc == c)] = index
+    assert (want >= 0).any() and (want < 0).any()
+    assert e._lookup_table() is not None
+    assert torch.equal(e.position(qr, qc), want)
+    monkeypatch.setattr(EdgeEntries, "TABLE_SLOTS_PER_ENTRY", 0)
+    searched = edge_entries(ei, None, batch)
+    assert searched._lookup_table() is None
+    assert torch.equal(searched.position(qr, qc), want)
+
+
 def test_triangles_listed_once_only_for_symmetric_loopless_graphs():
-    from poolbench.pooling.losses import _undirected_triangle_weights
+    from poolbench.pooling.losses import _undirected_triangles
 
     b = _symmetric_batch(0)
     ei, w = b.edge_index, b.edge_weight
@@ -457,7 +531,7 @@ def test_triangles_listed_once_only_for_symmetric_loopless_graphs():
     }
     for name, (edge_index, weight) in cases.items():
         e = edge_entries(edge_index, weight, b.batch)
-        assert _undirected_triangle_weights(e) is None, name
+        assert _undirected_triangles(e) is None, name
 
 
 def test_graphs_without_nodes_in_a_block_of_their_own():

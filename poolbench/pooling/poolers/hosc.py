@@ -8,7 +8,9 @@ Paper: https://arxiv.org/abs/2209.03473
 - Aux losses: ``hosc = ((1 - alpha) * cut(A) + alpha * cut(M)) / K`` with the
   MinCut ratio ``cut(A) = -Tr(S^T A S) / Tr(S^T D_A S)`` and the triangle motif
   adjacency ``M = A (.) A^2``, nonzero only on the edges of A: it is computed
-  there from the 2-paths ``i -> k -> j``, with no ``[B, N, N]`` product.
+  there, with no ``[B, N, N]`` product; for the input graph each triangle
+  is listed once and ``cut(M)`` sums each edge once, any other A counts its
+  2-paths ``i -> k -> j``.
   ``ortho`` is ``mu`` times MinCut's orthogonality loss, or HOSC's
   column-norm balance when ``hosc_ortho``.
 
@@ -29,9 +31,11 @@ from torch import Tensor
 from poolbench.pooling.base import PaddedGraph, SoftClusterPooler
 from poolbench.pooling.losses import (
     cut_loss_edges,
+    cut_loss_pairs,
     hosc_orthogonality_loss,
     mincut_from,
     orthogonality_from,
+    triangle_pairs,
     triangle_weights,
 )
 from poolbench.pooling.registry import register
@@ -72,8 +76,15 @@ class HOSCPool(SoftClusterPooler):
         # The motif term enumerates 2-paths: skip it when unused.
         if self.alpha > 0:
             e = g.entries()
-            motif = triangle_weights(e)
-            ho_cut = cut_loss_edges(e, motif, g.s_flat, g.batch, g.num_graphs)
+            # the input graph's triangles, each listed once; any other A
+            # (e.g. a pooled one carrying gradients) by its 2-paths
+            pairs = triangle_pairs(e)
+            if pairs is None:
+                ho_cut = cut_loss_edges(
+                    e, triangle_weights(e), g.s_flat, g.batch, g.num_graphs
+                )
+            else:
+                ho_cut = cut_loss_pairs(pairs, g.s_flat, g.batch, g.num_graphs)
         if self.hosc_ortho:
             ortho = hosc_orthogonality_loss(g.s, g.mask)
         else:
