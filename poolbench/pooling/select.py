@@ -3,8 +3,26 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.utils import coalesce, scatter, to_dense_adj
+
+# torch's CPU softmax over a last dimension narrower than this runs a scalar
+# loop, several times slower per row than at this width (torch 2.13, one
+# thread, 576 x 9: 107 us against 19 us for 576 x 16; forward and backward of
+# 576 x 9 220 -> 130 us padded): ``softmax_last`` pads the columns with -inf.
+_SOFTMAX_WIDTH = 16
+
+
+def softmax_last(logits: Tensor) -> Tensor:
+    """``torch.softmax(logits, -1)``, padded on the CPU to a width whose
+    kernel is vectorised; the padding gets weight exp(-inf) = 0, so the values
+    and gradients are the plain softmax's (to rounding)."""
+    k = logits.size(-1)
+    if logits.device.type != "cpu" or k == 0 or k >= _SOFTMAX_WIDTH:
+        return torch.softmax(logits, dim=-1)
+    padded = F.pad(logits, (0, _SOFTMAX_WIDTH - k), value=float("-inf"))
+    return torch.softmax(padded, dim=-1)[..., :k]
 
 
 class DenseSelect(nn.Module):
@@ -40,10 +58,13 @@ class DenseSelect(nn.Module):
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         logits = self.mlp(x)
+        # temp scales the softmax and the sigmoid; dividing by 1 is skipped
+        # (an exact no-op, two kernels a step)
+        scaled = logits / self.temp if self.temp != 1.0 else logits
         if self.act == "softmax":
-            s = torch.softmax(logits / self.temp, dim=-1)
+            s = softmax_last(scaled)
         elif self.act == "sigmoid":
-            s = torch.sigmoid(logits / self.temp)
+            s = torch.sigmoid(scaled)
         elif self.act == "relu":
             s = torch.relu(logits)
         else:

@@ -44,3 +44,10 @@ def test_loss_costs_times_every_piece(data_root, mirror):
 def test_bnpool_memory_reports_floats_per_pair():
     out = run_script("bnpool_memory.py", 300)
     assert re.search(r"8 graphs x 300 nodes: peak memory \+\d+ MB", out)
+
+
+def test_softmax_width_times_both_forms_per_width():
+    out = run_script("softmax_width.py", "--widths", "9,16", "--repeats", 1)
+    rows = re.findall(r"^K = +(\d+): +([\d.]+) / +([\d.]+) \(", out, re.M)
+    assert [int(k) for k, _, _ in rows] == [9, 16]
+    assert all(float(a) > 0 and float(b) > 0 for _, a, b in rows)

@@ -37,6 +37,7 @@ from poolbench.pooling.connect import clean_pooled
 from poolbench.pooling.dense import to_padded
 from poolbench.pooling.reduce import dense_reduce
 from poolbench.pooling.registry import register
+from poolbench.pooling.select import softmax_last
 
 
 def leaders(x: Tensor, adj: Tensor, mask: Tensor) -> Tensor:
@@ -64,7 +65,7 @@ def leader_assignment(x: Tensor, lead: Tensor, mask: Tensor) -> tuple[Tensor, Te
     norms = x.norm(dim=-1, keepdim=True) * leader_x.norm(dim=-1).unsqueeze(1)
     cos = dot / (norms + 1e-8)
     cos = cos.masked_fill(~out_mask.unsqueeze(1), float("-inf"))
-    s = torch.softmax(cos, dim=-1)
+    s = softmax_last(cos)
     onehot = torch.zeros_like(s)
     onehot[b, i, col[b, i]] = 1.0
     s = torch.where(lead.unsqueeze(-1), onehot, s)
