@@ -14,12 +14,13 @@ Paper: https://arxiv.org/abs/1905.11577
 - No parameters and no auxiliary loss.
 
 Not precomputable: the leaders and the soft assignment read the features
-``X``, which change as the layers before the pooler learn. Nothing here is
-``N^2`` per graph: the variation, the leaders' neighbourhood maximum and
-``A S`` are sums over the edges, and the cosines, ``S^T X`` and ``S^T A S``
-per-graph products over the batch's size groups (as the soft-clustering
-poolers'), so a PROTEINS batch never builds its padded ``[B, N, N]``
-adjacency. Matches tgp's
+``X``, which change as the layers before the pooler learn. No padded
+``[B, N, N]`` adjacency is built: the variation, the leaders' neighbourhood
+maximum and ``A S`` are sums over the edges, and the cosines, ``S^T X`` and
+``S^T A S`` per-graph products over the batch's size groups (as the
+soft-clustering poolers'). S itself is ``[N, K_max]``, and K, the leader
+count, can reach N (every node leads where all variations tie), so the
+memory estimate keeps its ``N^2`` term for LaPool. Matches tgp's
 LaPooling (batched, ``shortest_path_reg=False``, its default) value for value
 on each graph's block (tested); tgp pads every graph to the batch's largest
 leader count with empty supernodes, here each graph keeps only its leaders.
