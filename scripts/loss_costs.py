@@ -23,8 +23,8 @@ from poolbench.pooling.dense import SizeGroups, edge_entries
 from poolbench.pooling.losses import (
     asym_norm_from,
     cut_loss_pairs,
+    motif_pairs,
     totvar_loss_edges,
-    triangle_pairs,
 )
 from poolbench.pooling.poolers.bnpool import balanced_bce
 from poolbench.training.device import set_threads
@@ -67,7 +67,7 @@ def main() -> None:
             torch.softmax(logits, -1).requires_grad_(),
             entries,
             SizeGroups.of(b.batch),
-            triangle_pairs(entries),
+            motif_pairs(entries),
             torch.randn(k, k, generator=gen),
         )
 
@@ -77,7 +77,7 @@ def main() -> None:
     pieces = {
         "edge entries (coalesce)": lambda b: edge_entries(b.edge_index, None, b.batch),
         # a copy without the entries' cached lookup table, as each forward has
-        "hosc: triangle listing": lambda b: triangle_pairs(replace(state[id(b)][1])),
+        "hosc: triangle listing": lambda b: motif_pairs(replace(state[id(b)][1])),
         "hosc: motif cut, f+b": lambda b: cut_loss_pairs(
             state[id(b)][3], s_of(b), b.batch, b.num_graphs
         ).backward(),

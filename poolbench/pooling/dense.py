@@ -297,7 +297,10 @@ class EdgeEntries:
     graph: Tensor
     num_nodes: int
     batch: Tensor
-    _table: tuple[Tensor, Tensor] | None = field(default=None, init=False, repr=False)
+    # (slots, base), or False once the table was found too large
+    _table: tuple[Tensor, Tensor] | bool | None = field(
+        default=None, init=False, repr=False
+    )
 
     @property
     def key(self) -> Tensor:
@@ -306,7 +309,8 @@ class EdgeEntries:
 
     def position(self, row: Tensor, col: Tensor) -> Tensor:
         """Index of the entry ``(row[q], col[q])`` of every query ``q``, -1
-        where A stores none. Both ends of a query lie in one graph.
+        where A stores none. Both ends of a query lie in one graph, and
+        ``batch`` is sorted (each graph's nodes contiguous), as in a PyG batch.
 
         Each graph's ``n_g^2`` possible entries get a slot in one table
         (PROTEINS batches: about 20 slots per entry), so a query is two
@@ -317,7 +321,7 @@ class EdgeEntries:
         if row.numel() == 0 or self.row.numel() == 0:
             return torch.full_like(row, -1)
         table = self._lookup_table()
-        if table is None:
+        if table is None:  # the graphs are too large for a table
             key, query = self.key, row * self.num_nodes + col
             pos = torch.searchsorted(key, query).clamp_max(key.numel() - 1)
             return torch.where(key.index_select(0, pos) == query, pos, -1)
@@ -330,6 +334,7 @@ class EdgeEntries:
             counts = torch.bincount(self.batch)
             size = int(counts.square().sum())
             if size > self.TABLE_SLOTS_PER_ENTRY * self.row.numel():
+                self._table = False  # decided once per batch (a host sync)
                 return None
             node = torch.arange(self.batch.numel(), device=self.batch.device)
             start = (torch.cumsum(counts, 0) - counts).index_select(0, self.batch)
@@ -346,7 +351,7 @@ class EdgeEntries:
             where = base.index_select(0, self.row) + self.col
             ids = torch.arange(num, dtype=torch.int32, device=node.device)
             self._table = (slots.index_copy_(0, where, ids), base)
-        return self._table
+        return self._table or None
 
 
 def edge_entries(

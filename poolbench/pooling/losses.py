@@ -279,7 +279,7 @@ def triangle_weights(e: EdgeEntries) -> Tensor:
     ``(A^2)_ij`` sums ``a_ik a_kj`` over the 2-paths ``i -> k -> j``; M is
     zero off the entries of A. An undirected graph without self-loops whose
     weights carry no gradient (the input graph) has each triangle listed once
-    (:func:`triangle_pairs`); any other A enumerates every 2-path from the
+    (:func:`_undirected_triangles`); any other A enumerates every 2-path from the
     entries (``sum_k indeg(k) outdeg(k)`` of them) and keeps those closing on
     a stored entry.
     """
@@ -377,13 +377,27 @@ def cut_loss_edges(
     """:func:`mincut_loss` of the matrix with values ``weight`` at the entries
     ``e`` (and zero elsewhere), e.g. the motif matrix of :func:`triangle_weights`.
     """
+    return cut_loss_pairs(edge_pairs(e, weight), s_flat, batch, num_graphs)
+
+
+def edge_pairs(e: EdgeEntries, weight: Tensor) -> PairWeights:
+    """The matrix with values ``weight`` at the entries ``e`` (zero elsewhere)
+    as :class:`PairWeights`."""
     row, col = e.row, e.col
     if not weight.requires_grad:
         # zero entries add nothing; with a gradient they would still get one
         keep = (weight != 0).nonzero().view(-1)
         row, col, weight = (_at(t, keep) for t in (row, col, weight))
-    deg = s_flat.new_zeros(s_flat.size(0)).index_add(0, row, weight)
-    return cut_loss_pairs(PairWeights(row, col, weight, deg), s_flat, batch, num_graphs)
+    deg = weight.new_zeros(e.num_nodes).index_add(0, row, weight)
+    return PairWeights(row, col, weight, deg)
+
+
+def motif_pairs(e: EdgeEntries) -> PairWeights:
+    """HOSC's triangle motif ``A (.) A^2`` as :class:`PairWeights`: each
+    triangle and edge once for an input graph (:func:`triangle_pairs`), else
+    (e.g. a pooled A carrying gradients) from the 2-paths at every entry."""
+    pairs = triangle_pairs(e)
+    return pairs if pairs is not None else edge_pairs(e, triangle_weights(e))
 
 
 def cut_loss_pairs(

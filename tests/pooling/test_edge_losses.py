@@ -451,10 +451,16 @@ def test_triangles_listed_once_equal_the_dense_motif_and_the_path_count(
     torch.testing.assert_close(triangle_weights(weighted), want)
 
 
+@pytest.mark.parametrize("lookup", ["table", "search"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_triangle_pairs_give_the_dense_motif_cut_with_each_edge_once(seed):
+def test_triangle_pairs_give_the_dense_motif_cut_with_each_edge_once(
+    seed, lookup, monkeypatch
+):
+    from poolbench.pooling.dense import EdgeEntries
     from poolbench.pooling.losses import cut_loss_pairs, triangle_pairs
 
+    if lookup == "search":
+        monkeypatch.setattr(EdgeEntries, "TABLE_SLOTS_PER_ENTRY", 0)
     b = _symmetric_batch(seed)
     e = edge_entries(b.edge_index, b.edge_weight, b.batch)
     pairs = triangle_pairs(e)
@@ -561,11 +567,12 @@ def test_graphs_without_nodes_in_a_block_of_their_own():
     assert torch.isfinite(asym_norm_from(s_flat, batch, groups))
     edge_index = torch.stack([torch.arange(3, 259), torch.arange(4, 260)])
     x = torch.randn(batch.numel(), 4, generator=g)
-    for name in ("mincut", "acc", "hosc"):
+    for name in ("mincut", "acc", "hosc", "lapool"):
         out = discover()[name](in_channels=4, ratio=0.5, avg_nodes=5)(
             x, edge_index, None, batch
         )
         assert all(torch.isfinite(v) for v in out.aux_loss.values()), name
+        assert bool(torch.isfinite(out.x).all()) and out.s.shape[:2] == (6, 200)
 
 
 def _uneven_batch() -> Batch:

@@ -29,8 +29,6 @@ weights to LEConv; we keep PyG's (and the paper's) ``S^T A S``.
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -45,10 +43,6 @@ from poolbench.pooling.base import Pooler, PoolOutput
 from poolbench.pooling.poolers.sag import RankTopK
 from poolbench.pooling.poolers.topk import score_output
 from poolbench.pooling.registry import register
-
-# index_reduce_ has been stable in behaviour since torch 1.13 but still warns
-# that its API is beta, once per process, in every user's run.
-warnings.filterwarnings("ignore", message=r"index_reduce\(\) is in beta")
 
 
 @register("asap")
@@ -115,11 +109,16 @@ class ASAPool(Pooler):
         col = torch.full((n,), -1, dtype=torch.long, device=x.device)
         col[perm] = torch.arange(k, device=x.device)
         keep = col[dst] >= 0
+        # indices in range by construction: check_invariants=False skips the
+        # check and torch's per-process warning that it is skipped
         s = torch.sparse_coo_tensor(
-            torch.stack([src[keep], col[dst[keep]]]), att[keep], (n, k)
+            torch.stack([src[keep], col[dst[keep]]]),
+            att[keep],
+            (n, k),
+            check_invariants=False,
         )
         ones = torch.ones_like(att) if edge_weight is None else edge_weight
-        a = torch.sparse_coo_tensor(edge_index, ones, (n, n))
+        a = torch.sparse_coo_tensor(edge_index, ones, (n, n), check_invariants=False)
         a_pool = torch.sparse.mm(s.t(), torch.sparse.mm(a, s)).coalesce()
         ei, ew = a_pool.indices(), a_pool.values()
         if pool.add_self_loops:

@@ -93,15 +93,23 @@ def within_hops(edge_index: Tensor, num_nodes: int, hops: int) -> Tensor:
     device = edge_index.device
     loops = torch.arange(num_nodes, device=device)
     step = torch.cat([edge_index, torch.stack([loops, loops])], 1)
+    # indices in range by construction: check_invariants=False skips the
+    # check and torch's per-process warning that it is skipped
     step = torch.sparse_coo_tensor(
-        step, torch.ones(step.size(1), device=device), (num_nodes, num_nodes)
+        step,
+        torch.ones(step.size(1), device=device),
+        (num_nodes, num_nodes),
+        check_invariants=False,
     ).coalesce()
     reach = step
     for _ in range(hops - 1):
         reach = torch.sparse.mm(reach, step).coalesce()
         # Only the pattern matters: reset counts so they cannot overflow.
         reach = torch.sparse_coo_tensor(
-            reach.indices(), torch.ones_like(reach.values()), reach.shape
+            reach.indices(),
+            torch.ones_like(reach.values()),
+            reach.shape,
+            check_invariants=False,
         ).coalesce()
     return reach.indices()
 

@@ -30,13 +30,11 @@ from torch import Tensor
 
 from poolbench.pooling.base import PaddedGraph, SoftClusterPooler
 from poolbench.pooling.losses import (
-    cut_loss_edges,
     cut_loss_pairs,
     hosc_orthogonality_loss,
     mincut_from,
+    motif_pairs,
     orthogonality_from,
-    triangle_pairs,
-    triangle_weights,
 )
 from poolbench.pooling.registry import register
 
@@ -75,16 +73,8 @@ class HOSCPool(SoftClusterPooler):
             cut = mincut_from(g.sas, g.trace_sds())
         # The motif term enumerates 2-paths: skip it when unused.
         if self.alpha > 0:
-            e = g.entries()
-            # the input graph's triangles, each listed once; any other A
-            # (e.g. a pooled one carrying gradients) by its 2-paths
-            pairs = triangle_pairs(e)
-            if pairs is None:
-                ho_cut = cut_loss_edges(
-                    e, triangle_weights(e), g.s_flat, g.batch, g.num_graphs
-                )
-            else:
-                ho_cut = cut_loss_pairs(pairs, g.s_flat, g.batch, g.num_graphs)
+            pairs = motif_pairs(g.entries())
+            ho_cut = cut_loss_pairs(pairs, g.s_flat, g.batch, g.num_graphs)
         if self.hosc_ortho:
             ortho = hosc_orthogonality_loss(g.s, g.mask)
         else:

@@ -33,7 +33,6 @@ the number of clusters is whatever the leaders give.
 
 from __future__ import annotations
 
-import warnings
 from typing import ClassVar
 
 import torch
@@ -44,10 +43,6 @@ from poolbench.pooling.connect import clean_pooled
 from poolbench.pooling.dense import Padding, SizeGroups, adj_times_rows, edge_entries
 from poolbench.pooling.registry import register
 from poolbench.pooling.select import softmax_last
-
-# index_reduce_ has been stable in behaviour since torch 1.13 but still warns
-# that its API is beta, once per process, in every user's run.
-warnings.filterwarnings("ignore", message=r"index_reduce\(\) is in beta")
 
 
 def leaders(
@@ -118,7 +113,9 @@ def _per_graph_products(x: Tensor, right: Tensor, groups: SizeGroups) -> Tensor:
     parts, begin = [], 0
     for (block,), (graphs, n_max, _) in zip(groups.blocks_of(x), groups.blocks):
         mats = by_block[begin : begin + graphs]
-        parts.append((block @ mats.transpose(1, 2)).reshape(graphs * n_max, -1))
+        # explicit width: n_max may be 0 (a block of graphs without nodes)
+        product = block @ mats.transpose(1, 2)
+        parts.append(product.reshape(graphs * n_max, right.size(1)))
         begin += graphs
     stacked = torch.cat(parts) if parts else x.new_zeros(0, right.size(1))
     return stacked.index_select(0, groups.index)

@@ -53,12 +53,20 @@ def path_counts(
     """
     device = edge_index.device
     ei = coalesce(edge_index, num_nodes=num_nodes)
+    # indices in range by construction: check_invariants=False skips the
+    # check and torch's per-process warning that it is skipped
     adj = torch.sparse_coo_tensor(
-        ei.flip(0), torch.ones(ei.size(1), device=device), (num_nodes, num_nodes)
+        ei.flip(0),
+        torch.ones(ei.size(1), device=device),
+        (num_nodes, num_nodes),
+        check_invariants=False,
     ).coalesce()
     eye = torch.arange(num_nodes, device=device)
     power = torch.sparse_coo_tensor(
-        torch.stack([eye, eye]), torch.ones(num_nodes, device=device), adj.shape
+        torch.stack([eye, eye]),
+        torch.ones(num_nodes, device=device),
+        adj.shape,
+        check_invariants=False,
     ).coalesce()
     idx, val, hop = [power.indices()], [power.values()], [torch.zeros_like(eye)]
     for n in range(1, length + 1):

@@ -82,15 +82,15 @@ def test_lapool_equals_the_padded_definition_values_and_gradients(case):
         b.x = b.x.double()
         b.edge_weight = b.edge_weight.double()
     else:
-        b = _varied_batch(weighted=True)
+        b = _varied_batch(weighted=not case.endswith("unweighted"))
         assert len(SizeGroups.of(b.batch).blocks) > 1
-    weight = None if case.endswith("unweighted") else b.edge_weight
+    weighted = not case.endswith("unweighted")
     x_a = b.x.clone().requires_grad_()
     x_b = b.x.clone().requires_grad_()
-    out = LaPool(x_a.size(1))(x_a, b.edge_index, weight, b.batch)
-    want_x, want_adj, want_s, out_mask = dense_lapool(
-        x_b, b.edge_index, weight, b.batch
-    )
+    w_a = b.edge_weight.clone().requires_grad_() if weighted else None
+    w_b = b.edge_weight.clone().requires_grad_() if weighted else None
+    out = LaPool(x_a.size(1))(x_a, b.edge_index, w_a, b.batch)
+    want_x, want_adj, want_s, out_mask = dense_lapool(x_b, b.edge_index, w_b, b.batch)
     assert out.s.shape == want_s.shape
     torch.testing.assert_close(out.s, want_s)
     torch.testing.assert_close(out.x, want_x)
@@ -104,6 +104,9 @@ def test_lapool_equals_the_padded_definition_values_and_gradients(case):
     ((out.x * wx).sum() + (got_adj * wa).sum()).backward()
     ((want_x * wx).sum() + (want_adj * wa).sum()).backward()
     torch.testing.assert_close(x_a.grad, x_b.grad)
+    if weighted:  # CON's S^T A S passes gradients to the edge weights too
+        assert w_a.grad.abs().sum() > 0
+        torch.testing.assert_close(w_a.grad, w_b.grad)
 
 
 def test_lapool_leaders_read_summed_parallel_edges():
