@@ -423,18 +423,25 @@ def _symmetric_batch(seed: int) -> Batch:
     return Batch.from_data_list(graphs)
 
 
+def _symmetric_entries(seed, lookup, monkeypatch):
+    """:func:`_symmetric_batch` and its entries, whose positions are found by
+    the slot table or (``lookup="search"``) by binary search."""
+    from poolbench.pooling.dense import EdgeEntries
+
+    if lookup == "search":
+        monkeypatch.setattr(EdgeEntries, "TABLE_SLOTS_PER_ENTRY", 0)
+    b = _symmetric_batch(seed)
+    return b, edge_entries(b.edge_index, b.edge_weight, b.batch)
+
+
 @pytest.mark.parametrize("lookup", ["table", "search"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_triangles_listed_once_equal_the_dense_motif_and_the_path_count(
     seed, lookup, monkeypatch
 ):
-    from poolbench.pooling.dense import EdgeEntries
     from poolbench.pooling.losses import _undirected_triangles
 
-    if lookup == "search":
-        monkeypatch.setattr(EdgeEntries, "TABLE_SLOTS_PER_ENTRY", 0)
-    b = _symmetric_batch(seed)
-    e = edge_entries(b.edge_index, b.edge_weight, b.batch)
+    b, e = _symmetric_entries(seed, lookup, monkeypatch)
     assert _undirected_triangles(e) is not None  # the fast path is taken
     assert (e._lookup_table() is None) == (lookup == "search")
     once = triangle_weights(e)
@@ -456,13 +463,9 @@ def test_triangles_listed_once_equal_the_dense_motif_and_the_path_count(
 def test_triangle_pairs_give_the_dense_motif_cut_with_each_edge_once(
     seed, lookup, monkeypatch
 ):
-    from poolbench.pooling.dense import EdgeEntries
     from poolbench.pooling.losses import cut_loss_pairs, triangle_pairs
 
-    if lookup == "search":
-        monkeypatch.setattr(EdgeEntries, "TABLE_SLOTS_PER_ENTRY", 0)
-    b = _symmetric_batch(seed)
-    e = edge_entries(b.edge_index, b.edge_weight, b.batch)
+    b, e = _symmetric_entries(seed, lookup, monkeypatch)
     pairs = triangle_pairs(e)
     assert pairs is not None
     # each undirected edge at most once (upward), none in no triangle
