@@ -46,7 +46,11 @@ from poolbench.pooling.select import softmax_last
 
 
 def leaders(
-    x: Tensor, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor
+    x: Tensor,
+    edge_index: Tensor,
+    edge_weight: Tensor | None,
+    batch: Tensor,
+    num_graphs: int,
 ) -> Tensor:
     """Leader mask ``[N]`` from the Laplacian signal variation, over the edges.
 
@@ -67,7 +71,6 @@ def leaders(
         neighbour.index_reduce_(0, row, v.index_select(0, col), "amax")
         lead = v >= neighbour
         # A graph always has a leader (its largest v); guard against NaN features.
-        num_graphs = int(batch.max()) + 1 if batch.numel() else 0
         has = torch.zeros(num_graphs, dtype=torch.long, device=x.device)
         has.index_add_(0, batch, lead.long())
         return lead | (has == 0).index_select(0, batch)
@@ -135,7 +138,7 @@ class LaPool(Pooler):
     ) -> PoolOutput:
         padding = Padding.of(batch)
         groups = SizeGroups.of(batch, padding)
-        lead = leaders(x, edge_index, edge_weight, batch)
+        lead = leaders(x, edge_index, edge_weight, batch, groups.num_graphs)
         s_flat, out_mask = leader_assignment(x, lead, batch, groups)
         k = s_flat.size(-1)
         a_s, _ = adj_times_rows(edge_index, edge_weight, s_flat)
