@@ -31,6 +31,17 @@ def choices(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
+def check_choices(group: str, names: list[str]) -> None:
+    """Unknown config names fail with the list of valid ones; reads only the
+    YAML file names, so bad input is refused before torch is imported."""
+    valid = choices(group)
+    for name in names:
+        if name not in valid:
+            raise PoolbenchError(
+                f"unknown {group} {name!r}; choose from {', '.join(valid)}"
+            )
+
+
 def check_group_overrides(args: list[str]) -> None:
     """Unknown ``group=value`` choices fail here with the list of valid ones
     (``poolbench eval``; ``train`` has Hydra's own list, --config-dir included)."""

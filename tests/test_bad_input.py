@@ -9,6 +9,8 @@ most cases stop before torch is imported (about 0.6 s each).
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -451,3 +453,43 @@ def test_only_a_command_with_no_ok_run_fails(tmp_path):
         )
     )  # the rerun failed
     assert "every run failed (2 runs" in every_run_failed([cfg])
+
+
+# Names that only need the config files are refused before torch and PyG load
+# (seconds on a small machine): one process tries each command in turn.
+REFUSED_BEFORE_TORCH = """
+import sys
+from poolbench.cli import main
+
+for argv in {commands!r}:
+    try:
+        main(argv)
+    except SystemExit as exc:
+        assert exc.code == 2, (argv, exc.code)
+    else:
+        raise AssertionError(f"{{argv}} was not refused")
+    assert "torch" not in sys.modules, f"{{argv}} imported torch first"
+print("ok")
+"""
+
+
+def test_names_are_refused_before_torch_is_imported(tmp_path):
+    commands = [
+        ["train", "pooler=nope", "dataset=mutag"],
+        ["bench", "--datasets", "nope"],
+        ["bench", "--versus", "none", "--poolers", "mincut,nope"],
+        ["bench", "--peer", "tgp", "--poolers", "nope"],
+        ["reproduce", "nope"],
+        ["reproduce", "errica2020", "--budget", "huge"],
+        ["reproduce", "errica2020", "--only", "SAGE"],
+    ]
+    script = REFUSED_BEFORE_TORCH.format(commands=commands)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+    assert out.stderr.count("poolbench: error: ") == len(commands), out.stderr

@@ -28,6 +28,7 @@ import torch
 from poolbench.bench.epochs import geomean
 from poolbench.bench.peer_tgp import SHARED, import_tgp, tgp_loop, unavailable
 from poolbench.bench.setup import build_experiment
+from poolbench.hydra_app import check_choices
 from poolbench.training.device import set_threads
 from poolbench.training.seeding import seed_everything
 from poolbench.training.trainer import TrainerConfig, fit
@@ -100,19 +101,6 @@ def is_parameter_free(exp) -> bool:
     return not cls.trainable and cls.family not in ("none", "control")
 
 
-def check_names(datasets: list[str], poolers: list[str]) -> None:
-    """Unknown names end the command before any work starts."""
-    from poolbench.errors import PoolbenchError
-    from poolbench.hydra_app import choices
-
-    for group, names in (("dataset", datasets), ("pooler", poolers)):
-        for name in names:
-            if name not in choices(group):
-                raise PoolbenchError(
-                    f"unknown {group} {name!r}; choose from {', '.join(choices(group))}"
-                )
-
-
 def shared_poolers(requested: list[str] | None) -> list[str]:
     """Poolers both libraries have (poolbench's registry x the tgp map)."""
     from poolbench.pooling.registry import available
@@ -134,7 +122,8 @@ def measure_peer(
     """Time every (dataset, shared pooler) pair on both sides; 1 thread each."""
     import_tgp()  # fail before any work when tgp is missing
     names = shared_poolers(poolers)
-    check_names(datasets, names)
+    check_choices("dataset", datasets)
+    check_choices("pooler", names)
     set_threads(1)
     rows: list[PeerRow] = []
     skipped: list[Skipped] = []

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from hydra import compose, initialize_config_dir
 
-from poolbench.errors import PoolbenchError
 from poolbench.experiment import Experiment, load_dataset
-from poolbench.hydra_app import CONF_DIR, choices
+from poolbench.hydra_app import CONF_DIR, check_choices
 
 
 def build_experiment(dataset: str, pooler: str, overrides: list[str]) -> Experiment:
     """``conf/config.yaml`` with ``dataset``, ``pooler`` and extra overrides, CPU."""
-    for group, name in (("dataset", dataset), ("pooler", pooler)):
-        if name not in choices(group):
-            raise PoolbenchError(
-                f"unknown {group} {name!r}; choose from {', '.join(choices(group))}"
-            )
+    check_choices("dataset", [dataset])
+    check_choices("pooler", [pooler])
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         cfg = compose(
             "config",

@@ -63,10 +63,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def reproduce_command(argv: list[str]) -> None:
-    from poolbench.reproduce.report import evaluate, print_outcome, write_report
-    from poolbench.reproduce.run import collect, plan, run_cells
-    from poolbench.runner import git_commit
-
     args = parse_args(argv)
     spec = load_reproduction(args.experiment)
     budget = budget_of(spec, args.budget)
@@ -79,6 +75,11 @@ def reproduce_command(argv: list[str]) -> None:
                 f"{spec.name}; methods: {', '.join(sorted(known))}"
             )
         spec.cells = [c for c in spec.cells if c.method in wanted]
+    # imported once the names are checked: torch and PyG take seconds to load
+    from poolbench.reproduce.report import evaluate, print_outcome, write_report
+    from poolbench.reproduce.run import collect, plan, run_cells
+    from poolbench.runner import git_commit
+
     runs = plan(spec, budget, args.results_dir, args.extra)  # all checked first
 
     def log(text: str) -> None:
