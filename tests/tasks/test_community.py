@@ -91,3 +91,32 @@ def test_cluster_ids_follow_first_appearance_even_with_empty_clusters():
     x = torch.tensor([[0.0], [0.0], [1.0], [1.0], [2.0], [3.0]])
     ids = kmeans_clusters(x, torch.zeros(6, dtype=torch.long), 6, seed=0)
     assert sorted(set(ids.tolist())) == list(range(int(ids.max()) + 1))
+
+
+@pytest.mark.parametrize("n_init", [1, 3])
+def test_kmeans_pool_runs_scikit_learn_per_graph_with_its_n_init(n_init):
+    from sklearn.cluster import KMeans
+
+    from poolbench.pooling.poolers.kmeans import KMeansPool, by_first_appearance
+
+    torch.manual_seed(7)
+    x = torch.randn(25, 4)
+    batch = torch.tensor([0] * 12 + [1] * 13)
+    edge_index = torch.tensor([[0, 1, 12, 13], [1, 0, 13, 12]])
+    pool = KMeansPool(4, ratio=0.5, avg_nodes=8.0, n_init=n_init)  # K = 4
+    cluster = pool(x, edge_index, None, batch).info["cluster"]
+    seed = torch.initial_seed() % 2**31
+    expected, offset = [], 0
+    for rows in (slice(0, 12), slice(12, 25)):
+        fit = KMeans(4, n_init=n_init, random_state=seed).fit(x[rows].double().numpy())
+        labels = by_first_appearance(fit.labels_)
+        expected += (labels + offset).tolist()
+        offset += int(labels.max()) + 1
+    assert cluster.tolist() == expected
+
+
+def test_kmeans_pool_refuses_n_init_below_one():
+    from poolbench.pooling.poolers.kmeans import KMeansPool
+
+    with pytest.raises(ValueError, match="n_init must be >= 1"):
+        KMeansPool(4, n_init=0)

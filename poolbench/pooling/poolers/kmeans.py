@@ -4,16 +4,21 @@ The community-level task's reference point without the graph (DMoN's paper,
 Tsitsulin et al. 2023, reports it as "k-m (features)"); as a pooler it is a
 control whose clusters ignore the topology and are not learned.
 
-- SEL: scikit-learn's ``KMeans`` (k-means++, 10 initialisations, random
-  state from torch's seed, so a run's seed fixes it) on each graph's
-  features, K = ceil(ratio * avg_nodes) clusters (at most the graph's nodes);
-  cluster ids graph by graph.
+- SEL: scikit-learn's ``KMeans`` (k-means++, ``n_init`` initialisations,
+  10 by default, the best kept; random state from torch's seed, so a run's
+  seed fixes it) on each graph's features, K = ceil(ratio * avg_nodes)
+  clusters (at most the graph's nodes); cluster ids graph by graph.
 - RED: ``X' = S^T X`` (sum; S one-hot ``[N, K]``).
 - CON: ``A' = S^T A S`` without self-loops.
 - No auxiliary loss, nothing trained; gradients flow through RED only.
 
 k-means starts from a seeded draw over the rows, so a permutation of the
 nodes can land in another local optimum: not node-order invariant.
+
+Its cost is the k-means++ seeding, K sequential draws per initialisation
+(Lloyd's iterations converge in a few steps on these features): with K = 215
+one REDDIT-BINARY graph of 430 nodes takes about 0.56 s at ``n_init=10`` and
+0.064 s at ``n_init=1`` (scikit-learn's own default since 1.4), every step.
 """
 
 from __future__ import annotations
@@ -37,7 +42,9 @@ def by_first_appearance(labels: np.ndarray) -> np.ndarray:
     return rank[inverse.reshape(-1)]
 
 
-def kmeans_clusters(x: Tensor, batch: Tensor, k: int, seed: int) -> Tensor:
+def kmeans_clusters(
+    x: Tensor, batch: Tensor, k: int, seed: int, n_init: int = 10
+) -> Tensor:
     """Graph-ordered cluster ids ``[N]`` of k-means run on each graph alone."""
     from sklearn.cluster import KMeans
 
@@ -51,7 +58,8 @@ def kmeans_clusters(x: Tensor, batch: Tensor, k: int, seed: int) -> Tensor:
         if n_clusters == 1:
             labels = np.zeros(len(rows), dtype=np.int64)
         else:
-            fit = KMeans(n_clusters, n_init=10, random_state=seed).fit(features[rows])
+            solver = KMeans(n_clusters, n_init=n_init, random_state=seed)
+            fit = solver.fit(features[rows])
             labels = by_first_appearance(fit.labels_)
         cluster[rows] = labels + offset
         offset += int(labels.max()) + 1
@@ -68,10 +76,22 @@ class KMeansPool(Pooler):
     paper = "MacQueen 1967 (k-means); baseline of Tsitsulin et al., JMLR 2023"
     reference = "scikit-learn KMeans (this pooler calls it)"
 
+    def __init__(
+        self,
+        in_channels: int,
+        ratio: float = 0.5,
+        avg_nodes: float = 0.0,
+        n_init: int = 10,
+    ):
+        super().__init__(in_channels, ratio, avg_nodes)
+        if n_init < 1:
+            raise ValueError(f"n_init must be >= 1, got {n_init}")
+        self.n_init = n_init
+
     def forward(self, x, edge_index, edge_weight, batch) -> PoolOutput:
         # seeded from torch's seed, so each run's seed gives its own (fixed) draw
         seed = torch.initial_seed() % 2**31
-        cluster = kmeans_clusters(x, batch, self.num_clusters, seed)
+        cluster = kmeans_clusters(x, batch, self.num_clusters, seed, self.n_init)
         topo = cluster_topology(cluster, edge_index, edge_weight, batch)
         pooled = cluster_reduce(x, cluster, topo["batch"].numel(), "sum")
         return PoolOutput(
