@@ -482,6 +482,8 @@ def test_names_are_refused_before_torch_is_imported(tmp_path):
         ["reproduce", "nope"],
         ["reproduce", "errica2020", "--budget", "huge"],
         ["reproduce", "errica2020", "--only", "SAGE"],
+        ["eval", "nope"],
+        ["eval", "autoencoder", "pooler=mincut,nope"],
     ]
     script = REFUSED_BEFORE_TORCH.format(commands=commands)
     out = subprocess.run(

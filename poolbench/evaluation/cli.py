@@ -20,7 +20,6 @@ from poolbench.errors import PoolbenchError, RunFailure
 from poolbench.evaluation.rows import KINDS, EvalRow, EvalStore, now
 from poolbench.hydra_app import CONF_DIR, check_group_overrides
 from poolbench.report.console import table_console
-from poolbench.training.device import set_threads
 
 USAGE = """usage: poolbench eval <kind> [pooler=NAME[,NAME…]|all] [eval.KEY=V] [key=V…]
 
@@ -55,9 +54,9 @@ def split_args(argv: list[str]) -> tuple[list[str], list[str], list[str]]:
 
 
 def resolve_poolers(names: list[str]) -> list[str]:
-    from poolbench.pooling.registry import available
-
     if names == ["all"]:
+        from poolbench.pooling.registry import available
+
         return available()
     check_group_overrides([f"pooler={n}" for n in names])
     return names
@@ -126,12 +125,12 @@ def eval_command(argv: list[str]) -> None:
     conf = load_eval_conf(kind)
     names, setting_args, overrides = split_args(rest)
     settings = merge_settings(conf.settings, setting_args)
+    poolers = resolve_poolers(names)  # names before torch loads (seconds)
     if "graphs" in settings:
         from poolbench.data.point_clouds import point_cloud
 
         for graph in settings.graphs:
             point_cloud(graph)  # an unknown name fails here, before any row
-    poolers = resolve_poolers(names)
     slow = conf.get("per_pooler") or {}
     # Compose once up front so bad overrides fail before any work or row; the
     # user's overrides come last and win.
@@ -141,6 +140,8 @@ def eval_command(argv: list[str]) -> None:
         )
         for name in poolers
     }
+    from poolbench.training.device import set_threads
+
     first = next(iter(configs.values()))
     set_threads(first.trainer.threads)
     store = EvalStore(first.results.dir)
