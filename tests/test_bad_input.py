@@ -150,6 +150,9 @@ CASES = {
         ["model.readout=avg"], "model.readout: unknown readout avg"
     ),
     "temperature zero": Case(["pooler.temp=0"], "pooler.temp must be > 0"),
+    "no k-means restart": Case(
+        ["pooler=kmeans", "+pooler.n_init=0"], "pooler.n_init must be ≥ 1"
+    ),
     "negative seed": Case(["seed=-1"], "seed must be ≥ 0"),
     "seed not a number": Case(["seed=abc"], "seed must be an integer"),
     "unknown device": Case(["device=tpu"], "unknown device 'tpu'"),

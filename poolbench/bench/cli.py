@@ -132,6 +132,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         raise PoolbenchError("--runs must be ≥ 2")
     if args.concurrency < 2:
         raise PoolbenchError("--concurrency must be ≥ 2")
+    if not args.scaling:  # --scaling times every registered pooler itself
+        from poolbench.hydra_app import check_choices
+
+        check_choices("dataset", _names(args.datasets))
+        check_choices("pooler", _names(args.poolers or ""))
     if args.parallel and args.device == "cuda":
         from poolbench.training.device import visible_gpus
 
@@ -142,11 +147,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             )
     if args.max_nodes < 100:
         raise PoolbenchError("--max-nodes must be ≥ 100")
-    if not args.scaling:  # --scaling times every registered pooler itself
-        from poolbench.hydra_app import check_choices
-
-        check_choices("dataset", _names(args.datasets))
-        check_choices("pooler", _names(args.poolers or ""))
     return args
 
 

@@ -40,6 +40,7 @@ RANGES = {
     "model.head_dropout": "[0, 1)",
     "model.pool_ratio": "(0, 1]",
     "pooler.temp": "(0, inf)",  # a softmax temperature: 0 gives NaN
+    "pooler.n_init": "[1, inf)",  # kmeans's restarts
     "protocol.folds": "[1, inf)",
     "protocol.runs": "[1, inf)",
     "protocol.n_jobs": "[1, inf)",

@@ -130,7 +130,6 @@ def test_peer_bench_without_tgp_names_the_install_target(tmp_path, data_root):
 
 
 def test_peer_bench_refuses_unknown_names_before_any_work(tmp_path, data_root):
-    pytest.importorskip("tgp")
     args = ["bench", "--peer", "tgp", "--poolers", "mincut,nope"]
     res = run_cli(args, tmp_path, data_root, None)
     assert res.returncode == 2
