@@ -153,6 +153,14 @@ CASES = {
     "no k-means restart": Case(
         ["pooler=kmeans", "+pooler.n_init=0"], "pooler.n_init must be ≥ 1"
     ),
+    "a value the pooler refuses": Case(
+        ["pooler=nmf", "pooler.iterations=-1"],
+        "pooler nmf: iterations must be >= 0, got -1; fix pooler.iterations",
+    ),
+    "a value the pooler refuses, in a grid": Case(
+        ["pooler=kmis", "+protocol.grid.pooler.order_k=[1,0]"],
+        "pooler kmis: order_k must be >= 1, got 0; fix pooler.order_k",
+    ),
     "negative seed": Case(["seed=-1"], "seed must be ≥ 0"),
     "seed not a number": Case(["seed=abc"], "seed must be an integer"),
     "unknown device": Case(["device=tpu"], "unknown device 'tpu'"),
@@ -399,6 +407,9 @@ def test_bad_input_is_one_line_exit_2_and_no_row(outcomes, name):
     assert outcome.needle in lines[0], lines[0]
     assert "Traceback" not in out.stderr + out.stdout
     assert not list(outcome.folder.rglob("results.csv"))
+    # refused before any work: no dataset processed, no Hydra job folder
+    assert not list(outcome.folder.rglob("processed")), name
+    assert not list(outcome.folder.rglob(".hydra")), name
 
 
 def test_a_command_whose_runs_all_failed_exits_1(cli):

@@ -132,6 +132,14 @@ def load_lfr(
     return NodeDataset("LFR", graph, len(ordered), params)
 
 
+def node_count(nodes: int = 1000, **_) -> int:
+    """The generated graph's node count, read from its settings before any
+    generation (task=community checks its K against it)."""
+    return nodes
+
+
 # Checked before loading: one graph with node labels (node, community tasks).
 load_sbm.dataset_kind = "nodes"
 load_lfr.dataset_kind = "nodes"
+load_sbm.node_count = node_count
+load_lfr.node_count = node_count

@@ -84,7 +84,7 @@ def check_config(cfg: DictConfig) -> None:
     protocol = check_protocol(values["protocol"])
     check_task(values, protocol)
     check_model(values["model"])
-    check_pooler(values["pooler"])
+    check_pooler(values["pooler"], values["model"])
     check_own_model(values)
     check_logger(values["logger"])
     check_grid(values, protocol)
@@ -221,7 +221,7 @@ def check_task(values: dict, protocol) -> None:
     loader = _target("dataset", values["dataset"])
     kind = getattr(loader, "dataset_kind", "graphs")
     target = getattr(loader, "target", "classification")
-    dataset = values["dataset"].get("name") or values["dataset"]["_target_"]
+    dataset = dataset_label(values, loader)
     if kind != DATASET_KIND[name]:
         what = "one graph with node labels" if kind == "nodes" else "many graphs"
         fix = "task=node or task=community" if kind == "nodes" else "task=graph"
@@ -262,6 +262,13 @@ def check_task(values: dict, protocol) -> None:
                 f"clustering objective, so task=community cannot train it; use "
                 f"one of {', '.join(able)}"
             )
+    if name == "community":
+        check_cluster_count(values, loader)
+    if protocol.split == "scaffold" and not getattr(loader, "molecules", False):
+        raise PoolbenchError(
+            f"protocol.split=scaffold needs molecules; {dataset} has no SMILES "
+            "(use protocol.split=auto)"
+        )
     if name == "community" and protocol.folds != 1:
         raise PoolbenchError(
             f"task=community uses every node and no split, so protocol.folds="
@@ -272,6 +279,29 @@ def check_task(values: dict, protocol) -> None:
         raise PoolbenchError(
             f"protocol.split={protocol.split} does not apply to {what} on "
             f"{dataset}; use auto or one of {', '.join(kinds)}"
+        )
+
+
+def dataset_label(values: dict, loader) -> str:
+    """The dataset as a message names it: its name, else its generator's
+    (``load_sbm`` -> sbm)."""
+    name = values["dataset"].get("name")
+    return str(name) if name else loader.__name__.removeprefix("load_")
+
+
+def check_cluster_count(values: dict, loader) -> None:
+    """K against the graph's nodes, where the loader can tell the count from
+    its settings (``node_count``); otherwise the task checks it after loading."""
+    k = (values.get("task") or {}).get("num_clusters")
+    count = getattr(loader, "node_count", None)
+    if not isinstance(k, int) or count is None:
+        return
+    settings = {key: v for key, v in values["dataset"].items() if key != "_target_"}
+    n = count(**settings)
+    if n is not None and not 1 < k <= n:
+        raise PoolbenchError(
+            f"task.num_clusters={k} must lie in [2, {n}] for "
+            f"{dataset_label(values, loader)} ({n} nodes)"
         )
 
 
@@ -311,7 +341,10 @@ def check_model(section: dict) -> None:
             raise PoolbenchError(f"model.readout: {exc}") from None
 
 
-def check_pooler(section: dict) -> None:
+def check_pooler(section: dict, model: dict | None = None) -> None:
+    """The pooler's keys against its constructor, then one trial construction,
+    so that a value its class refuses (``pooler.iterations=-1``) stops the
+    command before the data is read rather than at the first fold."""
     from poolbench.pooling.base import Pooler
 
     cls = _target("pooler", section)
@@ -327,6 +360,32 @@ def check_pooler(section: dict) -> None:
     }
     params = {k: v for k, v in section.items() if k != "_target_"}
     check_section(Spec.of("pooler", cls, injected), params)
+    try_pooler(cls, params, model or {})
+
+
+def try_pooler(cls, params: dict, model: dict) -> None:
+    """Build the pooler once with stand-in sizes; its own refusal (ValueError)
+    becomes one line naming the key. The global RNG is left as it was, so the
+    trial cannot shift a seeded run's initial weights."""
+    import torch
+
+    from poolbench.pooling.registry import name_of
+
+    hidden = model.get("hidden")
+    ratio = model.get("pool_ratio")
+    with torch.random.fork_rng(devices=[]):
+        try:
+            cls(
+                in_channels=hidden if isinstance(hidden, int) else 16,
+                ratio=ratio if isinstance(ratio, float | int) else 0.5,
+                avg_nodes=32.0,
+                **params,
+            )
+        except (ValueError, TypeError) as exc:
+            reason = str(exc).splitlines()[0]
+            named = [k for k in params if re.search(rf"\b{re.escape(k)}\b", reason)]
+            fix = f"; fix pooler.{named[0]}" if named else ""
+            raise PoolbenchError(f"pooler {name_of(cls)}: {reason}{fix}") from None
 
 
 def check_logger(section: dict) -> None:
@@ -342,7 +401,11 @@ def check_logger(section: dict) -> None:
 
 def check_grid(values: dict, protocol) -> None:
     """Each value a grid searches is checked like the section it replaces."""
-    checks = {"trainer": check_trainer, "model": check_model, "pooler": check_pooler}
+    checks = {
+        "trainer": check_trainer,
+        "model": check_model,
+        "pooler": lambda section: check_pooler(section, values["model"]),
+    }
     for key, options in protocol.grid.items():  # dotted keys: ProtocolConfig's
         section, _, leaf = key.partition(".")
         if section not in checks:

@@ -9,7 +9,7 @@ import shutil
 import pytest
 import torch
 
-from poolbench.data.planetoid import load_planetoid
+from poolbench.data.planetoid import load_planetoid, node_count
 from poolbench.errors import PoolbenchError
 
 
@@ -31,6 +31,8 @@ def test_equals_pygs_planetoid(name, mirror, tmp_path):
     assert split.train == ref.train_mask.nonzero().view(-1).tolist()
     assert split.val == ref.val_mask.nonzero().view(-1).tolist()
     assert split.test == ref.test_mask.nonzero().view(-1).tolist()
+    # the count task=community checks K against before loading
+    assert node_count(name) == g.num_nodes == ref.num_nodes
 
 
 def test_features_are_row_normalised_by_default(mirror, tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from poolbench.data.communities import load_lfr, load_sbm
+from poolbench.data.communities import load_lfr, load_sbm, node_count
 from poolbench.models.community import CommunityGNN
 from poolbench.pooling import discover
 from poolbench.tasks.clustering_metrics import clustering_scores
@@ -35,12 +35,16 @@ def test_sbm_plants_its_blocks_and_aligns_features_on_request():
         return torch.cdist(means, means).max()
 
     assert spread(small_sbm(aligned=True)) > 3 * spread(small_sbm(aligned=False))
+    # the count task=community checks K against before generating
+    assert node_count(nodes=120, blocks=3) == d.num_nodes
+    assert load_sbm.node_count() == load_sbm("unused").num_nodes == 1000
 
 
 def test_lfr_generates_its_communities():
     d = load_lfr("unused", nodes=250, average_degree=5, max_degree=30,
                  min_community=20, max_community=80)  # fmt: skip
-    assert d.num_nodes == 250 and d.num_classes >= 3
+    assert d.num_nodes == 250 == load_lfr.node_count(nodes=250, mu=0.1)
+    assert d.num_classes >= 3
     assert d.graph.y.bincount().min() >= 20
 
 
