@@ -66,6 +66,25 @@ def bad_smiles(case: Path) -> Path:
     return case / "mirror"
 
 
+def nan_target(case: Path) -> Path:
+    """An ESOL mirror whose fifth molecule's target reads ``nan``, which
+    ``float`` accepts but no loss can use."""
+    from tests.conftest import mirror_path
+
+    name = "delaney-processed.csv"
+    source = mirror_path() / "MoleculeNet" / "esol" / "raw" / name
+    lines = source.read_text().splitlines()
+    header = lines[0].split(",")
+    cells = lines[5].split(",")
+    column = header.index("measured log solubility in mols per litre")
+    cells[column - len(header)] = "nan"  # counted from the end: SMILES last
+    lines[5] = ",".join(cells)
+    raw = case / "mirror" / "MoleculeNet" / "esol" / "raw"
+    raw.mkdir(parents=True)
+    (raw / name).write_text("\n".join(lines) + "\n")
+    return case / "mirror"
+
+
 def broken_mutag(part: str, line: int, text: str | None) -> Callable:
     def setup(case: Path) -> Path:
         raw = mutag_copy(case / "mirror")
@@ -160,6 +179,18 @@ CASES = {
     "a value the pooler refuses, in a grid": Case(
         ["pooler=kmis", "+protocol.grid.pooler.order_k=[1,0]"],
         "pooler kmis: order_k must be >= 1, got 0; fix pooler.order_k",
+    ),
+    # torch's own error names no key: the key whose default builds is named
+    "a width torch refuses": Case(
+        ["pooler=copool", "pooler.att_channels=-1"],
+        "negative dimension -1: [-1, 16]; fix pooler.att_channels",
+    ),
+    "a width torch refuses, in a list": Case(
+        ["pooler=maxcut", "pooler.mp_units=[32,-1]"], "; fix pooler.mp_units"
+    ),
+    "an unknown activation": Case(
+        ["pooler=sag", "pooler.nonlinearity=nope"],
+        "Could not resolve 'nope' among choices CELU, ELU, GELU",
     ),
     "negative seed": Case(["seed=-1"], "seed must be ≥ 0"),
     "seed not a number": Case(["seed=abc"], "seed must be an integer"),
@@ -350,6 +381,12 @@ CASES = {
     ),
     "unparseable SMILES": Case(
         ["dataset=freesolv"], "line 4: cannot parse SMILES", bad_smiles
+    ),
+    # the mirror's file is named: the local copy is replaced from it each run
+    "a target that is NaN": Case(
+        ["dataset=esol"],
+        "mirror/MoleculeNet/esol/raw/delaney-processed.csv, line 6: target 'nan'",
+        nan_target,
     ),
 }
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 import shutil
 from pathlib import Path
 
@@ -50,27 +51,33 @@ def _rdkit():
     return Chem, MurckoScaffold
 
 
+def _mirror_source(name: str, mirror: str) -> Path:
+    """The mirror's copy of the set's CSV, or one line saying where to put it."""
+    filename = SETS[name][1]
+    base = Path(mirror).expanduser()
+    for folder in (base / "MoleculeNet" / name / "raw", base / name / "raw"):
+        if (folder / filename).is_file():
+            return folder / filename
+    raise PoolbenchError(
+        f"dataset {name} is not in the mirror {mirror}: add "
+        f"{mirror}/MoleculeNet/{name}/raw/{filename}, or unset data.mirror to "
+        "download it"
+    )
+
+
 def _fetch_raw(name: str, root: Path, mirror: str | None) -> Path:
     """``<root>/MoleculeNet/<name>/raw/<file>``, copied from the mirror when one
     is set (never the network then), else downloaded from MoleculeNet's host."""
     filename = SETS[name][1]
     target = root / "MoleculeNet" / name / "raw" / filename
     if mirror:
-        base = Path(mirror).expanduser()
-        for folder in (base / "MoleculeNet" / name / "raw", base / name / "raw"):
-            source = folder / filename
-            if source.is_file():
-                if not target.is_file() or _digest(target) != _digest(source):
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = target.with_suffix(".partial")
-                    shutil.copyfile(source, tmp)
-                    tmp.replace(target)
-                return target
-        raise PoolbenchError(
-            f"dataset {name} is not in the mirror {mirror}: add "
-            f"{mirror}/MoleculeNet/{name}/raw/{filename}, or unset data.mirror to "
-            "download it"
-        )
+        source = _mirror_source(name, mirror)
+        if not target.is_file() or _digest(target) != _digest(source):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(".partial")
+            shutil.copyfile(source, tmp)
+            tmp.replace(target)
+        return target
     if not target.is_file():
         from torch_geometric.data import download_url
         from torch_geometric.datasets import MoleculeNet
@@ -120,6 +127,8 @@ def _molecules(path: Path, name: str):
             smiles = (record[smiles_col] or "").strip()
             try:
                 y = float(record[target_col])
+                if not math.isfinite(y):  # float() takes "nan" and "inf"
+                    raise ValueError
             except (TypeError, ValueError):
                 raise PoolbenchError(
                     f"{path}, line {line}: target {record[target_col]!r} is not a "
@@ -199,7 +208,9 @@ def preflight_moleculenet(
         return  # a download is work: it waits for the run itself
     path = _fetch_raw(key, root_path, mirror)
     if not _cache_path(root_path, key, path, features).is_file():
-        for _ in _molecules(path, key):
+        # the same bytes; a message names the mirror's file, the one to fix
+        # (the local copy is overwritten from it at every run)
+        for _ in _molecules(_mirror_source(key, mirror) if mirror else path, key):
             pass
 
 

@@ -264,7 +264,10 @@ def check_task(values: dict, protocol) -> None:
             )
     if name == "community":
         check_cluster_count(values, loader)
-    if protocol.split == "scaffold" and not getattr(loader, "molecules", False):
+    # poolbench's own loaders say whether their graphs carry scaffolds; a
+    # user's loader is trusted until its dataset is loaded
+    own = getattr(loader, "__module__", "").startswith("poolbench.")
+    if protocol.split == "scaffold" and own and not getattr(loader, "molecules", False):
         raise PoolbenchError(
             f"protocol.split=scaffold needs molecules; {dataset} has no SMILES "
             "(use protocol.split=auto)"
@@ -364,28 +367,57 @@ def check_pooler(section: dict, model: dict | None = None) -> None:
 
 
 def try_pooler(cls, params: dict, model: dict) -> None:
-    """Build the pooler once with stand-in sizes; its own refusal (ValueError)
-    becomes one line naming the key. The global RNG is left as it was, so the
-    trial cannot shift a seeded run's initial weights."""
+    """Build the pooler once with stand-in sizes; any refusal of its own (a
+    ValueError, or a torch error such as a negative layer width) becomes one
+    line naming the key. The global RNG is left as it was, so the trial cannot
+    shift a seeded run's initial weights."""
     import torch
 
     from poolbench.pooling.registry import name_of
 
     hidden = model.get("hidden")
     ratio = model.get("pool_ratio")
-    with torch.random.fork_rng(devices=[]):
-        try:
-            cls(
-                in_channels=hidden if isinstance(hidden, int) else 16,
-                ratio=ratio if isinstance(ratio, float | int) else 0.5,
-                avg_nodes=32.0,
-                **params,
-            )
-        except (ValueError, TypeError) as exc:
-            reason = str(exc).splitlines()[0]
-            named = [k for k in params if re.search(rf"\b{re.escape(k)}\b", reason)]
-            fix = f"; fix pooler.{named[0]}" if named else ""
-            raise PoolbenchError(f"pooler {name_of(cls)}: {reason}{fix}") from None
+    sizes = {
+        "in_channels": hidden if isinstance(hidden, int) else 16,
+        "ratio": ratio if isinstance(ratio, float | int) else 0.5,
+        "avg_nodes": 32.0,
+    }
+
+    def build(values: dict) -> Exception | None:
+        with torch.random.fork_rng(devices=[]):
+            try:
+                cls(**sizes, **values)
+            except Exception as exc:  # noqa: BLE001 - every refusal is one line
+                return exc
+        return None
+
+    exc = build(params)
+    if exc is None:
+        return
+    reason = _one_line(exc)
+    named = [k for k in params if re.search(rf"\b{re.escape(k)}\b", reason)]
+    if not named:  # e.g. torch's own message: the key whose default builds
+        empty = inspect.Parameter.empty
+        defaults = inspect.signature(cls).parameters
+        for key, value in params.items():
+            default = defaults[key].default if key in defaults else empty
+            if default is not empty and default != value:
+                if build({**params, key: default}) is None:
+                    named = [key]
+                    break
+    fix = f"; fix pooler.{named[0]}" if named else ""
+    raise PoolbenchError(f"pooler {name_of(cls)}: {reason}{fix}") from None
+
+
+def _one_line(exc: Exception) -> str:
+    reason = (str(exc).splitlines() or [type(exc).__name__])[0].strip()
+    # PyG's resolvers list their choices as a set: sorted, so the line is the
+    # same from run to run
+    choices = re.search(r"among choices \{(.*)\}", reason)
+    if choices:
+        names = sorted(n.strip().strip("'\"") for n in choices.group(1).split(","))
+        reason = reason[: choices.start()] + f"among choices {', '.join(names)}"
+    return reason or type(exc).__name__
 
 
 def check_logger(section: dict) -> None:
