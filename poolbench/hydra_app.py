@@ -71,6 +71,43 @@ def check_group_overrides(args: list[str]) -> None:
                 )
 
 
+def compose_checked(overrides: list[str]) -> DictConfig:
+    """``conf/config.yaml`` composed with ``overrides`` outside a Hydra job
+    (``eval``, ``reproduce``); a misspelled key is refused as ``train`` refuses
+    it (``unknown key trainer.max_epoch; did you mean trainer.max_epochs?``),
+    any other failure in one line."""
+    import re
+
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from poolbench.validation.values import unknown_key
+
+    check_group_overrides(overrides)
+
+    def composed(args: list[str]) -> DictConfig:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            return compose("config", overrides=args)
+
+    try:
+        return composed(overrides)
+    except Exception as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        missing = re.match(r"Could not override '([^']+)'", reason)
+        if not missing:
+            raise PoolbenchError(f"bad override: {reason}") from None
+    key = missing.group(1)
+    section, _, leaf = key.rpartition(".")
+    keep = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != key]
+    try:
+        node = composed(keep)
+        node = OmegaConf.select(node, section) if section else node
+        known = list(node.keys()) if isinstance(node, DictConfig) else []
+    except Exception:  # the rest does not compose either: no hint then
+        known = []
+    raise unknown_key(section, leaf, [k for k in known if k != "hydra"])
+
+
 def replace_whole_grid(args: list[str]) -> list[str]:
     """``protocol.grid=VALUE`` replaces the grid, as a user means it.
 

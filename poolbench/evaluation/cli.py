@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
 from poolbench.errors import PoolbenchError, RunFailure
 from poolbench.evaluation.rows import KINDS, EvalRow, EvalStore, now
-from poolbench.hydra_app import CONF_DIR, check_group_overrides
+from poolbench.hydra_app import CONF_DIR, check_group_overrides, compose_checked
 from poolbench.report.console import table_console
 
 USAGE = """usage: poolbench eval <kind> [pooler=NAME[,NAME…]|all] [eval.KEY=V] [key=V…]
@@ -63,6 +62,12 @@ def resolve_poolers(names: list[str]) -> list[str]:
 
 
 def merge_settings(defaults: DictConfig, dotlist: list[str]) -> DictConfig:
+    from poolbench.validation.values import unknown_key
+
+    for item in dotlist:
+        key = item.split("=", 1)[0].split(".", 1)[0]
+        if key not in defaults:
+            raise unknown_key("eval", key, list(defaults))
     OmegaConf.set_struct(defaults, True)  # a misspelled eval key is an error
     try:
         return OmegaConf.merge(defaults, OmegaConf.from_dotlist(dotlist))
@@ -71,16 +76,6 @@ def merge_settings(defaults: DictConfig, dotlist: list[str]) -> DictConfig:
         raise PoolbenchError(
             f"unknown or bad eval setting ({reason}); known: {', '.join(defaults)}"
         ) from None
-
-
-def compose_config(overrides: list[str]) -> DictConfig:
-    check_group_overrides(overrides)
-    try:
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            return compose("config", overrides=overrides)
-    except Exception as exc:
-        message = str(exc).splitlines()[0]
-        raise PoolbenchError(f"bad override: {message}") from None
 
 
 def runner_of(kind: str):
@@ -135,11 +130,15 @@ def eval_command(argv: list[str]) -> None:
     # Compose once up front so bad overrides fail before any work or row; the
     # user's overrides come last and win.
     configs = {
-        name: compose_config(
+        name: compose_checked(
             [*conf.config, *slow.get(name, []), *overrides, f"pooler={name}"]
         )
         for name in poolers
     }
+    from poolbench.validation.config import check_eval_config
+
+    for cfg in configs.values():  # every config before the first pooler trains
+        check_eval_config(cfg, settings)
     from poolbench.training.device import set_threads
 
     first = next(iter(configs.values()))

@@ -14,13 +14,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pandas as pd
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from poolbench.config_files import CONF_DIR
 from poolbench.errors import PoolbenchError
 from poolbench.experiment import config_hash, load_dataset
-from poolbench.hydra_app import check_group_overrides, replace_whole_grid
+from poolbench.hydra_app import compose_checked, replace_whole_grid
 from poolbench.reproduce.spec import Budget, Cell, Reproduction
 from poolbench.results.store import CsvStore, ResultsStore
 from poolbench.training.selection import CandidateRow
@@ -83,14 +81,7 @@ def cell_overrides(
 
 
 def compose_cell(overrides: list[str]) -> DictConfig:
-    args = replace_whole_grid(overrides)
-    check_group_overrides(args)
-    try:
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            return compose("config", overrides=args)
-    except Exception as exc:  # a bad override in a spec: one line, before work
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise PoolbenchError(f"cannot compose {' '.join(overrides)}: {first}") from None
+    return compose_checked(replace_whole_grid(overrides))
 
 
 def plan(

@@ -92,6 +92,18 @@ def check_config(cfg: DictConfig) -> None:
         check_fit(values, summary, protocol)
 
 
+def check_eval_config(cfg: DictConfig, settings: DictConfig) -> None:
+    """What ``poolbench eval`` takes from one composed config (paths, trainer,
+    model, pooler; its data is generated) and its own ``eval.`` settings."""
+    values = plain(cfg)
+    check_root(values)
+    check_ranges(values)
+    check_ranges({"eval": OmegaConf.to_container(settings, resolve=True)})
+    check_trainer(values["trainer"])
+    check_model(values["model"])
+    check_pooler(values["pooler"], values["model"])
+
+
 def check_root(values: dict) -> None:
     spec = Spec.of("", RootConfig)
     spec.params |= {group: Param(ANY, True) for group in GROUPS}

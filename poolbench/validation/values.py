@@ -47,6 +47,10 @@ RANGES = {
     "protocol.val_size": "(0, 1)",
     "protocol.test_size": "(0, 1)",
     "dataset.max_degree": "[1, inf)",
+    "eval.steps": "[1, inf)",  # Adam steps per graph
+    "eval.eigenvectors": "[1, inf)",
+    "eval.rowsum_tol": "[0, inf)",
+    "eval.red_tol": "[0, inf)",
 }
 
 ANY = object()  # an annotation we do not check: every value passes

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from rich.console import Console
 
@@ -59,14 +61,24 @@ def test_bad_input_from_the_shell_is_one_line_and_exit_2(tmp_path, data_root):
     [
         (["nosuch"], "unknown evaluation"),
         (["spectral", "pooler=none,nosuch"], "unknown pooler"),
-        (["spectral", "pooler=none", "eval.nosuch=1"], "eval setting"),
-        (["spectral", "pooler=none", "trainer.lrr=1"], "bad override"),
+        (["spectral", "pooler=none", "eval.nosuch=1"], "unknown key eval.nosuch"),
+        (["spectral", "pooler=none", "eval.stepz=1"], "did you mean eval.steps"),
+        (["spectral", "pooler=none", "eval.steps=0"], "eval.steps must be ≥ 1"),
+        (["spectral", "pooler=none", "trainer.lrr=1"], "did you mean trainer.lr"),
+        (["spectral", "pooler=none", "trainer.lr=0"], "trainer.lr must be > 0"),
+        (["spectral", "pooler=nmf", "pooler.iterations=-1"], "fix pooler.iterations"),
         (["autoencoder", "pooler=none", "eval.graphs=[cube]"], "cube"),
         (["autoencoder", "stray"], "key=value"),
     ],
 )
 def test_bad_input_fails_before_any_row(tmp_path, args, message):
-    with pytest.raises(PoolbenchError, match=message) as info:
+    with pytest.raises(PoolbenchError, match=re.escape(message)) as info:
         eval_command([*args, f"results.dir={tmp_path}"])
     assert "\n" not in str(info.value)
     assert not (tmp_path / "evaluations.csv").exists()
+
+
+def test_a_results_dir_that_is_a_file_is_refused_before_any_work(tmp_path):
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(PoolbenchError, match="results.dir=.* is a file"):
+        eval_command(["spectral", "pooler=none", f"results.dir={tmp_path}/afile"])

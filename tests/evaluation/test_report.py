@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
-from poolbench.evaluation.cli import compose_config, load_eval_conf
+from poolbench.evaluation.cli import load_eval_conf
 from poolbench.evaluation.report import render_eval_tables
 from poolbench.evaluation.rows import KINDS, EvalRow, EvalStore
+from poolbench.hydra_app import compose_checked
 
 
 def test_tables_take_the_latest_row_and_list_failures(tmp_path):
@@ -50,7 +51,7 @@ def test_tables_take_the_latest_row_and_list_failures(tmp_path):
 def test_every_eval_config_composes_with_the_main_config(kind):
     conf = load_eval_conf(kind)
     assert set(conf) <= {"config", "settings", "per_pooler"}
-    cfg = compose_config([*conf.config, "pooler=mincut"])
+    cfg = compose_checked([*conf.config, "pooler=mincut"])
     assert cfg.pooler._target_.endswith("MinCutPool")
     for name, extra in (conf.get("per_pooler") or {}).items():
-        compose_config([*conf.config, *extra, f"pooler={name}"])
+        compose_checked([*conf.config, *extra, f"pooler={name}"])

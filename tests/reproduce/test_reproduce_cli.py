@@ -62,7 +62,10 @@ def test_reproduce_prints_the_side_by_side_table_writes_the_report_and_resumes(c
         (["nope"], "unknown experiment 'nope' for reproduce; available:"),
         (["errica2020", "--budget", "huge"], "unknown budget 'huge' for errica2020"),
         (["errica2020", "--only", "SAGE"], "--only SAGE: not a method of errica2020"),
-        (["errica2020", "--set", "trainer.nope=1"], "cannot compose"),
+        (
+            ["errica2020", "--set", "trainer.max_epoch=1"],
+            "unknown key trainer.max_epoch; did you mean trainer.max_epochs?",
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_no_work(cli, args, message):
