@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def parse_list_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="poolbench list")
+    from poolbench.arguments import ArgumentParser
+
+    parser = ArgumentParser(prog="poolbench list")
     parser.add_argument("what", choices=["poolers", "datasets"])
     return parser.parse_args(argv)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 import threading
@@ -82,6 +83,10 @@ class Job:
     dataset: str
     keys: set[tuple[str, int, int]]  # (config_hash, fold, run) of its final runs
     cfg: object = None  # its composed config
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def plan(preset: Preset, extra: list[str]) -> list[Job]:
@@ -299,8 +304,8 @@ def main() -> int:
     n_jobs = args.jobs or usable_cores()
     poolers = sorted({job.pooler for job in jobs})
     print(
-        f"[bench] {args.preset}: {len(poolers)} poolers × {len(preset.datasets)} "
-        f"datasets ({', '.join(preset.datasets)})"
+        f"[bench] {args.preset}: {plural(len(poolers), 'pooler')} × "
+        f"{plural(len(preset.datasets), 'dataset')} ({', '.join(preset.datasets)})"
     )
     print(f"[bench] poolers: {', '.join(poolers)}")
     for dataset, why in skipped.items():
@@ -326,7 +331,7 @@ def main() -> int:
         command.append(f"hydra/launcher={launcher}")
     if launcher == "joblib":
         command.append(f"hydra.launcher.n_jobs={n_jobs}")
-    print("[bench] $ " + " ".join(command[1:]), flush=True)
+    print("[bench] $ " + shlex.join(["poolbench", *command[3:]]), flush=True)
     projection = None
     if jobs and not args.no_project:
         start = time.perf_counter()
@@ -365,7 +370,7 @@ def main() -> int:
         protocol,
         f"--results-dir={args.results_dir}",
     ]
-    print("[bench] $ " + " ".join(table[1:]), flush=True)
+    print("[bench] $ " + shlex.join(["poolbench", *table[3:]]), flush=True)
     table_code = subprocess.call(table)
     from poolbench.bench.projection import format_duration
 

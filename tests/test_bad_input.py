@@ -546,3 +546,27 @@ def test_names_are_refused_before_torch_is_imported(tmp_path):
     )
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
     assert out.stderr.count("poolbench: error: ") == len(commands), out.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["table", "--kind", "evals"],
+        ["list", "pooler"],
+        ["list"],
+        ["bench", "--epochs", "x"],
+        ["reproduce"],
+    ],
+)
+def test_a_usage_error_is_one_line_naming_help(tmp_path, args):
+    out = subprocess.run(
+        [sys.executable, "-m", "poolbench", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    (line,) = out.stderr.strip().splitlines()  # no usage block above it
+    assert line.startswith(f"poolbench: error: poolbench {args[0]}: ")
+    assert line.endswith(f"see poolbench {args[0]} --help")

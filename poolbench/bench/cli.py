@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from poolbench.arguments import ArgumentParser
 from poolbench.errors import PoolbenchError
 from poolbench.report.console import table_console
 
@@ -61,7 +62,7 @@ def _names(text: str) -> list[str]:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="poolbench bench",
         description=DESCRIPTION,
         epilog=EPILOG,

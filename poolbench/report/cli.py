@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from poolbench.arguments import ArgumentParser
 from poolbench.errors import PoolbenchError
 from poolbench.report.console import table_console
 
@@ -20,7 +21,7 @@ dataset names match config names too (imdb_binary = IMDB-BINARY)."""
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="poolbench table",
         description="Aggregate the results store into benchmark tables and figures.",
         epilog=EPILOG,
@@ -42,12 +43,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--figures", type=Path, help="figures folder (default RESULTS_DIR/figures)"
     )
     parser.add_argument("--no-figures", action="store_true", help="tables only")
-    try:
-        return parser.parse_args(argv)
-    except SystemExit as exc:
-        if exc.code == 0:
-            raise
-        raise PoolbenchError("bad `poolbench table` arguments (see above)") from None
+    return parser.parse_args(argv)
 
 
 def parse_filters(items: list[str]) -> dict[str, list[str]]:

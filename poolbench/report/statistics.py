@@ -99,6 +99,10 @@ def compare_per_dataset(frame: pd.DataFrame, alpha: float = 0.05):
             diff = both[best] - both[name]
             if len(both) < 2 or np.allclose(diff, diff.iloc[0]) and diff.iloc[0] == 0:
                 raw[name] = math.nan
+            elif np.allclose(diff, diff.iloc[0]):
+                # the same gap on every fold: t is infinite, so p = 0 (scipy
+                # would warn of precision loss and may return NaN or noise)
+                raw[name] = 0.0
             else:
                 raw[name] = float(stats.ttest_rel(both[best], both[name]).pvalue)
         adjusted = dict(zip(raw, holm(list(raw.values()))))

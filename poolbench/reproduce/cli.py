@@ -7,6 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from poolbench.arguments import ArgumentParser
 from poolbench.errors import PoolbenchError
 from poolbench.report.console import table_console
 from poolbench.reproduce.spec import available, budget_of, load_reproduction
@@ -20,7 +21,7 @@ conf/reproduce/<experiment>.yaml."""
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="poolbench reproduce",
         description="Run a paper's setup and compare with its published numbers.",
         epilog=EPILOG,
@@ -52,14 +53,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="only tabulate the runs already in the store",
     )
-    try:
-        return parser.parse_args(argv)
-    except SystemExit as exc:
-        if exc.code == 0:
-            raise
-        raise PoolbenchError(
-            "bad `poolbench reproduce` arguments (see above)"
-        ) from None
+    return parser.parse_args(argv)
 
 
 def reproduce_command(argv: list[str]) -> None:

@@ -51,3 +51,20 @@ def test_softmax_width_times_both_forms_per_width():
     rows = re.findall(r"^K = +(\d+): +([\d.]+) / +([\d.]+) \(", out, re.M)
     assert [int(k) for k, _, _ in rows] == [9, 16]
     assert all(float(a) > 0 and float(b) > 0 for _, a, b in rows)
+
+
+def test_bench_dry_run_echoes_a_command_that_can_be_pasted(tmp_path, mirror):
+    out = run_script(
+        "bench.py",
+        "smoke",
+        "--dry-run",
+        "--no-project",
+        "--results-dir",
+        tmp_path / "results",
+        data_root=tmp_path / "data",
+        mirror=mirror,
+    )
+    assert "[bench] smoke: 4 poolers × 1 dataset (mutag)" in out
+    (echo,) = [line for line in out.splitlines() if line.startswith("[bench] $ ")]
+    assert echo.startswith("[bench] $ poolbench train -m pooler=")
+    assert not (tmp_path / "results").exists()  # a dry run writes nothing

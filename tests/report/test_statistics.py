@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pandas as pd
 import pytest
@@ -120,6 +121,17 @@ def test_per_dataset_paired_test_ties_noise_and_separates_a_clear_loss():
     assert out["worse"].p_vs_best == pytest.approx(want[1])
     assert out["noisy"].tied_with_best and not out["worse"].tied_with_best
     assert out["worse"].mean == pytest.approx(0.704) and out["worse"].folds == 5
+
+
+def test_the_same_gap_on_every_fold_is_significant_without_a_warning():
+    folds = {
+        ("best", "D"): [0.8, 0.9, 0.7, 0.8],
+        ("below", "D"): [0.7, 0.8, 0.6, 0.7],  # 0.1 below, up to float rounding
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy's precision-loss warning fails
+        out = {c.pooler: c for c in compare_per_dataset(tidy(folds))}
+    assert out["below"].p_vs_best == 0.0 and not out["below"].tied_with_best
 
 
 def test_cd_diagram_is_drawn(tmp_path):
