@@ -65,19 +65,25 @@ def _find_raw(name: str, root: str, mirror: str | None) -> Path | None:
     return None
 
 
-def _loader_facts(target: str) -> tuple[str, str, str]:
-    """(tasks, target kind, what the data is) from the loader's declarations."""
+def _loader_facts(cfg) -> tuple[str, str, str, str]:
+    """(tasks, target kind, what the data is, classes) from the loader's
+    declarations and the config's settings."""
     from hydra.utils import get_method
 
+    target = cfg._target_
     loader = get_method(target)
     nodes = getattr(loader, "dataset_kind", "graphs") == "nodes"
     kind = getattr(loader, "target", "classification")
     tasks = "node, community" if nodes else "graph"
-    made = "generated" if ".synthetic" in target or ".expressiveness" in target else ""
-    if ".communities" in target:
-        made = "generated"
-    what = ("1 graph" if nodes else "graphs") + (f", {made}" if made else "")
-    return tasks, kind, what
+    generated = any(m in target for m in (".synthetic", ".expressiveness", ".communi"))
+    if cfg.get("source") == "original":  # expwl1_original: the authors' file
+        generated = False
+    what = ("1 graph" if nodes else "graphs") + (", generated" if generated else "")
+    count = getattr(loader, "class_count", None)
+    classes = None
+    if count is not None:
+        classes = count(**{k: cfg[k] for k in cfg if k != "_target_"})
+    return tasks, kind, what, "–" if classes is None else str(classes)
 
 
 def dataset_table() -> Table:
@@ -91,11 +97,11 @@ def dataset_table() -> Table:
         table.add_column(col)
     for path in sorted((CONF_DIR / "dataset").glob("*.yaml")):
         cfg = OmegaConf.load(path)
-        classes = features = "–"
+        features = "–"
         transform = str(cfg.get("features", "–"))
         if cfg.get("normalize_features"):
             transform = "row-normalised"
-        tasks, kind, graphs = _loader_facts(cfg._target_)
+        tasks, kind, graphs, classes = _loader_facts(cfg)
         if OmegaConf.is_missing(cfg, "name"):  # dataset=tu: any TU set by name
             table.add_row(
                 path.stem, "dataset.name=…", tasks, kind, "any TU set", "", "",

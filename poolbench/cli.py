@@ -11,10 +11,12 @@ import sys
 
 EXIT_BAD_INPUT = 2
 
-USAGE = """poolbench: benchmark pooling operators in GNNs on graph classification.
+USAGE = """poolbench: benchmark pooling operators in GNNs (graph, node and
+community tasks).
 
 commands:
-  train [overrides] [-m]   run the CV protocol, e.g.
+  train [overrides] [-m]   train and test under the chosen protocol (default:
+                           10-fold CV with model selection), e.g.
                            poolbench train pooler=mincut dataset=mutag
                            poolbench train -m pooler=mincut,topk dataset=mutag,proteins
   list poolers|datasets    what can be benchmarked, with metadata

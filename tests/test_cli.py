@@ -145,6 +145,12 @@ def test_list_and_help(cli):
     assert "MUTAG" in rows["mutag"] and "188" in rows["mutag"]
     assert "node, community" in rows["cora"] and "1 graph" in rows["cora"]
     assert "regression" in rows["esol"] and "regression" not in rows["mutag"]
+    (header,) = [line for line in datasets.stdout.splitlines() if "┃ config" in line]
+    classes = [c.strip() for c in header.split("┃")].index("classes")
+    cells = {k: [c.strip() for c in v.split("│")] for k, v in rows.items()}
+    assert cells["cora"][classes] == "7" and cells["citeseer"][classes] == "6"
+    assert "generated" in rows["expwl1"]
+    assert "generated" not in rows["expwl1_original"]  # the authors' file
     helped = cli("--help")
     assert helped.returncode == 0 and "poolbench train" in helped.stdout
     unknown = cli("frobnicate")

@@ -31,6 +31,7 @@ from poolbench.errors import PoolbenchError
 
 NAMES = {"cora": "Cora", "citeseer": "CiteSeer"}
 NODES = {"cora": 2708, "citeseer": 3327}  # checked against the files in a test
+CLASSES = {"cora": 7, "citeseer": 6}  # likewise; `poolbench list datasets`
 PARTS = ("x", "y", "tx", "ty", "allx", "ally", "graph")
 
 
@@ -193,6 +194,12 @@ def node_count(name: str = "", **_) -> int | None:
     return NODES.get(str(name).lower())
 
 
+def class_count(name: str = "", **_) -> int | None:
+    """The citation graph's class count, known before reading its files."""
+    return CLASSES.get(str(name).lower())
+
+
 # Checked before loading: one graph with node labels (node, community tasks).
 load_planetoid.dataset_kind = "nodes"
 load_planetoid.node_count = node_count
+load_planetoid.class_count = class_count

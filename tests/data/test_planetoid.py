@@ -9,7 +9,7 @@ import shutil
 import pytest
 import torch
 
-from poolbench.data.planetoid import load_planetoid, node_count
+from poolbench.data.planetoid import class_count, load_planetoid, node_count
 from poolbench.errors import PoolbenchError
 
 
@@ -33,6 +33,7 @@ def test_equals_pygs_planetoid(name, mirror, tmp_path):
     assert split.test == ref.test_mask.nonzero().view(-1).tolist()
     # the count task=community checks K against before loading
     assert node_count(name) == g.num_nodes == ref.num_nodes
+    assert class_count(name) == int(ref.y.max()) + 1  # what `list datasets` shows
 
 
 def test_features_are_row_normalised_by_default(mirror, tmp_path):
