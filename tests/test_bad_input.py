@@ -423,7 +423,8 @@ def outcomes(request, tmp_path_factory, mirror):
     names = [
         item.callspec.params["name"]
         for item in request.session.items
-        if item.module is request.module and hasattr(item, "callspec")
+        if item.module is request.module
+        and "name" in getattr(getattr(item, "callspec", None), "params", {})
     ]
     folders = {name: tmp_path_factory.mktemp("bad") for name in names}
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,17 +64,30 @@ def save_atomic(graphs: list[Data], path: Path) -> None:
         raise
 
 
-def load_or_generate(path: Path, generate: Callable[[], list[Data]]) -> list[Data]:
+def load_or_generate(
+    path: Path, generate: Callable[[], list[Data]], label: str | None = None
+) -> list[Data]:
     """The graphs cached at ``path``, generating and saving them the first time.
 
     A damaged, truncated or foreign file (an old pickled cache, anything that is
-    not plain tensors) is regenerated and replaced, never unpickled.
+    not plain tensors) is regenerated and replaced, never unpickled. Making
+    them can take minutes (EXPWL1: about 90 s here), so on a terminal it is
+    said on stderr; piped, stderr keeps to results and one-line errors.
     """
     if path.is_file():
         try:
             return graphs_from_tensors(torch.load(path, weights_only=True))
         except Exception:  # torn, foreign or unsafe: rebuild from the params
             pass
+    start = time.perf_counter()
+    what = label or path.stem
+    say = sys.stderr.isatty()
+    if say:
+        print(f"poolbench: making {what} once, cached in {path}", file=sys.stderr)
     graphs = generate()
     save_atomic(graphs, path)
+    if say:
+        took = time.perf_counter() - start
+        done = f"poolbench: {what}: {len(graphs)} graphs in {took:.1f} s"
+        print(done, file=sys.stderr)
     return graphs

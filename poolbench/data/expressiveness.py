@@ -383,5 +383,5 @@ def load_expwl1(
     digest = params_digest(params)
     folder = Path(root).expanduser() / "expressiveness"
     path = folder / f"expwl1_seed{seed}_{digest}.pt"
-    graphs = load_or_generate(path, lambda: generate(params))
+    graphs = load_or_generate(path, lambda: generate(params), "EXPWL1")
     return GraphDataset("EXPWL1-GEN", graphs, 2, params)

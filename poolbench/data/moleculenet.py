@@ -229,7 +229,9 @@ def load_moleculenet(
     root_path = Path(root).expanduser()
     path = _fetch_raw(key, root_path, mirror)
     cache = _cache_path(root_path, key, path, features)
-    graphs = load_or_generate(cache, lambda: _with_groups(*read_molecules(path, key)))
+    graphs = load_or_generate(
+        cache, lambda: _with_groups(*read_molecules(path, key)), f"{key} graphs"
+    )
     scaffolds = [str(int(g.scaffold_id)) for g in graphs]
     for g in graphs:
         del g.scaffold_id

@@ -162,6 +162,6 @@ def load_synthetic(
     size = "small" if small else "full"
     folder = Path(root).expanduser() / "synthetic"
     path = folder / f"{version}_{size}_seed{seed}_{params_digest(params)}.pt"
-    graphs = load_or_generate(path, lambda: _generate(params))
     display = f"SYNTH-{version.upper()}" + ("-SMALL" if small else "")
+    graphs = load_or_generate(path, lambda: _generate(params), display)
     return GraphDataset(display, graphs, NUM_CLASSES, params)

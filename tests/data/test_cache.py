@@ -7,8 +7,10 @@ nor fails: the cache is rebuilt from its parameters instead.
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
+import sys
 import time
 
 import torch
@@ -32,6 +34,28 @@ class Planted:
 def plant(path, marker) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save([Planted(marker)], path)  # a pickle, as the old cache wrote
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_making_a_set_is_said_on_a_terminal_once(tmp_path, monkeypatch):
+    path = tmp_path / "cache" / "graphs.pt"
+    one = [synthetic.Data(x=torch.ones(2, 1), edge_index=torch.tensor([[0], [1]]))]
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", piped)
+    load_or_generate(tmp_path / "piped.pt", lambda: one, "TOY")
+    assert piped.getvalue() == ""  # a log keeps to results and errors
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    load_or_generate(path, lambda: one, "TOY")
+    said = terminal.getvalue().splitlines()
+    assert said[0] == f"poolbench: making TOY once, cached in {path}"
+    assert said[1].startswith("poolbench: TOY: 1 graphs in ")
+    load_or_generate(path, lambda: one, "TOY")  # from the cache: silent
+    assert len(terminal.getvalue().splitlines()) == 2
 
 
 def test_planted_cache_file_is_not_executed(tmp_path):
