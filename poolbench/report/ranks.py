@@ -92,7 +92,7 @@ def rank_table(
         f"single split) (Holm, alpha "
         f"{ALPHA}), p = that test's adjusted p. Avg. rank over the datasets every "
         "row has; bold: within the Nemenyi critical difference of the top. "
-        + " ".join(rank_lines(over))
+        + "".join(f"{line}. " for line in rank_lines(over)).rstrip()
     )
     suffix = protocol if (task, metric) == ("graph", "acc") else f"{protocol}-{task}"
     return Table(

@@ -160,8 +160,9 @@ def compare_over_datasets(frame: pd.DataFrame, alpha: float = 0.05) -> RankCompa
     avg = {str(m): float(ranks[m].mean()) for m in matrix.columns}
     result = RankComparison(methods, [str(d) for d in matrix.index], avg, alpha)
     k, n = len(methods), len(matrix)
-    if n == 0:
-        result.note = "no dataset has a score for every method: no ranks"
+    if n == 0:  # no ranks at all, not a rank of NaN for everyone
+        result.avg_ranks = {}
+        result.note = "no dataset has a score for every method: no average ranks"
         return result
     if k >= 3 and n >= 2:
         stat, p = stats.friedmanchisquare(*[matrix[m].to_numpy() for m in matrix])
@@ -204,11 +205,15 @@ def _cliques(avg: dict[str, float], cd: float) -> list[list[str]]:
 def rank_lines(result: RankComparison) -> list[str]:
     """Plain-text lines: the ranks and the tests, for terminals and reports."""
     order = sorted(result.avg_ranks, key=result.avg_ranks.get)
-    lines = [
-        "Average rank over "
-        f"{len(result.datasets)} dataset(s) (1 = best): "
-        + ", ".join(f"{m} {result.avg_ranks[m]:.2f}" for m in order)
-    ]
+    lines = (
+        [
+            "Average rank over "
+            f"{len(result.datasets)} dataset(s) (1 = best): "
+            + ", ".join(f"{m} {result.avg_ranks[m]:.2f}" for m in order)
+        ]
+        if result.datasets
+        else []
+    )
     if not math.isnan(result.friedman_p):
         lines.append(
             f"Friedman chi2 = {result.friedman_stat:.3f}, p = {result.friedman_p:.4f}; "

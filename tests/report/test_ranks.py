@@ -48,3 +48,16 @@ def test_a_single_split_is_tested_over_its_runs():
     ranks = build_tables(data)[0][-1]
     assert ranks.name == "ranks-holdout"
     assert ranks.text("worse", "D").startswith("2, p=")  # 5 paired runs, not 1
+
+
+def test_no_shared_dataset_gives_no_average_rank_rather_than_nan():
+    data = frame(
+        rows("best", "D1", BEST, shape=(5, 1)), rows("worse", "D2", WORSE, shape=(5, 1))
+    )
+    ranks = build_tables(data)[0][-1]
+    assert ranks.text("best", "D1") == "1 (tied)"
+    assert ("best", "avg. rank") not in ranks.cells
+    assert "nan" not in ranks.note
+    assert ranks.note.endswith(
+        "no dataset has a score for every method: no average ranks."
+    )
