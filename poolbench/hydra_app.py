@@ -79,9 +79,8 @@ def compose_checked(overrides: list[str]) -> DictConfig:
     import re
 
     from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
 
-    from poolbench.validation.values import unknown_key
+    from poolbench.validation.values import unknown_override
 
     check_group_overrides(overrides)
 
@@ -96,16 +95,7 @@ def compose_checked(overrides: list[str]) -> DictConfig:
         missing = re.match(r"Could not override '([^']+)'", reason)
         if not missing:
             raise PoolbenchError(f"bad override: {reason}") from None
-    key = missing.group(1)
-    section, _, leaf = key.rpartition(".")
-    keep = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != key]
-    try:
-        node = composed(keep)
-        node = OmegaConf.select(node, section) if section else node
-        known = list(node.keys()) if isinstance(node, DictConfig) else []
-    except Exception:  # the rest does not compose either: no hint then
-        known = []
-    raise unknown_key(section, leaf, [k for k in known if k != "hydra"])
+    raise unknown_override(missing.group(1), overrides, composed)
 
 
 def replace_whole_grid(args: list[str]) -> list[str]:

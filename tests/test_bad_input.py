@@ -215,6 +215,12 @@ CASES = {
         ["+protocol.fold=5"], "did you mean protocol.folds?"
     ),
     "misspelled root key": Case(["seeed=1"], "did you mean seed?"),
+    # the hint comes from the config without the first one; the second one
+    # must not turn it into "trainer takes no keys of its own"
+    "two misspelled keys": Case(
+        ["trainer.lrr=1", "trainer.max_epoch=1"],
+        "unknown key trainer.lrr; did you mean trainer.lr?",
+    ),
     "misspelled added root key": Case(["+seeed=1"], "did you mean seed?"),
     "misspelled pooler key": Case(
         ["+pooler.cut_coef=2"], "did you mean pooler.cut_coeff?"

@@ -272,12 +272,16 @@ def _as_float_features(g: Data) -> Data:
     return Data(x=x.float(), edge_index=g.edge_index.long(), y=y)
 
 
+def _original_paths(root: str, mirror: str | None) -> tuple[Path, Path | None]:
+    """Where the published file goes under the root, and the mirror's copy."""
+    tail = Path("EXPWL1") / "raw" / "EXPWL1.pkl"
+    source = Path(mirror).expanduser() / tail if mirror else None
+    return Path(root).expanduser() / tail, source
+
+
 def load_original(root: str, mirror: str | None) -> list[Data]:
     """The published ``EXPWL1.pkl``, copied from the mirror into the root once."""
-    target = Path(root).expanduser() / "EXPWL1" / "raw" / "EXPWL1.pkl"
-    source = (
-        Path(mirror).expanduser() / "EXPWL1" / "raw" / "EXPWL1.pkl" if mirror else None
-    )
+    target, source = _original_paths(root, mirror)
     if not target.is_file() and source is not None and source.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
@@ -332,6 +336,32 @@ class _GraphListUnpickler(pickle.Unpickler):
         return found
 
 
+def preflight_expwl1(
+    root: str,
+    mirror: str | None = None,
+    source: str = "generated",
+    pairs: int = 600,
+    vars_min: int = 8,
+    vars_max: int = 14,
+    keep_ratio: float = 0.1,
+    wl_depth: int = 3,
+    **_,
+) -> None:
+    """The settings, before any work (generating the set takes about 90 s)."""
+    if source == "original":
+        # the file is looked for when the set is loaded: `reproduce` plans its
+        # full budget (the authors' file) on machines without it
+        return
+    if source != "generated":
+        raise PoolbenchError(
+            f"dataset.source must be generated or original, not {source!r}"
+        )
+    if pairs < 1 or not 3 <= vars_min <= vars_max:
+        raise PoolbenchError("dataset.pairs must be ≥ 1 and 3 ≤ vars_min ≤ vars_max")
+    if not 0 < keep_ratio < 1 or wl_depth < 1:
+        raise PoolbenchError("dataset.keep_ratio must lie in (0, 1), wl_depth ≥ 1")
+
+
 def load_expwl1(
     root: str,
     mirror: str | None = None,
@@ -358,18 +388,14 @@ def load_expwl1(
         wl_depth: the neighbourhood depth (WL rounds) the scores may read.
         seed: seeds every random draw.
     """
+    preflight_expwl1(
+        root, mirror, source, pairs, vars_min, vars_max, keep_ratio=keep_ratio,
+        wl_depth=wl_depth,
+    )  # fmt: skip
     if source == "original":
         return GraphDataset(
             "EXPWL1", load_original(root, mirror), 2, {"source": source}
         )
-    if source != "generated":
-        raise PoolbenchError(
-            f"dataset.source must be generated or original, not {source!r}"
-        )
-    if pairs < 1 or not 3 <= vars_min <= vars_max:
-        raise PoolbenchError("dataset.pairs must be ≥ 1 and 3 ≤ vars_min ≤ vars_max")
-    if not 0 < keep_ratio < 1 or wl_depth < 1:
-        raise PoolbenchError("dataset.keep_ratio must lie in (0, 1), wl_depth ≥ 1")
     params = {
         "pairs": int(pairs),
         "vars_min": int(vars_min),
@@ -385,3 +411,6 @@ def load_expwl1(
     path = folder / f"expwl1_seed{seed}_{digest}.pt"
     graphs = load_or_generate(path, lambda: generate(params), "EXPWL1")
     return GraphDataset("EXPWL1-GEN", graphs, 2, params)
+
+
+load_expwl1.preflight = preflight_expwl1  # called with the same keys

@@ -70,12 +70,29 @@ def merge_settings(defaults: DictConfig, dotlist: list[str]) -> DictConfig:
             raise unknown_key("eval", key, list(defaults))
     OmegaConf.set_struct(defaults, True)  # a misspelled eval key is an error
     try:
-        return OmegaConf.merge(defaults, OmegaConf.from_dotlist(dotlist))
+        merged = OmegaConf.merge(defaults, OmegaConf.from_dotlist(dotlist))
     except Exception as exc:
         reason = str(exc).splitlines()[0]
         raise PoolbenchError(
             f"unknown or bad eval setting ({reason}); known: {', '.join(defaults)}"
         ) from None
+    check_setting_types(defaults, merged)
+    return merged
+
+
+def check_setting_types(defaults: DictConfig, merged: DictConfig) -> None:
+    """Each setting the type of its default (the YAML's values are untyped, so
+    ``eval.steps=abc`` would otherwise reach the evaluation as a string)."""
+    from poolbench.validation.values import check_value
+
+    given = OmegaConf.to_container(merged, resolve=True)
+    for key, default in OmegaConf.to_container(defaults, resolve=True).items():
+        if isinstance(default, list):  # e.g. graphs: [grid, ring]
+            kinds = {type(v) for v in default}
+            annotation = list[kinds.pop()] if len(kinds) == 1 else list
+        else:
+            annotation = type(default)
+        check_value(f"eval.{key}", given[key], annotation)
 
 
 def runner_of(kind: str):
@@ -138,7 +155,7 @@ def eval_command(argv: list[str]) -> None:
     from poolbench.validation.config import check_eval_config
 
     for cfg in configs.values():  # every config before the first pooler trains
-        check_eval_config(cfg, settings)
+        check_eval_config(cfg, settings, dataset=kind == "expressiveness")
     from poolbench.training.device import set_threads
 
     first = next(iter(configs.values()))

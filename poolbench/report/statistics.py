@@ -97,7 +97,7 @@ def compare_per_dataset(frame: pd.DataFrame, alpha: float = 0.05):
                 continue
             both = table[[best, name]].dropna()
             diff = both[best] - both[name]
-            if len(both) < 2 or np.allclose(diff, diff.iloc[0]) and diff.iloc[0] == 0:
+            if len(both) < 2 or np.allclose(diff, 0):  # no gap, up to rounding
                 raw[name] = math.nan
             elif np.allclose(diff, diff.iloc[0]):
                 # the same gap on every fold: t is infinite, so p = 0 (scipy

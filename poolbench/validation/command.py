@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from poolbench.errors import PoolbenchError
 from poolbench.validation.config import check_config
-from poolbench.validation.values import unknown_key
+from poolbench.validation.values import unknown_override
 
 
 @dataclass
@@ -166,13 +166,9 @@ def _unknown(key: str, hydra, command: TrainCommand) -> PoolbenchError:
     """``unknown key trainer.max_epoch; did you mean trainer.max_epochs?``"""
     from hydra.types import RunMode
 
-    section, _, leaf = key.rpartition(".")
-    keep = [o for o in command.overrides if o.split("=", 1)[0].lstrip("+~") != key]
-    try:
-        mode = RunMode.MULTIRUN if command.multirun else RunMode.RUN
-        cfg = hydra.compose_config(command.config_name, keep, run_mode=mode)
-        node = OmegaConf.select(cfg, section) if section else cfg
-        known = list(node.keys()) if isinstance(node, DictConfig) else []
-    except Exception:
-        known = []
-    return unknown_key(section, leaf, [k for k in known if k != "hydra" or section])
+    mode = RunMode.MULTIRUN if command.multirun else RunMode.RUN
+    return unknown_override(
+        key,
+        command.overrides,
+        lambda args: hydra.compose_config(command.config_name, args, run_mode=mode),
+    )

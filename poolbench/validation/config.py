@@ -92,11 +92,14 @@ def check_config(cfg: DictConfig) -> None:
         check_fit(values, summary, protocol)
 
 
-def check_eval_config(cfg: DictConfig, settings: DictConfig) -> None:
+def check_eval_config(cfg: DictConfig, settings: DictConfig, dataset: bool) -> None:
     """What ``poolbench eval`` takes from one composed config (paths, trainer,
-    model, pooler; its data is generated) and its own ``eval.`` settings."""
+    model, pooler, and the dataset where the kind loads one: the others make
+    their point clouds) and its own ``eval.`` settings."""
     values = plain(cfg)
     check_root(values)
+    if dataset:
+        check_dataset(values)
     check_ranges(values)
     check_ranges({"eval": OmegaConf.to_container(settings, resolve=True)})
     check_trainer(values["trainer"])

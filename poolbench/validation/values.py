@@ -181,7 +181,10 @@ def describe(annotation) -> str:
         return "one of " + ", ".join(str(a) for a in args)
     if annotation in (list, tuple) or origin in (list, tuple, Sequence):
         items = [a for a in args if a is not Ellipsis]
-        return f"a list of {describe(items[0])}s" if items else "a list"
+        if not items:
+            return "a list"
+        item = describe(items[0]).removeprefix("an ").removeprefix("a ")
+        return f"a list of {item}s"  # "a list of integers", not "of an integers"
     names = {
         int: "an integer",
         float: "a number",
@@ -205,6 +208,29 @@ def unknown_key(section: str, key: str, known) -> PoolbenchError:
     else:
         hint = f"{section} takes no keys of its own"
     return PoolbenchError(f"unknown key {prefix}{key}; {hint}")
+
+
+def unknown_override(key: str, overrides: list[str], compose) -> PoolbenchError:
+    """``unknown key trainer.max_epoch; did you mean trainer.max_epochs?`` for an
+    override Hydra could not apply. The keys it might have meant come from
+    ``compose`` without it, or, when the rest fails too, with the group
+    choices alone (no dotted keys); when neither composes, no hint at all
+    rather than a wrong one."""
+    from omegaconf import DictConfig, OmegaConf
+
+    section, _, leaf = key.rpartition(".")
+    rest = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != key]
+    groups = [o for o in rest if "." not in o.split("=", 1)[0]]
+    for attempt in (rest, groups):
+        try:
+            cfg = compose(attempt)
+        except Exception:
+            continue
+        node = OmegaConf.select(cfg, section) if section else cfg
+        if not isinstance(node, DictConfig):
+            return PoolbenchError(f"unknown key {key}: the config has no {section}")
+        return unknown_key(section, leaf, [k for k in node if k != "hydra" or section])
+    return PoolbenchError(f"unknown key {key}")
 
 
 def check_value(key: str, value, annotation) -> None:

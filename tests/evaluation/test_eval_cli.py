@@ -65,6 +65,18 @@ def test_bad_input_from_the_shell_is_one_line_and_exit_2(tmp_path, data_root):
         (["spectral", "pooler=none", "eval.stepz=1"], "did you mean eval.steps"),
         (["spectral", "pooler=none", "eval.steps=0"], "eval.steps must be ≥ 1"),
         (["spectral", "pooler=none", "trainer.lrr=1"], "did you mean trainer.lr"),
+        (
+            ["spectral", "pooler=none", "trainer.lrr=1", "trainer.max_epoch=1"],
+            "unknown key trainer.lrr; did you mean trainer.lr?",
+        ),
+        (["spectral", "pooler=none", "eval.steps=abc"], "eval.steps must be an int"),
+        (["spectral", "pooler=none", "eval.steps=1,2"], "eval.steps must be an int"),
+        (["spectral", "pooler=none", "eval.graphs=grid"], "must be a list of strings"),
+        (
+            ["expressiveness", "pooler=topk", "dataset.seed=abc"],
+            "dataset.seed must be an integer",
+        ),
+        (["expressiveness", "pooler=topk", "dataset.pairs=0"], "dataset.pairs must"),
         (["spectral", "pooler=none", "trainer.lr=0"], "trainer.lr must be > 0"),
         (["spectral", "pooler=nmf", "pooler.iterations=-1"], "fix pooler.iterations"),
         (["autoencoder", "pooler=none", "eval.graphs=[cube]"], "cube"),

@@ -134,6 +134,18 @@ def test_the_same_gap_on_every_fold_is_significant_without_a_warning():
     assert out["below"].p_vs_best == 0.0 and not out["below"].tied_with_best
 
 
+def test_a_gap_of_float_rounding_is_a_tie_on_whichever_fold_it_falls():
+    for noisy in range(4):
+        same = [0.3, 0.8, 0.6, 0.7]
+        rounded = list(same)
+        rounded[noisy] = {0: 0.1 + 0.2, 1: 0.7 + 0.1, 2: 0.1 * 6, 3: 0.1 * 7}[noisy]
+        folds = {("a", "D"): same, ("b", "D"): rounded}
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = {c.pooler: c for c in compare_per_dataset(tidy(folds))}
+        assert all(c.tied_with_best for c in out.values()), noisy
+
+
 def test_cd_diagram_is_drawn(tmp_path):
     path = draw_cd_diagram(compare_over_datasets(tidy(SCORES)), tmp_path / "cd.png")
     assert path.is_file() and path.stat().st_size > 1000
