@@ -75,7 +75,8 @@ def _loader_facts(cfg) -> tuple[str, str, str, str]:
     nodes = getattr(loader, "dataset_kind", "graphs") == "nodes"
     kind = getattr(loader, "target", "classification")
     tasks = "node, community" if nodes else "graph"
-    generated = any(m in target for m in (".synthetic", ".expressiveness", ".communi"))
+    made_here = (".synthetic.", ".expressiveness.", ".communities.")
+    generated = any(module in target for module in made_here)
     if cfg.get("source") == "original":  # expwl1_original: the authors' file
         generated = False
     what = ("1 graph" if nodes else "graphs") + (", generated" if generated else "")

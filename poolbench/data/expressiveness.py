@@ -272,16 +272,12 @@ def _as_float_features(g: Data) -> Data:
     return Data(x=x.float(), edge_index=g.edge_index.long(), y=y)
 
 
-def _original_paths(root: str, mirror: str | None) -> tuple[Path, Path | None]:
-    """Where the published file goes under the root, and the mirror's copy."""
-    tail = Path("EXPWL1") / "raw" / "EXPWL1.pkl"
-    source = Path(mirror).expanduser() / tail if mirror else None
-    return Path(root).expanduser() / tail, source
-
-
 def load_original(root: str, mirror: str | None) -> list[Data]:
     """The published ``EXPWL1.pkl``, copied from the mirror into the root once."""
-    target, source = _original_paths(root, mirror)
+    target = Path(root).expanduser() / "EXPWL1" / "raw" / "EXPWL1.pkl"
+    source = (
+        Path(mirror).expanduser() / "EXPWL1" / "raw" / "EXPWL1.pkl" if mirror else None
+    )
     if not target.is_file() and source is not None and source.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
