@@ -163,6 +163,7 @@ def eval_command(argv: list[str]) -> None:
     store = EvalStore(first.results.dir)
     run = runner_of(kind)
     console = table_console(stderr=True)
+    evaluated: set[str] = set()  # the graphs this command's figures are of
     for name, cfg in configs.items():
         console.print(f"[bold]eval {kind}[/]: {name}")
         try:
@@ -173,10 +174,11 @@ def eval_command(argv: list[str]) -> None:
             rows = [failed_row(kind, name, cfg, exc)]
         for row in rows:
             store.append(row)
+            evaluated.add(row.graph)
             console.print(f"  {row.graph or '-'}: {row.status} {row.error}".rstrip())
     from poolbench.evaluation.report import print_kind, render_figures
 
     results_dir = Path(first.results.dir)
     print_kind(store.latest(), kind, table_console())
-    for path in render_figures(results_dir, kind):
+    for path in render_figures(results_dir, kind, evaluated):
         console.print(f"figure: {path}")

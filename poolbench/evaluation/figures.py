@@ -1,9 +1,10 @@
 """Figures of the preservation evaluations, drawn from the saved artifacts.
 
 Every eval run saves its graph-level outputs under
-``<results>/eval_artifacts/<kind>/<graph>/<pooler>.pt``; the figures are
-redrawn from all of them, so poolers evaluated in separate commands end up
-side by side. PNGs go to ``<results>/figures/``.
+``<results>/eval_artifacts/<kind>/<graph>/<pooler>.pt``. A command redraws
+the figures of the graphs it evaluated, each from every pooler's artifacts of
+that graph, so poolers evaluated in separate commands end up side by side.
+PNGs go to ``<results>/figures/``.
 """
 
 from __future__ import annotations
@@ -21,10 +22,15 @@ from matplotlib.collections import LineCollection  # noqa: E402
 SPECTRAL_GRAPHS = ("grid", "ring")
 
 
-def _artifacts(results_dir: Path, kind: str) -> dict[str, dict[str, dict]]:
+def _artifacts(
+    results_dir: Path, kind: str, graphs: set[str] | None
+) -> dict[str, dict[str, dict]]:
+    """Per graph (all, or only ``graphs``), every pooler's saved outputs."""
     root = results_dir / "eval_artifacts" / kind
     found: dict[str, dict[str, dict]] = {}
     for graph_dir in sorted(p for p in root.glob("*") if p.is_dir()):
+        if graphs is not None and graph_dir.name not in graphs:
+            continue
         files = sorted(graph_dir.glob("*.pt"))
         if files:
             found[graph_dir.name] = {
@@ -70,11 +76,11 @@ def _edges(ax, pos, edge_index, weight=None, colour="0.6"):
     ax.add_collection(LineCollection(segments, colors=rgba, linewidths=0.6))
 
 
-def draw_autoencoder(results_dir: Path) -> list[Path]:
+def draw_autoencoder(results_dir: Path, graphs: set[str] | None = None) -> list[Path]:
     """Per graph: the original points, then each pooler's reconstruction."""
     out = results_dir / "figures"
     paths = []
-    for graph, by_pooler in _artifacts(results_dir, "autoencoder").items():
+    for graph, by_pooler in _artifacts(results_dir, "autoencoder", graphs).items():
         first = next(iter(by_pooler.values()))
         pos = first["pos"]
         three_d = pos.size(1) == 3
@@ -99,11 +105,11 @@ def draw_autoencoder(results_dir: Path) -> list[Path]:
     return paths
 
 
-def draw_spectral(results_dir: Path) -> list[Path]:
+def draw_spectral(results_dir: Path, graphs: set[str] | None = None) -> list[Path]:
     """Per graph (grid, ring): A, then A' of each pooler at its supernodes' mean."""
     out = results_dir / "figures"
     paths = []
-    for graph, by_pooler in _artifacts(results_dir, "spectral").items():
+    for graph, by_pooler in _artifacts(results_dir, "spectral", graphs).items():
         if graph not in SPECTRAL_GRAPHS:
             continue
         first = next(iter(by_pooler.values()))

@@ -145,7 +145,11 @@ def render_eval_tables(results_dir, out_dir, console: Console) -> list[Path]:
     return written
 
 
-def render_figures(results_dir: Path, kind: str) -> list[Path]:
+def render_figures(
+    results_dir: Path, kind: str, graphs: set[str] | None = None
+) -> list[Path]:
+    """The figures of ``kind``; with ``graphs``, only those of these graphs (the
+    ones a command just evaluated), each still showing every pooler stored."""
     from poolbench.evaluation.figures import (
         draw_autoencoder,
         draw_expressiveness,
@@ -155,7 +159,7 @@ def render_figures(results_dir: Path, kind: str) -> list[Path]:
     if kind == "expressiveness":
         return draw_expressiveness(Path(results_dir))
     if kind == "autoencoder":
-        return draw_autoencoder(Path(results_dir))
+        return draw_autoencoder(Path(results_dir), graphs)
     if kind == "spectral":
-        return draw_spectral(Path(results_dir))
+        return draw_spectral(Path(results_dir), graphs)
     return []  # pragma: no cover - kinds are checked by the CLI

@@ -82,7 +82,7 @@ def reproduce_command(argv: list[str]) -> None:
     wall = None if args.no_run else run_cells(runs, log)
     collect(runs, spec.spread, args.results_dir)
     outcome = evaluate(spec, budget, runs)
-    print_outcome(outcome, table_console())
+    print_outcome(outcome, table_console(), args.extra)
     # the command that runs these cells; --no-run only re-tabulates them
     command = "poolbench reproduce " + " ".join(
         shlex.quote(a) for a in argv if a != "--no-run"

@@ -126,7 +126,7 @@ def cells_text(out: Outcome) -> list[list[str]]:
     return rows
 
 
-def print_outcome(out: Outcome, console: Console) -> None:
+def print_outcome(out: Outcome, console: Console, extra: list[str] = ()) -> None:
     table = Table(
         title=f"{out.spec.name}, budget {out.budget.name}: ours vs the paper "
         f"(test accuracy %, ± = std over {out.spec.spread})",
@@ -142,6 +142,8 @@ def print_outcome(out: Outcome, console: Console) -> None:
         table.add_row(*row)
     console.print(table)
     console.print(f"budget {out.budget.name}: {out.budget.note}", markup=False)
+    if extra:  # the user's --set changed every cell: said next to the numbers
+        console.print(f"every cell also ran with: {' '.join(extra)}", markup=False)
     for line in ["ours: " + s for s in rank_lines(out.ours_ranks)] + [
         "paper: " + s for s in rank_lines(out.paper_ranks)
     ]:

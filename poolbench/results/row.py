@@ -74,6 +74,15 @@ class ResultRow:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def label(self) -> str:
+        """The run in words, for progress and error lines. A custom experiment
+        name (a reproduction's, shared by all its cells) gets the cell added."""
+        name = self.experiment
+        if name != f"{self.dataset}-{self.pooler}":
+            name += f" ({self.pooler} on {self.dataset})"
+        return f"{name} fold {self.fold} run {self.run}"
+
 
 COLUMNS = [f.name for f in fields(ResultRow)]
 

@@ -210,10 +210,9 @@ class ResultsStore(CsvStore):
                 score = f"test_{row.metric}"
                 result += f", {score} {getattr(row, score):.4f}"
             raise StoreWriteError(
-                f"{exc}. Not recorded: {row.experiment} fold {row.fold} run "
-                f"{row.run} ({result}). Nothing more can be recorded, so poolbench "
-                "stops; free space or fix the results dir, then rerun the same command "
-                "to redo the run"
+                f"{exc}. Not recorded: {row.label} ({result}). Nothing more can "
+                "be recorded, so poolbench stops; free space or fix the results "
+                "dir, then rerun the same command to redo the run"
             ) from None
 
     def append_summary(self, summary: dict) -> None:

@@ -43,7 +43,7 @@ class ProgressHooks:
         self.progress.stop()
 
     def run_started(self, row: ResultRow) -> None:
-        label = f"fold {row.fold} run {row.run}"
+        label = f"{row.pooler} on {row.dataset} fold {row.fold} run {row.run}"
         if self.epochs is None:
             self.epochs = self.progress.add_task(label, total=self.max_epochs, info="")
         else:
@@ -66,7 +66,7 @@ class ProgressHooks:
         self.progress.advance(self.runs)
         score = f"test_{row.metric}"
         line = (
-            f"{row.experiment} fold {row.fold} run {row.run}: {row.status} "
+            f"{row.label}: {row.status} "
             f"{score}={getattr(row, score):.4f} epochs={row.epochs} "
             f"sec/epoch={row.sec_per_epoch:.4f}"
         )

@@ -272,7 +272,7 @@ def run_fold(
             hooks.run_finished(row)
         if row.status != "ok" and protocol.fail_fast:
             raise FailFast(
-                f"{exp.name} fold {job.fold} run {run} {row.status}: {row.error} "
+                f"{row.label} {row.status}: {row.error} "
                 "(protocol.fail_fast=true stops the sweep)"
             )
     return rows

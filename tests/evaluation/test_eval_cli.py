@@ -14,11 +14,14 @@ from poolbench.evaluation.rows import EvalStore
 from tests.cli_helpers import run_cli
 
 
-def test_autoencoder_and_spectral_write_rows_tables_and_figures(tmp_path, data_root):
+def test_autoencoder_and_spectral_write_rows_tables_and_figures(
+    tmp_path, data_root, capsys
+):
     common = ["pooler=none,topk", "eval.steps=3", "eval.graphs=[ring,grid]"]
     for kind in ("autoencoder", "spectral"):
         proc = run_cli(["eval", kind, *common], tmp_path, data_root, None, timeout=300)
         assert proc.returncode == 0, proc.stderr
+    assert "spectral_ring.png" in proc.stderr and "spectral_grid.png" in proc.stderr
     rows = EvalStore(tmp_path / "results").read()
     assert len(rows) == 8 and set(rows["status"]) == {"ok"}
     spectral = rows[rows["kind"] == "spectral"].set_index(["pooler", "graph"])
@@ -35,6 +38,13 @@ def test_autoencoder_and_spectral_write_rows_tables_and_figures(tmp_path, data_r
     written = render_eval_tables(tmp_path / "results", tmp_path / "tables", Console())
     assert {p.name for p in written} >= {"eval_autoencoder.md", "eval_spectral.csv"}
     assert "| topk |" in (tmp_path / "tables" / "eval_spectral.md").read_text()
+    # a later command on one graph redraws (and lists) that graph's figure only
+    results = tmp_path / "results"
+    eval_command(
+        ["spectral", "pooler=none", "eval.graphs=[grid]", f"results.dir={results}"]
+    )
+    listed = capsys.readouterr().err
+    assert "spectral_grid.png" in listed and "spectral_ring.png" not in listed
 
 
 def test_expressiveness_runs_on_a_small_generated_set(tmp_path, data_root):

@@ -34,6 +34,10 @@ def test_reproduce_prints_the_side_by_side_table_writes_the_report_and_resumes(c
     assert out.count("SYNTH-") >= 4  # 2 poolers x 2 stand-in sets
     assert "budget quick: For a 2-core CPU" in out  # the reduction, on the table
     assert "Average rank over 2 dataset(s)" in out
+    # the --set overrides are stated under the table, not only in the report
+    assert "every cell also ran with: trainer.max_epochs=1 protocol.runs=2" in out
+    # each run's line names its cell: the experiment name is shared by all cells
+    assert "bianchi2022 (mincut on SYNTH-HARD-SMALL) fold 0 run 1: ok" in first.stderr
     stored = rows(cli.cwd)
     assert len(stored) == 8 and set(stored["status"]) == {"ok"}
     assert set(stored["dataset"]) == {"SYNTH-EASY-SMALL", "SYNTH-HARD-SMALL"}

@@ -183,3 +183,10 @@ def test_a_file_of_the_development_schema_reads_and_migrates(tmp_path):
     store.append(new_row(2))
     assert store.path.read_text().splitlines()[0].split(",") == COLUMNS
     assert store.read().run.tolist() == [0, 1, 2]
+
+
+def test_a_run_label_adds_the_cell_to_a_name_shared_by_cells():
+    row = new_row(run=1)
+    assert row.label == "MUTAG-topk fold 0 run 1"  # the default name is the cell
+    row.experiment = "bianchi2022"  # a reproduction's name, the same for all cells
+    assert row.label == "bianchi2022 (topk on MUTAG) fold 0 run 1"
