@@ -367,18 +367,26 @@ class Experiment:
             )
         if not self.precomputes_pooling:
             return self.fast.packed
-        params = OmegaConf.to_container(self.cfg.pooler, resolve=True)
+        hidden = int(self.cfg.model.hidden)
+        avg = self.dataset.avg_nodes
+        ratio = self.cfg.model.pool_ratio
+        sizes = [avg * ratio**level for level in range(self.pooling_levels)]
+        # The key holds all the constructor gets: a pooler sizing K from the
+        # ratio (nmf, spectral) must not be served another ratio's topology.
+        params = {
+            "pooler": OmegaConf.to_container(self.cfg.pooler, resolve=True),
+            "in_channels": hidden,
+            "ratio": ratio,
+            "avg_nodes": sizes,
+        }
         key = cache_key(
             self.dataset.fingerprint, self.pooler_class, params, self.pooling_levels
         )
         if key not in self.fast.with_topology:
             start = time.perf_counter()
-            hidden = int(self.cfg.model.hidden)
-            avg = self.dataset.avg_nodes
-            ratio = self.cfg.model.pool_ratio
             poolers = [
-                self.make_pooler(level, hidden, avg * ratio**level)
-                for level in range(self.pooling_levels)
+                self.make_pooler(level, hidden, size)
+                for level, size in enumerate(sizes)
             ]
             cache_dir = Path(self.cfg.data.root) / "precompute" / self.dataset.name
             result = load_or_compute(poolers, self.dataset.graphs, cache_dir, key)

@@ -179,3 +179,18 @@ def test_nmf_on_the_fly_batch_equals_the_precomputed_one(mutag, tmp_path):
     torch.testing.assert_close(fast.x, slow.x)
     assert torch.equal(fast.edge_index, slow.edge_index)
     torch.testing.assert_close(fast.edge_weight, slow.edge_weight)
+
+
+def test_a_pool_ratio_of_its_own_gets_its_own_topology(mutag, data_root):
+    # nmf sizes K from the ratio: a grid point (or a rerun) with another ratio
+    # was served the cached topology of the first (same numbers, or a crash)
+    from tests.data.test_batching import experiment
+
+    exp = experiment(mutag, data_root, "pooler=nmf", "model.pool_ratio=0.5")
+    half = exp.packed_graphs().levels[0]
+    quarter = exp.with_overrides({"model.pool_ratio": 0.25}).packed_graphs().levels[0]
+    k_half = int(half.pooled.ptr_cpu.diff().max())
+    k_quarter = int(quarter.pooled.ptr_cpu.diff().max())
+    assert (k_half, k_quarter) == (9, 5)  # K = ceil(ratio * 17.9 average nodes)
+    again = exp.with_overrides({"model.pool_ratio": 0.5}).packed_graphs().levels[0]
+    assert again is half  # the same sizing still shares the cache
