@@ -26,8 +26,13 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     """Indices of the points no other point beats on both cost (lower) and accuracy.
 
     ``points`` are ``(seconds, accuracy)``; the front is returned by rising cost.
+    A point without a finite cost (an untrained baseline has no epochs) or
+    score is on no front: NaN would make the sort order arbitrary.
     """
-    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    finite = [
+        i for i, (x, y) in enumerate(points) if math.isfinite(x) and math.isfinite(y)
+    ]
+    order = sorted(finite, key=lambda i: (points[i][0], -points[i][1]))
     front, best_acc = [], -math.inf
     for i in order:
         if points[i][1] > best_acc + 1e-12:  # equal accuracy at more cost: dominated
@@ -52,7 +57,7 @@ def _save(fig, out_dir: Path, stem: str) -> list[Path]:
     fig.tight_layout()
     paths = [out_dir / f"{stem}.{ext}" for ext in FORMATS]
     for path in paths:
-        fig.savefig(path, dpi=150)
+        fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
     return paths
 
@@ -73,6 +78,8 @@ def accuracy_vs_time(
     fig, axes = _grid(len(datasets))
     for ax, dataset in zip(axes, datasets):
         part = data[data["dataset"] == dataset].reset_index(drop=True)
+        timed = part["sec_per_epoch"].map(lambda v: math.isfinite(v) and v > 0)
+        untrained, part = part[~timed], part[timed].reset_index(drop=True)
         xs, ys = part["sec_per_epoch"].tolist(), _scaled(info, part["mean"])
         ax.errorbar(
             xs, ys, yerr=_scaled(info, part["std"]), fmt="o", color="tab:blue",
@@ -89,6 +96,15 @@ def accuracy_vs_time(
         )
         for x, y, label in zip(xs, ys, part["label"]):
             ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4))
+        # A baseline that trains nothing (k-means, spectral) has no time per
+        # epoch to place it by: a dashed line at its score, outside the front.
+        for y, label in zip(_scaled(info, untrained["mean"]), untrained["label"]):
+            ax.axhline(y, color="tab:gray", linestyle="--", linewidth=1)
+            ax.annotate(
+                f"{label} (untrained)", (0.01, y), xycoords=("axes fraction", "data"),
+                textcoords="offset points", xytext=(0, 3), color="tab:gray",
+                fontsize="small",
+            )  # fmt: skip
         if len(xs) > 1 and max(xs) / max(min(xs), 1e-9) > 20:
             ax.set_xscale("log")
         ax.set_title(dataset)
@@ -109,10 +125,14 @@ def peak_memory(summary: pd.DataFrame, out_dir: Path, stem: str) -> list[Path]:
     kinds = ", ".join(sorted(set(data["mem_kind"]) - {""})) or "n/a"
     fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(table) + 2), 4))
     table.plot.bar(ax=ax, rot=45, width=0.8)
+    plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
     ax.set_ylabel(f"peak memory (MB, {kinds})")
     ax.set_xlabel("pooler")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize="small", title="dataset")
+    # Beside the plot, not on it: inside it covered the tallest bars.
+    ax.legend(
+        fontsize="small", title="dataset", loc="upper left", bbox_to_anchor=(1.01, 1)
+    )
     return _save(fig, out_dir, f"peak-memory-{stem}")
 
 
@@ -133,7 +153,9 @@ def fold_boxplots(
         labels = sorted(part["label"].unique())
         values = [_scaled(info, part.loc[part.label == lb, "score"]) for lb in labels]
         ax.boxplot(values, tick_labels=labels)
+        # Anchored at the label's end, so long labels do not run into each other.
         ax.tick_params(axis="x", rotation=45)
+        plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
         ax.set_title(dataset)
         ax.set_ylabel(f"per fold: {info.label}")
         ax.grid(axis="y", alpha=0.3)

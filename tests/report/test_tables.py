@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import pandas as pd
@@ -143,6 +144,13 @@ def test_average_ranks_share_ties():
 def test_pareto_front_keeps_the_undominated_points():
     points = [(1.0, 0.6), (2.0, 0.8), (1.5, 0.5), (3.0, 0.8), (4.0, 0.9)]
     assert pareto_front(points) == [0, 1, 4]
+
+
+def test_pareto_front_leaves_out_a_baseline_with_no_time_per_epoch():
+    # k-means trains nothing: its NaN seconds used to sort first and, with the
+    # best score, leave every trained pooler off the front.
+    points = [(math.nan, 0.9), (1.0, 0.5), (2.0, 0.6), (3.0, math.nan)]
+    assert pareto_front(points) == [1, 2]
 
 
 def test_latex_is_escaped_and_booktabs():
