@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import poolbench
 from poolbench.errors import PoolbenchError, StoreWriteError
 from poolbench.experiment import Experiment, config_hash, load_dataset
 from poolbench.report.console import table_console
-from poolbench.report.summary import summarize
+from poolbench.report.summary import mean_std_text, summarize
 from poolbench.results.row import METRIC_FAMILIES, METRICS
 from poolbench.results.store import CsvStore, ResultsStore, completed_runs
 from poolbench.results.wandb_sink import WandbSink
@@ -119,7 +120,7 @@ def print_summary(frame, console: Console, expected: int) -> None:
         for m in family:
             mean, std = getattr(r, f"{m.name}_mean"), getattr(r, f"{m.name}_std")
             scale, digits = (100, 2) if m.percent else (1, 4)
-            scores.append(f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}")
+            scores.append(mean_std_text(mean, std, digits, scale))
         table.add_row(
             r.dataset,
             r.pooler,
@@ -127,8 +128,8 @@ def print_summary(frame, console: Console, expected: int) -> None:
             str(r.folds),
             f"{r.runs}/{expected}",
             str(r.failed),
-            f"{r.sec_per_epoch:.4f}",
-            f"{r.peak_mem_mb:.0f} {r.mem_kind}",
+            "—" if math.isnan(r.sec_per_epoch) else f"{r.sec_per_epoch:.4f}",
+            "—" if math.isnan(r.peak_mem_mb) else f"{r.peak_mem_mb:.0f} {r.mem_kind}",
         )
     console.print(table)
 

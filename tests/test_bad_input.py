@@ -466,6 +466,8 @@ def test_a_command_whose_runs_all_failed_exits_1(cli):
     assert last.startswith("poolbench: every run failed (1 runs; the first failed:")
     assert "boom from ExplodingPool" in last and "Traceback" not in out.stderr
     assert rows(cli.cwd).status.tolist() == ["failed"]
+    # the summary table has no score to show: a dash, never "nan ± nan"
+    assert "nan" not in out.stdout.lower() and "—" in out.stdout
 
 
 def test_only_a_command_with_no_ok_run_fails(tmp_path):

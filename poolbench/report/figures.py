@@ -169,14 +169,10 @@ def draw_figures(
     """Every figure, per protocol, task and metric; returns the files written."""
     paths: list[Path] = []
     for (protocol, task, metric), part in summary.groupby(
-        ["protocol", "task", "metric"], sort=True
+        ["table_protocol", "task", "metric"], sort=True
     ):
         stem = protocol if (task, metric) == ("graph", "acc") else f"{protocol}-{task}"
-        part_folds = folds[
-            (folds["protocol"] == protocol)
-            & (folds["task"] == task)
-            & (folds["metric"] == metric)
-        ]
+        part_folds = folds.merge(part[GROUP], on=GROUP)
         if (part["folds"] > 0).any():
             paths += accuracy_vs_time(part, out_dir, stem, metric)
             paths += fold_boxplots(part, part_folds, out_dir, stem, metric)

@@ -64,7 +64,11 @@ def rank_table(
     tasks and metrics), or None without two poolers to compare."""
     from poolbench.report.tables import Table  # tables calls us: import late
 
-    scores = fold_scores(latest, part, metric)
+    # A cell short of its protocol (failed or missing runs) is not ranked: its
+    # mean is over the folds that happened to finish.
+    whole = (part["runs"] == part["expected"]) & (part["failed"] == 0)
+    left_out = sorted(f"{r.label} on {r.dataset}" for r in part[~whole].itertuples())
+    scores = fold_scores(latest, part[whole], metric)
     if scores.empty or scores["pooler"].nunique() < 2:
         return None
     ties = compare_per_dataset(scores, ALPHA)
@@ -76,9 +80,14 @@ def rank_table(
     cells, best = {}, set()
     for t in ties:
         p = "" if math.isnan(t.p_vs_best) else f", p={t.p_vs_best:.3f}"
-        cells[(t.pooler, t.dataset)] = (
-            f"{t.rank:g}{' (tied)' if t.tied_with_best else ''}{p}"
+        verdict = (
+            " (tied)"
+            if t.tied_with_best
+            else f" (untested: {t.shared} shared)"
+            if not t.tested
+            else ""
         )
+        cells[(t.pooler, t.dataset)] = f"{t.rank:g}{verdict}{p}"
         if t.tied_with_best:
             best.add((t.pooler, t.dataset))
     top = min(over.avg_ranks.values()) if over.avg_ranks else math.nan
@@ -89,11 +98,18 @@ def rank_table(
     note = (
         "Rank of the mean per dataset (1 = best); (tied): not significantly worse "
         "than the best by a paired t-test over the shared folds (runs, for a "
-        f"single split) (Holm, alpha "
-        f"{ALPHA}), p = that test's adjusted p. Avg. rank over the datasets every "
-        "row has; bold: within the Nemenyi critical difference of the top. "
+        f"single split) (Holm, alpha {ALPHA}), p = that test's adjusted p; "
+        "(untested): fewer than two shared folds, no test possible. Avg. rank "
+        "over the datasets every row has; bold: within the Nemenyi critical "
+        "difference of the top. "
         + "".join(f"{line}. " for line in rank_lines(over)).rstrip()
     )
+    if left_out:
+        note += (
+            " Not ranked, short of their protocol (failed or missing runs): "
+            + ", ".join(left_out)
+            + "."
+        )
     suffix = protocol if (task, metric) == ("graph", "acc") else f"{protocol}-{task}"
     return Table(
         f"ranks-{suffix}",

@@ -72,6 +72,8 @@ class DatasetComparison:
     folds: int
     p_vs_best: float  # Holm-adjusted paired t-test p; NaN for the best itself
     tied_with_best: bool
+    shared: int = 0  # folds this method shares with the best
+    tested: bool = True  # False: under two shared folds, no test possible
 
 
 def compare_per_dataset(frame: pd.DataFrame, alpha: float = 0.05):
@@ -79,8 +81,9 @@ def compare_per_dataset(frame: pd.DataFrame, alpha: float = 0.05):
 
     The best is the highest oriented mean; each other method is compared with
     it by a paired t-test over the folds both have (two-sided), the p-values
-    of one dataset Holm-corrected together. Fewer than two shared folds, or
-    identical fold scores, give p = NaN and count as tied (no evidence).
+    of one dataset Holm-corrected together. Identical fold scores give p = NaN
+    and count as tied (no gap); fewer than two shared folds give p = NaN and
+    ``tested=False``: no test is possible, so the method is not called tied.
     """
     out: list[DatasetComparison] = []
     oriented = _oriented(frame)
@@ -91,12 +94,13 @@ def compare_per_dataset(frame: pd.DataFrame, alpha: float = 0.05):
         means = table.mean().round(9)  # float noise must not break ties
         ranks = means.rank(ascending=False, method="average")
         best = means.idxmax()
-        raw = {}
+        raw, shared = {}, {}
         for name in table.columns:
             if name == best:
                 continue
             both = table[[best, name]].dropna()
             diff = both[best] - both[name]
+            shared[name] = len(both)
             if len(both) < 2 or np.allclose(diff, 0):  # no gap, up to rounding
                 raw[name] = math.nan
             elif np.allclose(diff, diff.iloc[0]):
@@ -109,6 +113,8 @@ def compare_per_dataset(frame: pd.DataFrame, alpha: float = 0.05):
         sign = 1.0 if bool(part["higher_is_better"].iloc[0]) else -1.0
         for name in table.columns:
             p = adjusted.get(name, math.nan)
+            n = shared.get(name, int(table[name].notna().sum()))
+            tested = name == best or n >= 2
             out.append(
                 DatasetComparison(
                     dataset=str(dataset),
@@ -117,7 +123,11 @@ def compare_per_dataset(frame: pd.DataFrame, alpha: float = 0.05):
                     rank=float(ranks[name]),
                     folds=int(table[name].notna().sum()),
                     p_vs_best=p,
-                    tied_with_best=name == best or math.isnan(p) or p >= alpha,
+                    tied_with_best=name == best
+                    or tested
+                    and (math.isnan(p) or p >= alpha),
+                    shared=n,
+                    tested=tested,
                 )
             )
     return out

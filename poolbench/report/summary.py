@@ -5,12 +5,15 @@ accuracy, RMSE, NMI) and the metrics reported with it, as mean ± std over
 folds of the per-fold mean of the final runs (Errica et al. 2020); std is the
 population std over folds (ddof=0), as in PyDGN. A protocol with one split
 (a holdout, a public node split, community seeds) has no spread over folds,
-so there the std is over its runs (seeds), and ``spread`` says which. Only
+so there the std is over its runs (seeds), and ``spread`` says which; a std
+over fewer than two values is NaN (shown as n/a). Only
 rows with status ok enter the means; failures are counted, and the expected
 number of runs comes from the protocol recorded in the rows.
 """
 
 from __future__ import annotations
+
+import math
 
 import pandas as pd
 
@@ -30,6 +33,15 @@ GROUP = [
 ]
 
 
+def mean_std_text(mean: float, std: float, digits: int, scale: float = 1.0) -> str:
+    """``mean ± std`` as printed everywhere: no mean (no ok run) is a dash, no
+    spread (one value) is n/a, never ``nan`` or a reassuring ``± 0``."""
+    if math.isnan(mean):
+        return "—"
+    spread = "n/a" if math.isnan(std) else f"{scale * std:.{digits}f}"
+    return f"{scale * mean:.{digits}f} ± {spread}"
+
+
 def fold_means(frame: pd.DataFrame) -> pd.DataFrame:
     """Per experiment and fold: the mean headline score (``score``) of its ok
     final runs, in the column of its ``metric``."""
@@ -45,6 +57,18 @@ def fold_means(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def _spread(rows: pd.DataFrame, ok: pd.DataFrame) -> str:
+    """What the std of a cell is over: the protocol its rows recorded decides
+    (one split: its runs; k folds: the folds), never the folds that happen to
+    have survived, so a cv cell with one fold left is not shown with a std
+    over seeds as if that were its spread. Rows from before the protocol was
+    recorded (folds 0) fall back to what is present."""
+    folds = int(rows["protocol_folds"].max())
+    if folds > 0:
+        return "runs" if folds == 1 else "folds"
+    return "runs" if ok["fold"].nunique() == 1 and len(ok) > 1 else "folds"
+
+
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per experiment: ``mean``/``std`` of the headline metric (and
     ``<metric>_mean``/``_std`` of each metric reported with it), cost, counts."""
@@ -54,12 +78,13 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     for key, rows in frame.groupby(GROUP, sort=True, dropna=False):
         ok = rows[rows["status"] == "ok"]
         record = dict(zip(GROUP, key))
-        spread = "runs" if ok["fold"].nunique() == 1 and len(ok) > 1 else "folds"
+        spread = _spread(rows, ok)
         for i, metric in enumerate(METRIC_FAMILIES[record["metric"]]):
             per_fold = ok.groupby("fold")[f"test_{metric}"].mean()
             values = ok[f"test_{metric}"] if spread == "runs" else per_fold
             mean = values.mean() if len(values) else float("nan")
-            std = values.std(ddof=0) if len(values) else float("nan")
+            # one value has no spread: NaN (printed n/a), not a reassuring 0
+            std = values.std(ddof=0) if len(values) > 1 else float("nan")
             record[f"{metric}_mean"], record[f"{metric}_std"] = mean, std
             if i == 0:
                 record.update(
@@ -74,7 +99,9 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
             protocol_runs=int(rows["protocol_runs"].max()),
             unrecorded_rows=int((rows["protocol_folds"] <= 0).sum()),
             sec_per_epoch=ok["sec_per_epoch"].mean(),
-            sec_per_epoch_std=ok["sec_per_epoch"].std(ddof=0),
+            sec_per_epoch_std=(
+                ok["sec_per_epoch"].std(ddof=0) if len(ok) > 1 else float("nan")
+            ),
             total_sec=rows["total_sec"].sum(),
             peak_mem_mb=ok["peak_mem_mb"].max(),
             mem_kind=ok["mem_kind"].iloc[0] if len(ok) else "",

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cache
 
 import pandas as pd
+from omegaconf import OmegaConf
 
-from poolbench.report.summary import GROUP, summarize
+from poolbench.config_files import CONF_DIR
+from poolbench.report.summary import GROUP, mean_std_text, summarize
 from poolbench.results.row import METRIC_FAMILIES, METRICS, MetricInfo
 
 MISSING = "—"
@@ -73,6 +76,35 @@ def describe_shapes(protocol: str, shapes: list[CellShape]) -> str:
     return text
 
 
+def table_protocols(summary: pd.DataFrame) -> pd.Series:
+    """The protocol each cell is tabled under: its name, or ``<name>-<k>folds``
+    where its fold count is not the one that name ships with (``protocol=cv10
+    protocol.folds=3`` is cv10-3folds) or, for a protocol poolbench does not
+    ship, where the name's cells differ in folds. Cells of different fold
+    counts never share a table, a bold or a rank; rows from before the
+    protocol was recorded (folds 0) keep the name."""
+    labels = []
+    for name, folds in zip(summary["protocol"], summary["protocol_folds"]):
+        name, folds = str(name), int(folds)
+        named = summary.loc[summary["protocol"] == name, "protocol_folds"]
+        usual = shipped_folds(name)
+        if usual is None:
+            recorded = set(named[named > 0])
+            usual = folds if len(recorded) <= 1 else None
+        plain = folds <= 0 or folds == usual
+        labels.append(name if plain else f"{name}-{folds}folds")
+    return pd.Series(labels, index=summary.index, dtype=object)
+
+
+@cache
+def shipped_folds(name: str) -> int | None:
+    """Folds of the protocol ``name`` as ``conf/protocol`` ships it, if it does."""
+    path = CONF_DIR / "protocol" / f"{name}.yaml"
+    if not path.is_file():
+        return None
+    return int(OmegaConf.load(path).get("folds", 0)) or None
+
+
 def row_labels(summary: pd.DataFrame) -> pd.Series:
     """The row name of each experiment: its pooler, made unique per dataset.
 
@@ -107,9 +139,13 @@ LABEL_EXTRAS = (
 
 
 def _fmt(info: MetricInfo, mean: float, std: float) -> str:
-    if info.percent:
-        return f"{100 * mean:.2f} ± {100 * std:.2f}"
-    return f"{mean:.3f} ± {std:.3f}"
+    scale, digits = _printed(info)
+    return mean_std_text(mean, std, digits, scale)
+
+
+def _printed(info: MetricInfo) -> tuple[float, int]:
+    """Scale and decimals a metric is printed with in the score tables."""
+    return (100.0, 2) if info.percent else (1.0, 3)
 
 
 def _best(cells: dict, values: dict, rows, cols, lower_is_better: bool) -> set:
@@ -150,11 +186,12 @@ def build_tables(latest: pd.DataFrame) -> tuple[list[Table], pd.DataFrame]:
     summary["expected_runs"] = [s.runs for s in shapes]
     summary["expected"] = [s.expected for s in shapes]
     summary["expected_inferred"] = [s.inferred for s in shapes]
+    summary["table_protocol"] = table_protocols(summary).to_numpy()
     tables: list[Table] = []
-    # one set per protocol, and per task and metric within it: accuracy and
-    # RMSE never share a table, and neither do graph and node accuracy
+    # one set per protocol (and fold count), and per task and metric within
+    # it: accuracy and RMSE never share a table, nor graph and node accuracy
     for (protocol, task, metric), part in summary.groupby(
-        ["protocol", "task", "metric"], sort=True
+        ["table_protocol", "task", "metric"], sort=True
     ):
         protocol, task, metric = str(protocol), str(task), str(metric)
         tables += _tables_for_protocol(part, protocol, task, metric)
@@ -183,6 +220,11 @@ def cell_shapes(latest: pd.DataFrame, summary: pd.DataFrame) -> list[CellShape]:
         folds = int(rows_of["fold"].max()) + 1
         shapes.append(CellShape(folds, int(rows_of["run"].max()) + 1, True))
     return shapes
+
+
+def complete(r) -> bool:
+    """Every run its protocol expects is there and ok."""
+    return r.runs == r.expected and not r.failed
 
 
 def score_cell(r, info: MetricInfo) -> str:
@@ -226,10 +268,13 @@ def _tables_for_protocol(
         short |= r.runs != r.expected or bool(r.failed)
     for info in family:
         cells, values = {}, {}
+        scale, digits = _printed(info)
         for key, r in by_cell.items():
             cells[key] = score_cell(r, info)
-            if r.folds:
-                values[key] = getattr(r, f"{info.name}_mean")
+            # Only a complete cell competes, and on the digits it shows: a
+            # cell with one fold left is no winner, and 71.23 ties 71.23.
+            if r.folds and complete(r):
+                values[key] = round(scale * getattr(r, f"{info.name}_mean"), digits)
         ranks = average_ranks(values, rows, cols, info.higher_is_better)
         partial_rank = False
         for row in rows:
@@ -255,7 +300,8 @@ def _tables_for_protocol(
         if short:
             note += (
                 " (ok/expected, failures): the cell has fewer ok runs than its "
-                "protocol, or failed runs; its mean is over the ok runs only."
+                "protocol, or failed runs; its mean is over the ok runs only, "
+                "and it is neither bold nor ranked."
             )
         if partial_rank:
             note += " ‡: ranked on fewer datasets than the table has."
@@ -280,9 +326,9 @@ def _tables_for_protocol(
     for key, r in by_cell.items():
         if r.runs == 0:
             continue
-        time_values[key] = r.sec_per_epoch
-        time_cells[key] = f"{r.sec_per_epoch:.4f} ± {r.sec_per_epoch_std:.4f}"
-        mem_values[key] = r.peak_mem_mb
+        time_values[key] = round(r.sec_per_epoch, 4)
+        time_cells[key] = mean_std_text(r.sec_per_epoch, r.sec_per_epoch_std, 4)
+        mem_values[key] = round(r.peak_mem_mb)
         mem_cells[key] = f"{r.peak_mem_mb:.0f}"
     kinds = sorted(set(part["mem_kind"]) - {""})
     older = int(part["unrecorded_rows"].sum())

@@ -106,6 +106,12 @@ def _p(value: float) -> str:
     return "—" if math.isnan(value) else f"{value:.3f}"
 
 
+def _tied(t) -> str:
+    if t.tied_with_best:
+        return "yes"
+    return "no" if t.tested else "untested (under 2 shared folds)"
+
+
 def cells_text(out: Outcome) -> list[list[str]]:
     rows = []
     for run, v in zip(out.runs, out.verdicts):
@@ -243,7 +249,7 @@ def write_report(
         ]
         lines += [
             f"| {t.dataset} | {t.pooler} | {t.mean:.2f} | {t.rank:.1f} | "
-            f"{t.folds} | {_p(t.p_vs_best)} | {'yes' if t.tied_with_best else 'no'} |"
+            f"{t.folds} | {_p(t.p_vs_best)} | {_tied(t)} |"
             for t in out.ties
         ]
     chosen = [(r, k, c) for r in out.runs for k, c in sorted(r.selected.items())]

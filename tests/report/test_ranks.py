@@ -21,7 +21,7 @@ def test_ranks_table_ties_noise_and_separates_a_clear_loss():
     )
     tables, _ = build_tables(data)
     ranks = tables[-1]
-    assert ranks.name == "ranks-cv10"
+    assert ranks.name == "ranks-cv"
     assert ranks.rows == ["best", "noisy", "worse"]  # by average rank
     assert ranks.text("best", "D1") == "1 (tied)"
     assert ranks.text("noisy", "D1").startswith("2 (tied), p=")
@@ -61,3 +61,35 @@ def test_no_shared_dataset_gives_no_average_rank_rather_than_nan():
     assert ranks.note.endswith(
         "no dataset has a score for every method: no average ranks."
     )
+
+
+def test_a_cell_short_of_its_protocol_is_not_ranked_and_is_named():
+    data = frame(
+        rows("best", "D1", BEST, shape=(5, 1)),
+        rows("worse", "D1", WORSE, shape=(5, 1)),
+        # 2 of 5 folds failed: its mean over the 3 left would rank first
+        rows(
+            "lucky",
+            "D1",
+            [[0.99]] * 5,
+            shape=(5, 1),
+            status={(3, 0): "oom", (4, 0): "oom"},
+        ),
+    )
+    ranks = build_tables(data)[0][-1]
+    assert ranks.rows == ["best", "worse"]
+    assert ranks.text("best", "D1") == "1 (tied)"
+    assert (
+        "Not ranked, short of their protocol (failed or missing runs): lucky on D1."
+        in ranks.note
+    )
+
+
+def test_one_run_of_one_split_is_ranked_untested():
+    data = frame(
+        rows("best", "D", [[0.9]], shape=(1, 1)),
+        rows("worse", "D", [[0.5]], shape=(1, 1)),
+    )
+    ranks = build_tables(data)[0][-1]
+    assert ranks.text("best", "D") == "1 (tied)"
+    assert ranks.text("worse", "D") == "2 (untested: 1 shared)"

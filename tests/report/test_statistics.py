@@ -149,3 +149,13 @@ def test_a_gap_of_float_rounding_is_a_tie_on_whichever_fold_it_falls():
 def test_cd_diagram_is_drawn(tmp_path):
     path = draw_cd_diagram(compare_over_datasets(tidy(SCORES)), tmp_path / "cd.png")
     assert path.is_file() and path.stat().st_size > 1000
+
+
+def test_one_shared_fold_is_untested_not_tied():
+    # a single value per method: no test can tell them apart, so "tied" would
+    # claim evidence the table does not have
+    folds = {("best", "D"): [0.9], ("other", "D"): [0.5]}
+    out = {c.pooler: c for c in compare_per_dataset(tidy(folds))}
+    assert out["best"].tied_with_best and out["best"].tested
+    assert not out["other"].tied_with_best and not out["other"].tested
+    assert out["other"].shared == 1 and math.isnan(out["other"].p_vs_best)

@@ -16,7 +16,7 @@ SWEEP = [
     "-m",
     "pooler=topk,none",
     "dataset=mutag",
-    "protocol.folds=3",
+    "protocol.folds=3",  # not cv10's 10: the tables are named cv10-3folds
     "protocol.runs=2",
     "trainer.max_epochs=3",
     "trainer.patience=3",
@@ -62,13 +62,13 @@ def read_cells(path):
 def test_accuracy_table_matches_a_hand_computation(swept):
     cwd, table = swept
     expected = hand_summary(cwd / "results" / "results.csv")
-    cells = read_cells(cwd / "results" / "tables" / "accuracy-cv10.csv")
+    cells = read_cells(cwd / "results" / "tables" / "accuracy-cv10-3folds.csv")
     assert set(cells) == {"topk", "none"}
     for pooler, (mean, std, _) in expected.items():
         assert cells[pooler]["MUTAG"] == f"{100 * mean:.2f} ± {100 * std:.2f}"
         assert f"{100 * mean:.2f} ± {100 * std:.2f}" in table.stdout
     best = max(expected, key=lambda p: expected[p][0])
-    markdown = (cwd / "results" / "tables" / "accuracy-cv10.md").read_text()
+    markdown = (cwd / "results" / "tables" / "accuracy-cv10-3folds.md").read_text()
     assert f"| {best} | **{100 * expected[best][0]:.2f}" in markdown
     assert "3 fold(s) × 2 final run(s) = 6 runs per cell" in markdown
     assert "population, ddof=0" in table.stdout
@@ -78,23 +78,30 @@ def test_cost_and_count_tables(swept):
     cwd, _ = swept
     expected = hand_summary(cwd / "results" / "results.csv")
     tables = cwd / "results" / "tables"
-    times = read_cells(tables / "sec-per-epoch-cv10.csv")
+    times = read_cells(tables / "sec-per-epoch-cv10-3folds.csv")
     for pooler, (_, _, sec) in expected.items():
         assert times[pooler]["MUTAG"].startswith(f"{sec:.4f} ± ")
-    counts = read_cells(tables / "runs-cv10.csv")
+    counts = read_cells(tables / "runs-cv10-3folds.csv")
     assert counts["topk"]["MUTAG"] == counts["none"]["MUTAG"] == "6/6"
-    latex = (tables / "accuracy-cv10.tex").read_text()
+    latex = (tables / "accuracy-cv10-3folds.tex").read_text()
     assert r"\toprule" in latex and r"\bottomrule" in latex and r"$\pm$" in latex
     means = {p: m for p, (m, _, _) in expected.items()}
     rank = 1.0 + sum(m > means["topk"] for m in means.values())
     rank += 0.5 * sum(m == means["topk"] for p, m in means.items() if p != "topk")
-    assert float(read_cells(tables / "accuracy-cv10.csv")["topk"]["avg. rank"]) == rank
+    assert (
+        float(read_cells(tables / "accuracy-cv10-3folds.csv")["topk"]["avg. rank"])
+        == rank
+    )
 
 
 def test_figures_are_valid_images(swept):
     cwd, _ = swept
     figures = cwd / "results" / "figures"
-    for stem in ("accuracy-vs-time-cv10", "peak-memory-cv10", "fold-accuracy-cv10"):
+    for stem in (
+        "accuracy-vs-time-cv10-3folds",
+        "peak-memory-cv10-3folds",
+        "fold-accuracy-cv10-3folds",
+    ):
         image = matplotlib.image.imread(figures / f"{stem}.png")
         assert image.ndim == 3 and min(image.shape[:2]) > 200
         assert image.std() > 0  # something was drawn
@@ -111,7 +118,7 @@ def test_filters_out_dir_and_no_figures(swept, tmp_path, data_root, mirror):
         mirror,
     )
     assert out.returncode == 0, out.stderr
-    assert set(read_cells(tmp_path / "accuracy-cv10.csv")) == {"topk"}
+    assert set(read_cells(tmp_path / "accuracy-cv10-3folds.csv")) == {"topk"}
 
 
 @pytest.mark.parametrize(

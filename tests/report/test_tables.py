@@ -28,7 +28,7 @@ def rows(pooler, dataset, accs, model="gin[2-1]h64", status=None, h=None, shape=
                     dataset=dataset,
                     pooler=pooler,
                     model=model,
-                    protocol="cv10",
+                    protocol="cv",  # not a shipped name: any fold count is its own
                     protocol_folds=shape[0],
                     protocol_runs=shape[1],
                     fold=fold,
@@ -60,9 +60,12 @@ def test_best_per_column_bold_ranks_and_incomplete_marks():
     tables, summary = build_tables(data)
     acc, _, _, counts, _ranks = tables
     assert acc.text("a", "D1") == "77.50 ± 7.50"  # folds 0.85 and 0.70
-    assert ("a", "D1") in acc.best and ("b", "D2") in acc.best
     assert acc.text("b", "D2") == "90.00 ± 0.00 (3/4, 1 nan)"  # 3 of 4 runs ok
-    assert acc.text("a", "avg. rank") == acc.text("b", "avg. rank") == "1.50"
+    # b's D2 cell is short of its protocol: shown, but neither bold nor ranked
+    assert acc.best == {("a", "D1"), ("a", "D2")}
+    assert acc.text("a", "avg. rank") == "1.00"
+    assert acc.text("b", "avg. rank") == "2.00‡"
+    assert "neither bold nor ranked" in acc.note
     assert counts.text("b", "D2") == "3/4 (1 nan)"
     assert "**77.50 ± 7.50**" in to_markdown(acc)
 
@@ -114,8 +117,9 @@ def test_rows_on_different_data_are_never_one_cell():
         row["data_fingerprint"] = "n3w"
     acc = build_tables(frame(old, new, rows("b", "D", [[0.6]], shape=(1, 1))))[0][0]
     assert acc.rows == ["a · data 0ld", "a · data n3w", "b"]
-    assert acc.text("a · data 0ld", "D") == "50.00 ± 0.00"
-    assert acc.text("a · data n3w", "D") == "90.00 ± 0.00"
+    # one run of one split: no spread to show
+    assert acc.text("a · data 0ld", "D") == "50.00 ± n/a"
+    assert acc.text("a · data n3w", "D") == "90.00 ± n/a"
 
 
 def test_two_configs_of_one_pooler_get_distinct_rows():
@@ -157,7 +161,7 @@ def test_latex_is_escaped_and_booktabs():
     assert latex_escape("PTC_MR 5% a&b ± —") == r"PTC\_MR 5\% a\&b $\pm$ --"
     acc = build_tables(frame(rows("a_b", "D", [[0.5]])))[0][0]
     tex = to_latex(acc)
-    assert r"\toprule" in tex and r"a\_b & \textbf{50.00 $\pm$ 0.00}" in tex
+    assert r"\toprule" in tex and r"a\_b & \textbf{50.00 $\pm$ n/a}" in tex
 
 
 def test_eval_kind_without_the_evaluation_report_fails_clearly(monkeypatch, tmp_path):
@@ -190,3 +194,48 @@ def test_average_ranks_over_datasets_in_either_sense():
     # a pooler missing a dataset is ranked on the datasets it has
     del values[("c", "D1")]
     assert average_ranks(values, ["a", "b", "c"], ["D1", "D2"])["c"] == (2.0, 1)
+
+
+def test_a_cv_cell_with_one_fold_left_has_no_spread_rather_than_the_seeds():
+    # 3 folds x 2 runs recorded; folds 1 and 2 failed: the std must not
+    # silently become the std over fold 0's two seeds (2.50)
+    failed = {(f, r): "oom" for f in (1, 2) for r in (0, 1)}
+    data = frame(
+        rows(
+            "a", "D", [[0.5, 0.55], [0.6, 0.6], [0.6, 0.6]], shape=(3, 2), status=failed
+        )
+    )
+    acc = build_tables(data)[0][0]
+    assert acc.text("a", "D") == "52.50 ± n/a (2/6, 4 oom)"
+
+
+def test_bold_follows_the_printed_digits():
+    # 71.2341 % and 71.2349 % both print 71.23: both best, and they share a rank
+    data = frame(
+        rows("a", "D", [[0.712341]], shape=(1, 1)),
+        rows("b", "D", [[0.712349]], shape=(1, 1)),
+        rows("c", "D", [[0.5]], shape=(1, 1)),
+    )
+    acc = build_tables(data)[0][0]
+    assert acc.best == {("a", "D"), ("b", "D")}
+    assert acc.text("a", "avg. rank") == acc.text("b", "avg. rank") == "1.50"
+
+
+def test_cells_of_different_fold_counts_never_share_a_table():
+    three = rows("a", "D", [[0.5]] * 3, shape=(3, 1))
+    five = rows("b", "D", [[0.9]] * 5, shape=(5, 1))
+    names = {t.name for t in build_tables(frame(three, five))[0]}
+    assert {"accuracy-cv-3folds", "accuracy-cv-5folds"} <= names
+    assert "accuracy-cv" not in names
+
+
+def test_a_shipped_protocol_run_with_other_folds_says_so():
+    shipped = rows("a", "D", [[0.5]] * 10, shape=(10, 1))
+    fewer = rows("b", "D", [[0.9]] * 3, shape=(3, 1))
+    for row in shipped + fewer:
+        row["protocol"] = "cv10"
+    tables = build_tables(frame(shipped, fewer))[0]
+    by_name = {t.name: t for t in tables}
+    assert by_name["accuracy-cv10"].rows == ["a"]
+    assert by_name["accuracy-cv10-3folds"].rows == ["b"]
+    assert by_name["accuracy-cv10-3folds"].title == "Test accuracy, cv10-3folds"
