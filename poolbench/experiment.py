@@ -7,6 +7,7 @@ config hash that identifies a run for resume. Nothing here trains.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import inspect
 import json
@@ -338,10 +339,14 @@ class Experiment:
         )
 
     def with_overrides(self, overrides: dict) -> Experiment:
-        """A copy whose config has ``overrides`` (dotted keys) applied: grid points."""
-        cfg = OmegaConf.merge(
-            self.cfg, OmegaConf.from_dotlist([f"{k}={v}" for k, v in overrides.items()])
-        )
+        """A copy whose config has ``overrides`` (dotted keys) applied: grid points.
+
+        Set as values, not re-parsed from text: a grid's ``null`` stays None
+        (as text it became the string 'None') and a string stays a string.
+        """
+        cfg = copy.deepcopy(self.cfg)
+        for key, value in overrides.items():
+            OmegaConf.update(cfg, key, value, merge=False)
         return Experiment(cfg, self.dataset, self.fast)
 
     @property

@@ -180,6 +180,22 @@ CASES = {
         ["pooler=kmis", "+protocol.grid.pooler.order_k=[1,0]"],
         "pooler kmis: order_k must be >= 1, got 0; fix pooler.order_k",
     ),
+    "a grid over the seed": Case(
+        ["+protocol.grid.seed=[1,2]"],
+        "protocol.grid.seed: a grid searches trainer.*, model.* and pooler.* keys only",
+    ),
+    "a grid over a dataset key": Case(
+        ["+protocol.grid.dataset.name=[MUTAG,PTC_MR]"],
+        "protocol.grid.dataset.name: a grid searches trainer.*",
+    ),
+    "a grid axis without its +": Case(
+        ["protocol.grid.model.hidden=[8,16]"],
+        "a grid axis is added with a leading +: +protocol.grid.model.hidden=[8,16]",
+    ),
+    "a bad value in a grid names the grid": Case(
+        ["+protocol.grid.trainer.lr=[0.1,-1]"],
+        "protocol.grid.trainer.lr value -1: trainer.lr must be > 0",
+    ),
     # torch's own error names no key: the key whose default builds is named
     "a width torch refuses": Case(
         ["pooler=copool", "pooler.att_channels=-1"],

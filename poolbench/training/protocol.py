@@ -86,6 +86,15 @@ class ProtocolConfig:
             )
         self.grid = flatten_grid(self.grid or {})
         for key, values in self.grid.items():
+            if key.partition(".")[0] not in GRID_SECTIONS or "." not in key:
+                # The data, the seed and the protocol are fixed before a fold
+                # starts: a grid over them would train the same thing under
+                # another label and record it as "selected".
+                raise PoolbenchError(
+                    f"protocol.grid.{key}: a grid searches trainer.*, model.* and "
+                    "pooler.* keys only; sweep other keys with -m (e.g. "
+                    "poolbench train -m dataset=mutag,proteins)"
+                )
             if not isinstance(values, list) or not values:
                 raise PoolbenchError(
                     f"protocol.grid.{key} must be a non-empty list of values, "
@@ -98,6 +107,9 @@ class ProtocolConfig:
             dict(zip(keys, vals)) for vals in itertools.product(*self.grid.values())
         ]
 
+
+# What one fold can select between: the rest is fixed per experiment.
+GRID_SECTIONS = ("trainer", "model", "pooler")
 
 SPLITS = ("auto", "stratified", "kfold", "scaffold", "public", "random", "none")
 

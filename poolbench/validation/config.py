@@ -460,7 +460,12 @@ def check_grid(values: dict, protocol) -> None:
         for option in options:
             candidate = copy.deepcopy(values[section])
             candidate[leaf] = option
-            checks[section](candidate)
+            try:
+                checks[section](candidate)
+            except PoolbenchError as error:  # say which grid value it was
+                raise PoolbenchError(
+                    f"protocol.grid.{key} value {option!r}: {error}"
+                ) from None
 
 
 def check_fit(values: dict, summary, protocol) -> None:

@@ -218,6 +218,14 @@ def unknown_override(key: str, overrides: list[str], compose) -> PoolbenchError:
     rather than a wrong one."""
     from omegaconf import DictConfig, OmegaConf
 
+    for override in overrides:
+        name, _, value = override.partition("=")
+        if name.startswith("protocol.grid.") and name.startswith(key):
+            # the one misspelling every grid user makes: an axis is a new key
+            return PoolbenchError(
+                f"{name} is not in the config; a grid axis is added with a "
+                f"leading +: +{name}={value}"
+            )
     section, _, leaf = key.rpartition(".")
     rest = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != key]
     groups = [o for o in rest if "." not in o.split("=", 1)[0]]

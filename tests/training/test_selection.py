@@ -272,3 +272,16 @@ def test_test_graphs_never_reach_selection_training_or_early_stopping(tmp_path):
         b.best_epoch, b.epochs, b.train_acc, b.val_acc, b.val_loss,
     )  # fmt: skip
     assert math.isfinite(a.test_loss) and math.isnan(b.test_loss)
+
+
+def test_a_grid_null_is_none_not_the_text_none(tmp_path):
+    exp = make_exp(tmp_path, ["model=unet", "model.head_dropout=0.3"])
+    point = exp.with_overrides({"model.head_dropout": None, "model.mp": "gcn"})
+    assert point.cfg.model.head_dropout is None  # was the string 'None'
+    assert point.cfg.model.mp == "gcn" and exp.cfg.model.head_dropout == 0.3
+
+
+@pytest.mark.parametrize("key", ["seed", "dataset.name", "protocol.runs", "data.root"])
+def test_a_grid_over_what_a_fold_cannot_change_is_refused(key):
+    with pytest.raises(PoolbenchError, match="a grid searches trainer"):
+        ProtocolConfig(grid={key: [1, 2]})
