@@ -85,6 +85,18 @@ def _model_not_identity(resolved: dict) -> set[str]:
     return {"head_dropout"} if resolved["model"].get("head_dropout") is None else set()
 
 
+def _clustering_baseline(resolved: dict) -> bool:
+    """A community run of a baseline (k-means, spectral): it clusters the raw
+    input, so no model is built and nothing is trained."""
+    if (resolved.get("task") or {}).get("name") != "community":
+        return False
+    try:
+        cls = get_class(str(resolved["pooler"].get("_target_")))
+    except Exception:  # an unknown target is refused elsewhere, with a message
+        return False
+    return bool(getattr(cls, "clustering_baseline", False)) and not cls.trainable
+
+
 def config_hash(cfg: DictConfig) -> str:
     """Stable id of what a run computes; the speed-only keys are left out."""
     resolved = OmegaConf.to_container(cfg, resolve=True)
@@ -100,6 +112,12 @@ def config_hash(cfg: DictConfig) -> str:
     task = resolved.get("task") or {"name": "graph"}
     if task != {"name": "graph"}:
         identity["task"] = task
+    if _clustering_baseline(resolved):
+        # Neither the model, the trainer nor the MP settings touch what a
+        # baseline computes: a sweep that changes them must not rerun it, nor
+        # table it twice.
+        del identity["model"], identity["trainer"]
+        identity["task"] = {k: task[k] for k in ("name", "num_clusters") if k in task}
     blob = json.dumps(identity, sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
@@ -183,6 +201,8 @@ class Experiment:
     @property
     def model_name(self) -> str:
         """A short name of the model shape, e.g. ``gin[2-1]h64`` (task's own)."""
+        if not self.task.trains(self):
+            return self.task.untrained_name()
         return self.task.model_name(self.cfg.model)
 
     @cached_property

@@ -49,3 +49,18 @@ def test_keys_that_change_a_run_change_its_hash():
     assert hash_of([*grid, "protocol.select_on=val_loss"]) != hash_of(grid)
     # without a grid there is nothing to select: select_on does not count
     assert hash_of(["protocol.select_on=val_loss"]) == base
+
+
+@pytest.mark.parametrize("baseline", ["kmeans", "spectral"])
+def test_a_clustering_baseline_is_not_rerun_for_settings_it_never_reads(baseline):
+    # k-means and spectral cluster the raw input: no model, no training
+    base = ["task=community", "dataset=sbm", f"pooler={baseline}"]
+    same = hash_of(base)
+    for unused in ("trainer.lr=0.1", "trainer.max_epochs=7", "model.hidden=8",
+                   "model.mp=gcn", "task.mp_layers=2", "task.activation=selu"):  # fmt: skip
+        assert hash_of([*base, unused]) == same, unused
+    for used in ("seed=1", "task.num_clusters=4", "protocol.runs=2"):
+        assert hash_of([*base, used]) != same, used
+    # a trained pooler does read them
+    trained = ["task=community", "dataset=sbm", "pooler=dmon"]
+    assert hash_of([*trained, "trainer.lr=0.1"]) != hash_of(trained)

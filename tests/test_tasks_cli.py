@@ -41,6 +41,16 @@ def test_community_sweep_with_a_baseline_on_an_sbm(cli):
     assert frame.loc["kmeans", "epochs"] == 0  # a baseline is not trained
     assert frame.loc["mincut", "epochs"] == 3
     assert math.isnan(frame.loc["kmeans", "test_acc"])
+    # it runs on the raw input: no MP model to name
+    assert frame.loc["kmeans", "model"] == "input+pool(K=classes)"
+    assert frame.loc["mincut", "model"] == "ginx1h64+pool(K=classes)"
+    # more epochs change mincut's run, not the baseline's: it is not rerun
+    again = cli(
+        "train", "-m", "task=community", "dataset=sbm", "pooler=mincut,kmeans",
+        "task.num_clusters=classes", "protocol.runs=1", "trainer.max_epochs=4",
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert sorted(rows(cli.cwd).pooler) == ["kmeans", "mincut", "mincut"]
 
 
 def test_graph_regression_on_esol_ranks_lower_rmse_first(cli):

@@ -114,6 +114,10 @@ class Task:
         blocks = "-".join(str(b) for b in model.blocks)
         return f"{model.mp}[{blocks}]h{model.hidden}"
 
+    def untrained_name(self) -> str:
+        """The ``model`` column when :meth:`trains` is False: no MP model runs."""
+        return "untrained"
+
     # --- what the trainer asks --------------------------------------------
     def for_split(self, split) -> Task:
         """The task as one fold sees it (e.g. target statistics of its train

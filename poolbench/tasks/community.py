@@ -78,6 +78,10 @@ class CommunityDetection(Task):
         k = self.settings.get("num_clusters", 16)
         return f"{model.mp}x{layers}h{model.hidden}+pool(K={k})"
 
+    def untrained_name(self) -> str:
+        # a baseline clusters the raw input: no MP layer, no width to name
+        return f"input+pool(K={self.settings.get('num_clusters', 16)})"
+
     def first_level_k(self, exp) -> int:
         return self.num_clusters
 
