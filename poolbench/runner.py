@@ -163,6 +163,10 @@ def run_experiment(cfg: DictConfig) -> dict:
         f"to do, device {device}, config {exp.config_hash}, "
         f"data {dataset.fingerprint}"
     )
+    if todo and done:
+        warn_mixed_provenance(
+            store.read(), exp.config_hash, dataset.fingerprint, str(device)
+        )
     provenance = {
         "device": str(device),
         "torch": torch.__version__,
@@ -220,6 +224,30 @@ def run_experiment(cfg: DictConfig) -> dict:
         # unfinished, so it gets no summary line.
         return {}
     return record
+
+
+def warn_mixed_provenance(
+    frame, config_hash: str, fingerprint: str, device: str
+) -> None:
+    """Say so when the runs this command adds join runs of the same config made
+    by another poolbench commit or on another device: their numbers may
+    differ, and the tables mark such a cell (§)."""
+    kept = frame[
+        (frame["config_hash"] == config_hash)
+        & (frame["data_fingerprint"] == fingerprint)
+        & (frame["status"] == "ok")
+    ]
+    now = {"git_commit": git_commit(), "device": device}
+    for column, value in now.items():
+        others = sorted(set(kept[column].astype(str)) - {value, ""})
+        if others and value:
+            what = "by commit" if column == "git_commit" else "on device"
+            print(
+                f"poolbench: {len(kept)} run(s) of config {config_hash} already "
+                f"recorded were made {what} {', '.join(others)} (now {value}); "
+                "the tables mark a cell that mixes them (§)",
+                file=sys.stderr,
+            )
 
 
 def resume_point(store: ResultsStore, config_hash: str, fingerprint: str) -> set:

@@ -178,7 +178,9 @@ def build_tables(latest: pd.DataFrame) -> tuple[list[Table], pd.DataFrame]:
     summary = summarize(latest)
     summary["label"] = row_labels(summary).to_numpy()
     extra = latest.groupby(GROUP, sort=True, dropna=False).agg(
-        statuses=("status", _failure_counts), devices=("device", _distinct)
+        statuses=("status", _failure_counts),
+        devices=("device", _distinct),
+        commits=("git_commit", _distinct),
     )
     summary = summary.merge(extra.reset_index(), on=GROUP, how="left")
     shapes = cell_shapes(latest, summary)
@@ -220,6 +222,22 @@ def cell_shapes(latest: pd.DataFrame, summary: pd.DataFrame) -> list[CellShape]:
         folds = int(rows_of["fold"].max()) + 1
         shapes.append(CellShape(folds, int(rows_of["run"].max()) + 1, True))
     return shapes
+
+
+def mixed_provenance(by_cell: dict) -> dict:
+    """Cells whose runs were made by more than one commit or on more than one
+    device (a sweep resumed after an update, or on another machine), with the
+    sentence that says which."""
+    out = {}
+    for key, r in by_cell.items():
+        parts = [
+            f"{what} {text}"
+            for what, text in (("commits", r.commits), ("devices", r.devices))
+            if ", " in str(text)
+        ]
+        if parts:
+            out[key] = f"{key[0]} on {key[1]}: {' and '.join(parts)}"
+    return out
 
 
 def complete(r) -> bool:
@@ -305,6 +323,16 @@ def _tables_for_protocol(
             )
         if partial_rank:
             note += " ‡: ranked on fewer datasets than the table has."
+        mixed = mixed_provenance(by_cell)
+        for key in mixed:
+            cells[key] += " §"
+        if mixed:
+            note += (
+                " §: the cell's runs come from more than one poolbench commit "
+                "or device, whose numbers may differ: "
+                + "; ".join(mixed.values())
+                + "."
+            )
         title = f"{info.label.removesuffix(' (%)')}, {protocol}"
         if task != "graph":
             title += f", {task} task"

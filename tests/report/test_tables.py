@@ -239,3 +239,35 @@ def test_a_shipped_protocol_run_with_other_folds_says_so():
     assert by_name["accuracy-cv10"].rows == ["a"]
     assert by_name["accuracy-cv10-3folds"].rows == ["b"]
     assert by_name["accuracy-cv10-3folds"].title == "Test accuracy, cv10-3folds"
+
+
+def test_a_cell_made_by_two_commits_or_devices_is_marked():
+    old = rows("a", "D", [[0.5]], shape=(2, 1))
+    new = rows("a", "D", [[0.0], [0.7]], shape=(2, 1))[1:]  # fold 1 resumed later
+    old[0]["git_commit"], new[0]["git_commit"] = "aaaa", "bbbb"
+    same = rows("b", "D", [[0.6], [0.6]], shape=(2, 1))
+    for row in same:
+        row["git_commit"] = "aaaa"
+    acc = build_tables(frame(old, new, same))[0][0]
+    assert acc.text("a", "D").endswith(" §") and "§" not in acc.text("b", "D")
+    assert "a on D: commits aaaa, bbbb" in acc.note
+
+
+def test_resuming_on_another_commit_or_device_says_so(capsys, monkeypatch):
+    import poolbench.runner as runner
+
+    monkeypatch.setattr(runner, "git_commit", lambda: "bbbb")
+    done = frame(rows("a", "D", [[0.5]], shape=(2, 1)))
+    done["git_commit"], done["data_fingerprint"], done["config_hash"] = (
+        "aaaa",
+        "fp",
+        "aD",
+    )
+    runner.warn_mixed_provenance(done, "aD", "fp", "cpu")
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "poolbench: 1 run(s) of config aD already recorded were made by commit "
+        "aaaa (now bbbb); the tables mark a cell that mixes them (§)"
+    ]
+    runner.warn_mixed_provenance(done, "aD", "fp", "cuda:0")
+    assert "made on device cpu (now cuda:0)" in capsys.readouterr().err
