@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -37,10 +38,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--results-dir", default="results", type=Path)
     parser.add_argument(
-        "--out", type=Path, help="tables folder (default RESULTS_DIR/tables)"
+        "--out",
+        type=Path,
+        help="tables folder (default RESULTS_DIR/tables; with filters, a "
+        "subfolder named by them, e.g. RESULTS_DIR/tables/pooler=mincut,topk)",
     )
     parser.add_argument(
-        "--figures", type=Path, help="figures folder (default RESULTS_DIR/figures)"
+        "--figures",
+        type=Path,
+        help="figures folder (default RESULTS_DIR/figures, or its subfolder "
+        "named by the filters)",
     )
     parser.add_argument("--no-figures", action="store_true", help="tables only")
     return parser.parse_args(argv)
@@ -62,6 +69,40 @@ def parse_filters(items: list[str]) -> dict[str, list[str]]:
 
 def _norm(value: str, key: str) -> str:
     return value.upper().replace("_", "-") if key == "dataset" else value
+
+
+def unmatched_filter(frame: pd.DataFrame, filters: dict[str, list[str]], path) -> None:
+    """Refuse a filter value no row has (a typo such as ``pooler=topkk``): the
+    table would silently leave it out and look complete."""
+    for key, values in filters.items():
+        have = sorted(set(frame[key].astype(str)))
+        known = {_norm(v, key) for v in have}
+        for value in values:
+            if _norm(value, key) not in known:
+                raise PoolbenchError(
+                    f"no rows of {path} match {key}={value}; the store has "
+                    f"{key}: {', '.join(have)}"
+                )
+
+
+def output_folder(path: Path, flag: str) -> Path:
+    """``path`` made as a folder before any table is built, or one line why not."""
+    if path.exists() and not path.is_dir():
+        raise PoolbenchError(f"{flag} {path} is a file; give a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PoolbenchError(
+            f"{flag} {path} cannot be made ({exc.strerror}); give another folder"
+        ) from None
+    return path
+
+
+def filtered_name(filters: dict[str, list[str]]) -> str:
+    """The subfolder a filtered table goes to by default, e.g.
+    ``pooler=mincut,topk``: a filtered set must not overwrite the full one."""
+    text = "_".join(f"{k}={','.join(v)}" for k, v in sorted(filters.items()))
+    return re.sub(r"[^A-Za-z0-9=,._-]", "-", text)
 
 
 def apply_filters(frame: pd.DataFrame, filters: dict[str, list[str]]) -> pd.DataFrame:
@@ -95,6 +136,7 @@ def table_command(argv: list[str]) -> None:
             f"no results in {store.path}: run `poolbench train ...` first, or "
             "point --results-dir at another store"
         )
+    unmatched_filter(latest, filters, store.path)
     chosen = apply_filters(latest, filters)
     if chosen.empty:
         have = {k: sorted(set(latest[k])) for k in ("dataset", "pooler", "protocol")}
@@ -102,9 +144,14 @@ def table_command(argv: list[str]) -> None:
             f"no rows of {store.path} match {' '.join(args.filters)}; the store has "
             + "; ".join(f"{k}: {', '.join(v)}" for k, v in have.items())
         )
+    # A filtered set goes to a subfolder named by its filters unless --out
+    # says where: it must not replace the full tables of the store.
+    sub = filtered_name(filters) if filters else ""
+    out = output_folder(args.out or args.results_dir / "tables" / sub, "--out")
+    if not args.no_figures:
+        figures = args.figures or args.results_dir / "figures" / sub
+        figures = output_folder(figures, "--figures")
     tables, summary = build_tables(chosen)
-    out = args.out or args.results_dir / "tables"
-    out.mkdir(parents=True, exist_ok=True)
     written = [out / "summary.csv"]
     summary.to_csv(written[0], index=False)
     for table in tables:
@@ -114,7 +161,6 @@ def table_command(argv: list[str]) -> None:
             written.append(path)
     print_tables(tables, console)
     if not args.no_figures:
-        figures = args.figures or args.results_dir / "figures"
         written += draw_figures(summary, fold_means(chosen), figures)
     console.print(
         f"{len(chosen)} runs from {store.path} → {len(written)} files: "
@@ -136,5 +182,5 @@ def render_eval(args: argparse.Namespace, console) -> None:
             "`poolbench table --kind eval` needs poolbench.evaluation.report, "
             f"which is not available ({exc}); update poolbench"
         ) from None
-    out = args.out or args.results_dir / "tables"
+    out = output_folder(args.out or args.results_dir / "tables", "--out")
     render_eval_tables(args.results_dir, out, console)

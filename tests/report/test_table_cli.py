@@ -121,6 +121,19 @@ def test_filters_out_dir_and_no_figures(swept, tmp_path, data_root, mirror):
     assert set(read_cells(tmp_path / "accuracy-cv10-3folds.csv")) == {"topk"}
 
 
+def test_a_filtered_table_leaves_the_full_tables_alone(swept, data_root, mirror):
+    cwd, _ = swept
+    out = run_cli(["table", "pooler=topk"], cwd, data_root, mirror)
+    assert out.returncode == 0, out.stderr
+    tables, figures = cwd / "results" / "tables", cwd / "results" / "figures"
+    assert set(read_cells(tables / "pooler=topk" / "accuracy-cv10-3folds.csv")) == {
+        "topk"
+    }
+    assert (figures / "pooler=topk" / "accuracy-vs-time-cv10-3folds.png").is_file()
+    # the store's full set, from the module's first `table`, is intact
+    assert set(read_cells(tables / "accuracy-cv10-3folds.csv")) == {"topk", "none"}
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -128,6 +141,14 @@ def test_filters_out_dir_and_no_figures(swept, tmp_path, data_root, mirror):
         (["dataset=proteins"], "no rows of results/results.csv match"),
         (["--results-dir=nowhere"], "no results in nowhere/results.csv"),
         (["--kind=eval", "pooler=topk"], "filters apply to --kind runs only"),
+        # a typo among good names used to vanish from the table silently
+        (
+            ["pooler=topk,topkk"],
+            "no rows of results/results.csv match pooler=topkk; the store has "
+            "pooler: none, topk",
+        ),
+        (["--out=results/results.csv"], "--out results/results.csv is a file"),
+        (["--figures=results/results.csv/figs"], "--figures results/results.csv/figs"),
     ],
 )
 def test_bad_table_input_is_one_line_exit_2(swept, data_root, mirror, args, message):
@@ -135,3 +156,4 @@ def test_bad_table_input_is_one_line_exit_2(swept, data_root, mirror, args, mess
     out = run_cli(["table", *args], cwd, data_root, mirror)
     assert out.returncode == 2
     assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in out.stderr
