@@ -78,6 +78,13 @@ def main(argv: list[str] | None = None) -> None:
     except StoreWriteError as exc:  # a result could not be written: stop, exit 1
         print(f"poolbench: error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
+    except KeyboardInterrupt:  # Ctrl-C outside a run (a run writes its row)
+        print(
+            "poolbench: interrupted (Ctrl-C); what finished is recorded, and "
+            "rerunning the same command does the rest",
+            file=sys.stderr,
+        )
+        raise SystemExit(130) from None
 
 
 def parse_list_args(argv: list[str]) -> argparse.Namespace:

@@ -56,8 +56,11 @@ def test_a_clustering_baseline_is_not_rerun_for_settings_it_never_reads(baseline
     # k-means and spectral cluster the raw input: no model, no training
     base = ["task=community", "dataset=sbm", f"pooler={baseline}"]
     same = hash_of(base)
-    for unused in ("trainer.lr=0.1", "trainer.max_epochs=7", "model.hidden=8",
-                   "model.mp=gcn", "task.mp_layers=2", "task.activation=selu"):  # fmt: skip
+    unused_keys = (
+        "trainer.lr=0.1", "trainer.max_epochs=7", "model.hidden=8", "model.mp=gcn",
+        "task.mp_layers=2", "task.activation=selu",
+    )  # fmt: skip
+    for unused in unused_keys:
         assert hash_of([*base, unused]) == same, unused
     for used in ("seed=1", "task.num_clusters=4", "protocol.runs=2"):
         assert hash_of([*base, used]) != same, used

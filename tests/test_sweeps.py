@@ -197,8 +197,15 @@ def test_pin_job_to_gpu(monkeypatch):
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "7"
 
 
-def test_sigterm_mid_run_writes_it_as_failed_and_a_rerun_redoes_it(
-    tmp_path, data_root, mirror
+@pytest.mark.parametrize(
+    "signum, reason",
+    [
+        (signal.SIGTERM, "stopped by SIGTERM"),
+        (signal.SIGINT, "stopped by SIGINT (Ctrl-C)"),
+    ],
+)
+def test_a_stop_signal_mid_run_writes_it_as_failed_and_a_rerun_redoes_it(
+    tmp_path, data_root, mirror, signum, reason
 ):
     args = ["train", "pooler=topk", "dataset=mutag", "protocol=holdout"]
     args += ["trainer.max_epochs=250", "trainer.patience=250", "model.hidden=16"]
@@ -221,15 +228,15 @@ def test_sigterm_mid_run_writes_it_as_failed_and_a_rerun_redoes_it(
         assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
         time.sleep(0.05)
     time.sleep(1.5)  # well inside the single run of 250 epochs (about 5 s)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
-    assert "poolbench: stopped by SIGTERM; rerunning the same command" in (
-        log.read_text()
-    )
+    proc.send_signal(signum)
+    assert proc.wait(timeout=60) == 128 + signum
+    text = log.read_text()
+    assert f"poolbench: {reason}; rerunning the same command" in text
+    assert "Traceback" not in text and "KeyboardInterrupt" not in text
     store = ResultsStore(tmp_path / "results")
     stopped = store.read()
     assert stopped.status.tolist() == ["failed"]
-    assert stopped.error.tolist() == ["stopped by SIGTERM"]
+    assert stopped.error.tolist() == [reason]
     assert store.completed() == set()
 
     again = run_cli(args, tmp_path, data_root, mirror)

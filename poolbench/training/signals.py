@@ -2,9 +2,9 @@
 
 A run killed mid-training would otherwise leave no row, and nobody could tell
 from the results why it is missing. While :func:`stop_on_signals` is active,
-SIGTERM (``kill``, ``scancel``, a Slurm time limit, preemption) raises
-:class:`Interrupted` in the main thread; the protocol writes the run in
-progress as ``failed`` with the reason and stops, and a rerun redoes it
+SIGTERM (``kill``, ``scancel``, a Slurm time limit, preemption) and SIGINT
+(Ctrl-C) raise :class:`Interrupted` in the main thread; the protocol writes
+the run in progress as ``failed`` with the reason and stops, and a rerun redoes it
 (resume skips only ``ok`` runs). In a Slurm job SIGUSR2 is the time-limit
 warning that submitit asks for (``sbatch --signal=USR2@<signal_delay_s>``): it
 stops the job the same way, but as a normal end, so the sweep's other jobs and
@@ -43,6 +43,8 @@ def slurm_job_id() -> str | None:
 def interruption(signum: int) -> Interrupted:
     """What a stop signal means here, in words that go into the row's ``error``."""
     job = slurm_job_id()
+    if signum == signal.SIGINT:
+        return Interrupted(signum, "stopped by SIGINT (Ctrl-C)", False)
     if job is None:
         return Interrupted(signum, f"stopped by {signal.Signals(signum).name}", False)
     if signum == signal.SIGUSR2:
@@ -61,8 +63,9 @@ def interruption(signum: int) -> Interrupted:
 
 
 def stop_signals() -> list[int]:
-    """SIGTERM everywhere; SIGUSR2 only in a Slurm job, where it is the warning."""
-    signals = [signal.SIGTERM]
+    """SIGTERM and SIGINT (Ctrl-C) everywhere; SIGUSR2 only in a Slurm job,
+    where it is the warning."""
+    signals = [signal.SIGTERM, signal.SIGINT]
     if slurm_job_id() is not None:
         signals.append(signal.SIGUSR2)
     return signals

@@ -31,14 +31,17 @@ def array_task(monkeypatch):
     monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "1")
 
 
-def test_outside_slurm_only_sigterm_stops_and_says_so(no_slurm):
-    assert stop_signals() == [signal.SIGTERM]  # SIGUSR2 means nothing here
+def test_outside_slurm_sigterm_and_ctrl_c_stop_and_say_so(no_slurm):
+    # SIGUSR2 means nothing here
+    assert stop_signals() == [signal.SIGTERM, signal.SIGINT]
     stop = interruption(signal.SIGTERM)
     assert (stop.reason, stop.time_limit) == ("stopped by SIGTERM", False)
+    ctrl_c = interruption(signal.SIGINT)
+    assert (ctrl_c.reason, ctrl_c.time_limit) == ("stopped by SIGINT (Ctrl-C)", False)
 
 
 def test_in_a_slurm_array_task_sigusr2_is_the_time_limit(array_task):
-    assert stop_signals() == [signal.SIGTERM, signal.SIGUSR2]
+    assert stop_signals() == [signal.SIGTERM, signal.SIGINT, signal.SIGUSR2]
     warning = interruption(signal.SIGUSR2)
     assert warning.time_limit
     assert warning.reason == (
@@ -78,3 +81,18 @@ def test_a_held_signal_is_raised_when_the_write_is_done(no_slurm):
             steps.append("row written")
         steps.append("after the block")  # never reached: raised at the block's end
     assert steps == ["row written"]
+
+
+def test_ctrl_c_outside_a_run_is_one_line_exit_130(monkeypatch, capsys):
+    import poolbench.catalog
+    from poolbench.cli import main
+
+    def interrupted(argv):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(poolbench.catalog, "list_command", interrupted)
+    with pytest.raises(SystemExit) as stop:
+        main(["list", "poolers"])
+    assert stop.value.code == 130
+    err = capsys.readouterr().err
+    assert err.startswith("poolbench: interrupted (Ctrl-C)") and err.count("\n") == 1
