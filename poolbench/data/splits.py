@@ -174,7 +174,7 @@ def read_or_save_splits(
 ) -> list[Split]:
     """The splits saved at ``path``, or ``build()``'s, saved there atomically."""
     if path.is_file():
-        return read_splits(path, labels, folds)
+        return read_splits(path, labels, folds, meta)
     splits = build()
     payload = {
         **(meta or {}),
@@ -189,8 +189,12 @@ def read_or_save_splits(
     return splits
 
 
-def read_splits(path: Path, labels: np.ndarray, folds: int) -> list[Split]:
-    """The splits saved at ``path``, refused when damaged or made for other data."""
+def read_splits(
+    path: Path, labels: np.ndarray, folds: int, meta: dict | None = None
+) -> list[Split]:
+    """The splits saved at ``path``, refused when damaged, made for other data
+    or made with other settings than ``meta`` (kind, sizes, seed) asks: the
+    file name encodes them, but a copied or renamed file would be trusted."""
 
     def damaged(reason: str) -> PoolbenchError:
         return PoolbenchError(
@@ -211,6 +215,14 @@ def read_splits(path: Path, labels: np.ndarray, folds: int) -> list[Split]:
         )
     if len(splits) != max(folds, 1):
         raise damaged(f"{len(splits)} folds, expected {max(folds, 1)}")
+    for key, wanted in (meta or {}).items():
+        if key == "test_size" and folds > 1:
+            continue  # unused by k folds: the file serves any test_size
+        if key in saved and saved[key] != wanted:
+            raise PoolbenchError(
+                f"splits file {path} was made with {key}={saved[key]}, this run "
+                f"asks {key}={wanted}; delete it to rebuild"
+            )
     n = len(labels)
     for fold, s in enumerate(splits):
         index = [*s.train, *s.val, *s.test]

@@ -87,6 +87,12 @@ class NodeClassification(Task):
             lambda: random_node_splits(
                 labels, p.folds, p.train_per_class, p.val_per_class, seed
             ),
+            {
+                "kind": "random",
+                "train_per_class": int(p.train_per_class),
+                "val_per_class": int(p.val_per_class),
+                "seed": seed,
+            },
         )
 
     def model_name(self, model) -> str:

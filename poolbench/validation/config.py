@@ -488,4 +488,9 @@ def check_fit(values: dict, summary, protocol) -> None:
         p.test_size,
     )
     if path.is_file():
-        read_splits(path, labels, p.folds)
+        meta = {
+            "val_size": p.val_size,
+            "test_size": p.test_size,
+            "seed": values["seed"],
+        }
+        read_splits(path, labels, p.folds, meta)

@@ -37,11 +37,28 @@ def test_splits_are_saved_once_and_reused(tmp_path):
     path = tmp_path / "splits.json"
     first = load_or_build_splits(path, LABELS, 10, 0.1, seed=0)
     saved = path.read_text()
-    # a different seed must not rebuild an existing file: every pooler reads it
-    second = load_or_build_splits(path, LABELS, 10, 0.1, seed=99)
-    assert first == second
+    # read back, not rebuilt: every pooler of the dataset gets these folds
+    second = load_or_build_splits(path, LABELS, 10, 0.1, seed=0, test_size=0.3)
+    assert first == second  # test_size is unused by k folds
     assert path.read_text() == saved
     assert json.loads(saved)["seed"] == 0
+
+
+@pytest.mark.parametrize(
+    "asked, message",
+    [
+        ({"seed": 99}, "was made with seed=0, this run asks seed=99"),
+        ({"val_size": 0.2}, "was made with val_size=0.1, this run asks val_size=0.2"),
+        ({"kind": "kfold"}, "was made with kind=stratified, this run asks kind=kfold"),
+    ],
+)
+def test_a_splits_file_of_other_settings_is_refused(tmp_path, asked, message):
+    # the file name encodes the settings; a copied or renamed file does not
+    path = tmp_path / "splits.json"
+    load_or_build_splits(path, LABELS, 10, 0.1, seed=0)
+    settings = {"val_size": 0.1, "seed": 0} | asked
+    with pytest.raises(PoolbenchError, match=message):
+        load_or_build_splits(path, LABELS, 10, **settings)
 
 
 def test_splits_made_for_other_data_are_refused(tmp_path):
