@@ -71,3 +71,52 @@ def test_edge_aggregation_equals_pyg_message_passing():
         torch.testing.assert_close(edge_aggregate(x, edge_index, w), want)
     # no in-edges: zeros, and the row count follows x, not the edges
     assert edge_aggregate(x, edge_index[:, :0], None).abs().sum() == 0
+
+
+def dense_loop_free_graph(n: int = 9, f: int = 5):
+    """A weighted, directed graph with most of its N^2 entries stored, no
+    self-loops, one node without in-edges and one parallel edge."""
+    g = torch.Generator().manual_seed(1)
+    keep = (torch.rand(n, n, generator=g) > 0.2) & ~torch.eye(n, dtype=torch.bool)
+    keep[:, 0] = False  # node 0 receives nothing: only its own self-loop
+    source, target = keep.nonzero().t()
+    edge_index = torch.cat([torch.stack([source, target]), torch.tensor([[1], [2]])], 1)
+    edge_weight = torch.rand(edge_index.size(1), generator=g).requires_grad_()
+    x = torch.randn(n, f, generator=g).requires_grad_()
+    return x, edge_index, edge_weight
+
+
+def test_gcn_on_a_dense_graph_takes_the_matrix_path_and_equals_pyg(monkeypatch):
+    from torch_geometric.nn import GCNConv
+
+    from poolbench.models.mp import EdgeGCNConv
+    from poolbench.pooling import dense
+
+    monkeypatch.setattr(dense, "DENSE_MIN_NODES", 0)  # a small graph will do
+    x, edge_index, edge_weight = dense_loop_free_graph()
+    torch.manual_seed(0)
+    ours = EdgeGCNConv(5, 4)
+    reference = GCNConv(5, 4)
+    reference.load_state_dict(ours.state_dict())
+    taken = []
+    dense = EdgeGCNConv._dense_forward
+    monkeypatch.setattr(
+        EdgeGCNConv, "_dense_forward", lambda *a: taken.append(1) or dense(*a)
+    )
+    got = ours(x, edge_index, edge_weight)
+    want = reference(x, edge_index, edge_weight)
+    assert taken == [1]
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    grads = torch.autograd.grad(got.square().sum(), [x, edge_weight, ours.lin.weight])
+    wants = torch.autograd.grad(
+        want.square().sum(), [x, edge_weight, reference.lin.weight]
+    )
+    for a, b in zip(grads, wants):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    # a self-loop present: PyG's own path (it keeps the loop's weight)
+    looped = torch.cat([edge_index, torch.tensor([[3], [3]])], 1)
+    weights = torch.cat([edge_weight, torch.tensor([5.0])])
+    torch.testing.assert_close(
+        ours(x, looped, weights), reference(x, looped, weights), atol=1e-5, rtol=1e-5
+    )
+    assert taken == [1]

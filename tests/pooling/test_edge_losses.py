@@ -648,3 +648,32 @@ def test_entries_of_int32_indices_past_the_int32_key_range():
     assert torch.equal(got.row, want.row) and torch.equal(got.col, want.col)
     assert got.row.tolist() == [7, 49_998, 49_999]
     assert got.weight.tolist() == [1.0, 1.0, 2.0]
+
+
+def test_a_dense_graph_gets_a_s_from_the_matrix_equal_to_the_edges(monkeypatch):
+    from poolbench.pooling import dense
+
+    g = torch.Generator().manual_seed(2)
+    n, k = 10, 4
+    keep = torch.rand(n, n, generator=g) > 0.3
+    edge_index = torch.cat(
+        [keep.nonzero().t(), torch.tensor([[0], [1]])], 1
+    )  # a repeat
+    weight = torch.rand(edge_index.size(1), generator=g).requires_grad_()
+    s = torch.rand(n, k, generator=g).softmax(-1).requires_grad_()
+    assert not dense.is_dense_graph(edge_index.size(1), n)  # too small to matter
+    for w in (weight, None):
+        with monkeypatch.context() as small_will_do:
+            small_will_do.setattr(dense, "DENSE_MIN_NODES", 0)
+            assert dense.is_dense_graph(edge_index.size(1), n)
+            a_s, deg = dense.adj_times_rows(edge_index, w, s)
+        want_a_s, want_deg = dense.adj_times_rows(edge_index, w, s)
+        torch.testing.assert_close(a_s, want_a_s)
+        torch.testing.assert_close(deg, want_deg)
+        inputs = [s] if w is None else [s, w]
+        got = torch.autograd.grad((a_s.square().sum() + deg.square().sum()), inputs)
+        want = torch.autograd.grad(
+            (want_a_s.square().sum() + want_deg.square().sum()), inputs
+        )
+        for a, b in zip(got, want):
+            torch.testing.assert_close(a, b)
