@@ -99,6 +99,14 @@ def _clustering_baseline(resolved: dict) -> bool:
 
 def config_hash(cfg: DictConfig) -> str:
     """Stable id of what a run computes; the speed-only keys are left out."""
+    blob = json.dumps(config_identity(cfg), sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+
+def config_identity(cfg: DictConfig) -> dict:
+    """What :func:`config_hash` hashes: every setting that changes what a run
+    computes (saved beside the results, so tables can say how two configs of
+    one pooler differ)."""
     resolved = OmegaConf.to_container(cfg, resolve=True)
     identity = {
         "dataset": resolved["dataset"],
@@ -118,8 +126,7 @@ def config_hash(cfg: DictConfig) -> str:
         # table it twice.
         del identity["model"], identity["trainer"]
         identity["task"] = {k: task[k] for k in ("name", "num_clusters") if k in task}
-    blob = json.dumps(identity, sort_keys=True, default=str)
-    return hashlib.sha1(blob.encode()).hexdigest()[:12]
+    return identity
 
 
 def load_dataset(cfg: DictConfig) -> GraphDataset:

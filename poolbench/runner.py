@@ -17,9 +17,10 @@ from rich.table import Table
 
 import poolbench
 from poolbench.errors import PoolbenchError, StoreWriteError
-from poolbench.experiment import Experiment, config_hash, load_dataset
+from poolbench.experiment import Experiment, config_hash, config_identity, load_dataset
 from poolbench.report.console import table_console
 from poolbench.report.summary import mean_std_text, summarize
+from poolbench.results.configs import save_identity
 from poolbench.results.row import METRIC_FAMILIES, METRICS
 from poolbench.results.store import CsvStore, ResultsStore, completed_runs
 from poolbench.results.wandb_sink import WandbSink
@@ -150,6 +151,8 @@ def run_experiment(cfg: DictConfig) -> dict:
     exp.make_model(device)
     store = ResultsStore(cfg.results.dir)
     done = resume_point(store, exp.config_hash, dataset.fingerprint)
+    # what the hash stands for, so tables can name config variants
+    save_identity(cfg.results.dir, exp.config_hash, config_identity(cfg))
     total = protocol.folds * protocol.runs
     todo = sum(
         (exp.config_hash, f, r) not in done

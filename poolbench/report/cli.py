@@ -123,6 +123,7 @@ def table_command(argv: list[str]) -> None:
     from poolbench.report.render import print_tables, to_csv, to_latex, to_markdown
     from poolbench.report.summary import fold_means
     from poolbench.report.tables import build_tables
+    from poolbench.results.configs import load_identities
     from poolbench.results.store import ResultsStore
 
     filters = parse_filters(args.filters)
@@ -151,7 +152,8 @@ def table_command(argv: list[str]) -> None:
     if not args.no_figures:
         figures = args.figures or args.results_dir / "figures" / sub
         figures = output_folder(figures, "--figures")
-    tables, summary = build_tables(chosen)
+    identities = load_identities(args.results_dir, chosen["config_hash"])
+    tables, summary = build_tables(chosen, identities)
     written = [out / "summary.csv"]
     summary.to_csv(written[0], index=False)
     for table in tables:

@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 
 from poolbench.config_files import CONF_DIR
 from poolbench.report.summary import GROUP, mean_std_text, summarize
+from poolbench.results.configs import differences
 from poolbench.results.row import METRIC_FAMILIES, METRICS, MetricInfo
 
 MISSING = "—"
@@ -105,13 +106,17 @@ def shipped_folds(name: str) -> int | None:
     return int(OmegaConf.load(path).get("folds", 0)) or None
 
 
-def row_labels(summary: pd.DataFrame) -> pd.Series:
+def row_labels(
+    summary: pd.DataFrame, identities: dict[str, dict] | None = None
+) -> pd.Series:
     """The row name of each experiment: its pooler, made unique per dataset.
 
     Two configs of one pooler on one dataset (another model, another
-    experiment, other data) get the model, the experiment name, the config hash
-    or the data fingerprint appended, whichever tells them apart, so no two
-    configs are ever averaged into one cell.
+    experiment, other data) get the model, the experiment name, the settings
+    that differ (from the saved ``identities`` of their config hashes; the
+    hash itself where none is saved) or the data fingerprint appended,
+    whichever tells them apart, so no two configs are ever averaged into one
+    cell.
     """
     labels = summary["pooler"].astype(str)
     for extra, prefix in LABEL_EXTRAS:
@@ -124,8 +129,30 @@ def row_labels(summary: pd.DataFrame) -> pd.Series:
         poolers = set(summary.loc[clash, "pooler"])
         hit = summary["pooler"].isin(poolers)
         text = prefix + summary[extra].astype(str)
+        if extra == "config_hash" and identities:
+            text = (
+                _config_differences(summary[hit], identities)
+                .reindex(summary.index, fill_value="")
+                .where(hit, text)
+            )
         labels = labels.where(~hit, labels + " · " + text)
     return labels
+
+
+def _config_differences(rows: pd.DataFrame, identities: dict) -> pd.Series:
+    """Per row: the settings its config differs in from the other configs of
+    its pooler (``trainer.lr=0.01``), or its hash where they cannot be read."""
+    text = rows["config_hash"].astype(str)
+    for _, group in rows.groupby("pooler"):
+        hashes = sorted(set(group["config_hash"].astype(str)))
+        if len(hashes) < 2 or not all(h in identities for h in hashes):
+            continue
+        named = differences([identities[h] for h in hashes])
+        if named is None:
+            continue
+        by_hash = dict(zip(hashes, named))
+        text.loc[group.index] = group["config_hash"].astype(str).map(by_hash)
+    return text
 
 
 # What tells two rows of one pooler apart, in the order tried; the data
@@ -173,10 +200,13 @@ def average_ranks(
     return {r: (ranks.loc[r].mean(), int(ranks.loc[r].notna().sum())) for r in rows}
 
 
-def build_tables(latest: pd.DataFrame) -> tuple[list[Table], pd.DataFrame]:
-    """All tables for the rows in ``latest``, and the tidy summary they come from."""
+def build_tables(
+    latest: pd.DataFrame, identities: dict[str, dict] | None = None
+) -> tuple[list[Table], pd.DataFrame]:
+    """All tables for the rows in ``latest``, and the tidy summary they come
+    from; ``identities`` (config hash -> saved settings) name config variants."""
     summary = summarize(latest)
-    summary["label"] = row_labels(summary).to_numpy()
+    summary["label"] = row_labels(summary, identities).to_numpy()
     extra = latest.groupby(GROUP, sort=True, dropna=False).agg(
         statuses=("status", _failure_counts),
         devices=("device", _distinct),

@@ -157,3 +157,16 @@ def test_bad_table_input_is_one_line_exit_2(swept, data_root, mirror, args, mess
     assert out.returncode == 2
     assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert "Traceback" not in out.stderr
+
+
+def test_two_learning_rates_are_two_rows_named_by_the_rate(tmp_path, data_root, mirror):
+    sweep = [
+        "train", "-m", "pooler=topk", "dataset=mutag", "protocol=holdout",
+        "trainer.lr=0.01,0.001", "trainer.max_epochs=2", "trainer.patience=2",
+        "model.hidden=8",
+    ]  # fmt: skip
+    assert run_cli(sweep, tmp_path, data_root, mirror).returncode == 0
+    out = run_cli(["table", "--no-figures"], tmp_path, data_root, mirror)
+    assert out.returncode == 0, out.stderr
+    cells = read_cells(tmp_path / "results" / "tables" / "accuracy-holdout.csv")
+    assert set(cells) == {"topk · trainer.lr=0.001", "topk · trainer.lr=0.01"}

@@ -271,3 +271,19 @@ def test_resuming_on_another_commit_or_device_says_so(capsys, monkeypatch):
     ]
     runner.warn_mixed_provenance(done, "aD", "fp", "cuda:0")
     assert "made on device cpu (now cuda:0)" in capsys.readouterr().err
+
+
+def test_config_variants_are_named_by_the_settings_they_differ_in():
+    fast = rows("a", "D", [[0.5]], h="h1")
+    slow = rows("a", "D", [[0.7]], h="h2")
+    other = rows("a", "D", [[0.6]], h="h3")  # no saved identity for h3
+    shared = {"pooler": {"_target_": "x.A"}, "seed": 0}
+    identities = {
+        "h1": {**shared, "trainer.lr": 0.01, "model.hidden": 64},
+        "h2": {**shared, "trainer.lr": 0.001, "model.hidden": 64},
+    }
+    two = build_tables(frame(fast, slow), identities)[0][0]
+    assert two.rows == ["a · trainer.lr=0.001", "a · trainer.lr=0.01"]
+    # one config without a saved identity: every variant keeps its hash
+    three = build_tables(frame(fast, slow, other), identities)[0][0]
+    assert three.rows == ["a · h1", "a · h2", "a · h3"]
