@@ -180,6 +180,10 @@ CASES = {
         ["pooler=kmis", "+protocol.grid.pooler.order_k=[1,0]"],
         "pooler kmis: order_k must be >= 1, got 0; fix pooler.order_k",
     ),
+    # the authors' file, absent from the shared mirror: refused before any job
+    "the published EXPWL1 without its file": Case(
+        ["dataset=expwl1_original"], "EXPWL1.pkl not found"
+    ),
     "a grid over the seed": Case(
         ["+protocol.grid.seed=[1,2]"],
         "protocol.grid.seed: a grid searches trainer.*, model.* and pooler.* keys only",

@@ -272,20 +272,31 @@ def _as_float_features(g: Data) -> Data:
     return Data(x=x.float(), edge_index=g.edge_index.long(), y=y)
 
 
+MISSING_ORIGINAL = (
+    "EXPWL1.pkl not found; put it in <data.mirror>/EXPWL1/raw/ or use "
+    "dataset.source=generated"
+)
+
+
+def _original_file(root: str, mirror: str | None) -> Path | None:
+    """Where the published ``EXPWL1.pkl`` is: the root's copy, else the mirror's."""
+    for base in (root, mirror):
+        if base:
+            path = Path(base).expanduser() / "EXPWL1" / "raw" / "EXPWL1.pkl"
+            if path.is_file():
+                return path
+    return None
+
+
 def load_original(root: str, mirror: str | None) -> list[Data]:
     """The published ``EXPWL1.pkl``, copied from the mirror into the root once."""
     target = Path(root).expanduser() / "EXPWL1" / "raw" / "EXPWL1.pkl"
-    source = (
-        Path(mirror).expanduser() / "EXPWL1" / "raw" / "EXPWL1.pkl" if mirror else None
-    )
-    if not target.is_file() and source is not None and source.is_file():
+    found = _original_file(root, mirror)
+    if found is None:
+        raise PoolbenchError(MISSING_ORIGINAL)
+    if found != target:
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-    if not target.is_file():
-        raise PoolbenchError(
-            "EXPWL1.pkl not found; put it in <data.mirror>/EXPWL1/raw/ or use "
-            "dataset.source=generated"
-        )
+        shutil.copyfile(found, target)
     # The published file is a pickle (as the authors saved it): it is read
     # with an allowlist of the classes a list of PyG graphs needs, so a file
     # that names anything else is refused instead of run.
@@ -345,8 +356,8 @@ def preflight_expwl1(
 ) -> None:
     """The settings, before any work (generating the set takes about 90 s)."""
     if source == "original":
-        # the file is looked for when the set is loaded: `reproduce` plans its
-        # full budget (the authors' file) on machines without it
+        if _original_file(root, mirror) is None:  # before any cell or job starts
+            raise PoolbenchError(MISSING_ORIGINAL)
         return
     if source != "generated":
         raise PoolbenchError(

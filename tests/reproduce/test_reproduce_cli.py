@@ -125,7 +125,14 @@ def test_budget_cuts_apply_per_method_and_per_cell(tmp_path):
 def test_a_cell_on_changed_data_is_a_stand_in(tmp_path):
     """Only the paper's own data, unmodified, gets a verdict."""
     spec = load_reproduction("bianchi_lachi2023")
-    full = plan(spec, budget_of(spec, "full"), str(tmp_path))
+    # the full budget reads the authors' EXPWL1.pkl: without it, plan refuses
+    with pytest.raises(PoolbenchError, match="EXPWL1.pkl not found"):
+        plan(spec, budget_of(spec, "full"), str(tmp_path), ["data.mirror=null"])
+    mirror = tmp_path / "mirror"
+    (mirror / "EXPWL1" / "raw").mkdir(parents=True)
+    (mirror / "EXPWL1" / "raw" / "EXPWL1.pkl").write_bytes(b"")  # only looked for
+    with_file = [f"data.mirror={mirror}"]
+    full = plan(spec, budget_of(spec, "full"), str(tmp_path), with_file)
     assert not any(r.stand_in for r in full)
     assert all(r.stand_in for r in plan(spec, budget_of(spec, "quick"), str(tmp_path)))
     budget = budget_of(spec, "full")
