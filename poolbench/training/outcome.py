@@ -17,8 +17,11 @@ def one_line(exc: BaseException) -> str:
 
 
 def is_oom(exc: BaseException) -> bool:
-    return isinstance(exc, torch.OutOfMemoryError) or (
-        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    # MemoryError: numpy or Python refusing an allocation on the CPU (EigenPool
+    # on Cora asks for 37 GiB), the CPU's own out-of-memory
+    return isinstance(exc, torch.OutOfMemoryError | MemoryError) or (
+        isinstance(exc, RuntimeError)
+        and any(t in str(exc).lower() for t in ("out of memory", "not enough memory"))
     )
 
 

@@ -677,3 +677,25 @@ def test_a_dense_graph_gets_a_s_from_the_matrix_equal_to_the_edges(monkeypatch):
         )
         for a, b in zip(got, want):
             torch.testing.assert_close(a, b)
+
+
+def test_l1_distances_in_chunks_equal_one_gather(monkeypatch):
+    from poolbench.pooling import losses
+
+    g = torch.Generator().manual_seed(3)
+    s = torch.rand(12, 5, generator=g)
+    s[7] = s[3]  # a tie: |a - b| has gradient 0 there, on both paths
+    s.requires_grad_()
+    row = torch.randint(0, 12, (40,), generator=g)
+    col = torch.randint(0, 12, (40,), generator=g)
+    row[0], col[0] = 3, 7
+    weight = torch.rand(40, generator=g)
+    whole = losses.l1_distances(s, row, col)
+    (want,) = torch.autograd.grad((weight * whole).sum(), [s])
+    monkeypatch.setattr(losses, "L1_CHUNK_FLOATS", 12)  # chunks of 2 entries
+    chunked = losses.l1_distances(s, row, col)
+    assert chunked.grad_fn.name().endswith("_ChunkedL1Backward")
+    (got,) = torch.autograd.grad((weight * chunked).sum(), [s])
+    torch.testing.assert_close(chunked, whole)
+    torch.testing.assert_close(got, want)
+    assert chunked[0] == 0

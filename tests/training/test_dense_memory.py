@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
@@ -64,3 +65,20 @@ def test_a_dense_pooler_too_big_for_memory_gives_oom_rows_not_a_crash(tmp_path):
 
 def test_graphs_that_fit_pass_the_check(tmp_path):
     assert dense_memory_verdict(experiment("mincut", tmp_path, 50), CPU) == ""
+
+
+@pytest.mark.parametrize(
+    "exc, status",
+    [
+        (MemoryError("Unable to allocate 37.0 GiB for an array"), "oom"),
+        (torch.OutOfMemoryError("CUDA out of memory"), "oom"),
+        # torch's CPU allocator refusing
+        (RuntimeError("DefaultCPUAllocator: not enough memory: you tried to"), "oom"),
+        (RuntimeError("CUDA error: out of memory"), "oom"),
+        (ValueError("bad shape"), "failed"),
+    ],
+)
+def test_a_run_that_runs_out_of_memory_is_an_oom_row(exc, status):
+    from poolbench.training.outcome import failure_status
+
+    assert failure_status(exc)[0] == status
