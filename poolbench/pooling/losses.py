@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from poolbench.pooling.connect import EPS
-from poolbench.pooling.dense import EdgeEntries, SizeGroups
+from poolbench.pooling.dense import EdgeEntries, SizeGroups, is_dense_graph
 
 
 def _trace(m: Tensor) -> Tensor:
@@ -442,6 +442,26 @@ def motif_pairs(e: EdgeEntries) -> PairWeights:
     (e.g. a pooled A carrying gradients) from the 2-paths at every entry."""
     pairs = triangle_pairs(e)
     return pairs if pairs is not None else edge_pairs(e, triangle_weights(e))
+
+
+def motif_cut(e: EdgeEntries, s_flat: Tensor, batch: Tensor, num_graphs: int):
+    """:func:`cut_loss_pairs` of HOSC's motif ``A (.) A^2``.
+
+    Over the edges (:func:`motif_pairs`), except on a big dense graph (a dense
+    pooler's complete output, pooled again in a U-Net: 1354 nodes at Cora's
+    second level) whose 2-paths number N^3 (2.5 billion there): there M and
+    ``M S`` come from ``[N, N]`` products. The same sums either way (tested).
+    """
+    if not is_dense_graph(e.row.numel(), e.num_nodes):
+        return cut_loss_pairs(motif_pairs(e), s_flat, batch, num_graphs)
+    n = e.num_nodes
+    a = e.weight.new_zeros(n * n).index_add(0, e.key, e.weight).view(n, n)
+    m = a * (a @ a)
+    within = (s_flat * (m @ s_flat)).sum(-1)
+    num = within.new_zeros(num_graphs).index_add(0, batch, within)
+    per_node = m.sum(1) * s_flat.pow(2).sum(-1)
+    den = s_flat.new_zeros(num_graphs).index_add(0, batch, per_node)
+    return _cut_ratio(num, den)
 
 
 def cut_loss_pairs(

@@ -699,3 +699,37 @@ def test_l1_distances_in_chunks_equal_one_gather(monkeypatch):
     torch.testing.assert_close(chunked, whole)
     torch.testing.assert_close(got, want)
     assert chunked[0] == 0
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_the_motif_cut_of_a_dense_graph_equals_the_edge_form(monkeypatch, symmetric):
+    from poolbench.pooling import dense, losses
+
+    g = torch.Generator().manual_seed(4)
+    n, k = 11, 3
+    keep = (torch.rand(n, n, generator=g) > 0.25) & ~torch.eye(n, dtype=torch.bool)
+    if symmetric:
+        keep = keep | keep.t()
+    row, col = keep.nonzero().t()
+    weight = torch.rand(row.numel(), generator=g)
+    if symmetric:  # the input graph: symmetric weights, no gradient
+        full = torch.zeros(n, n)
+        full[row, col] = weight
+        weight = torch.maximum(full, full.t())[row, col]
+    else:  # a pooled graph: its weights carry gradients
+        weight.requires_grad_()
+    batch = torch.zeros(n, dtype=torch.long)
+
+    def entries():  # built per use: the weights' graph is freed by each grad
+        return dense.edge_entries(torch.stack([row, col]), weight, batch, torch.float)
+
+    s = torch.rand(n, k, generator=g).softmax(-1).requires_grad_()
+    inputs = [s] if symmetric else [s, weight]
+    want = losses.cut_loss_pairs(losses.motif_pairs(entries()), s, batch, 1)
+    want_grads = torch.autograd.grad(want, inputs)
+    monkeypatch.setattr(dense, "DENSE_MIN_NODES", 0)  # a small graph will do
+    assert dense.is_dense_graph(row.numel(), n)
+    got = losses.motif_cut(entries(), s, batch, 1)
+    torch.testing.assert_close(got, want)
+    for a, b in zip(torch.autograd.grad(got, inputs), want_grads):
+        torch.testing.assert_close(a, b)

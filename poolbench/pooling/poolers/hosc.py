@@ -30,10 +30,9 @@ from torch import Tensor
 
 from poolbench.pooling.base import PaddedGraph, SoftClusterPooler
 from poolbench.pooling.losses import (
-    cut_loss_pairs,
     hosc_orthogonality_loss,
     mincut_from,
-    motif_pairs,
+    motif_cut,
     orthogonality_from,
 )
 from poolbench.pooling.registry import register
@@ -73,8 +72,7 @@ class HOSCPool(SoftClusterPooler):
             cut = mincut_from(g.sas, g.trace_sds())
         # The motif term enumerates 2-paths: skip it when unused.
         if self.alpha > 0:
-            pairs = motif_pairs(g.entries())
-            ho_cut = cut_loss_pairs(pairs, g.s_flat, g.batch, g.num_graphs)
+            ho_cut = motif_cut(g.entries(), g.s_flat, g.batch, g.num_graphs)
         if self.hosc_ortho:
             ortho = hosc_orthogonality_loss(g.s, g.mask)
         else:
