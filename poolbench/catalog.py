@@ -79,15 +79,25 @@ def _loader_facts(cfg) -> tuple[str, str, str, str]:
     generated = any(module in target for module in made_here)
     if cfg.get("source") == "original":  # expwl1_original: the authors' file
         generated = False
-    what = ("1 graph" if nodes else "graphs") + (", generated" if generated else "")
-    count = getattr(loader, "class_count", None)
-    classes = None
-    if count is not None:
-        classes = count(**{k: cfg[k] for k in cfg if k != "_target_"})
+    graphs = declared(loader, "graph_count", cfg)
+    what = "1 graph" if nodes else "graphs" if graphs is None else str(graphs)
+    what += ", generated" if generated else ""
+    classes = declared(loader, "class_count", cfg)
     return tasks, kind, what, "–" if classes is None else str(classes)
 
 
+def declared(loader, fact: str, cfg):
+    """A fact the loader declares about its data (``class_count``,
+    ``graph_count``, ``feature_count``), from the config's keys, or None."""
+    count = getattr(loader, fact, None)
+    if count is None:
+        return None
+    return count(**{k: cfg[k] for k in cfg if k != "_target_"})
+
+
 def dataset_table() -> Table:
+    from hydra.utils import get_method
+
     data = OmegaConf.load(CONF_DIR / "config.yaml").data
     root, mirror = OmegaConf.to_container(data, resolve=True).values()
     table = Table(title="datasets")
@@ -103,6 +113,8 @@ def dataset_table() -> Table:
         if cfg.get("normalize_features"):
             transform = "row-normalised"
         tasks, kind, graphs, classes = _loader_facts(cfg)
+        width = declared(get_method(cfg._target_), "feature_count", cfg)
+        features = "–" if width is None else str(width)
         if OmegaConf.is_missing(cfg, "name"):  # dataset=tu: any TU set by name
             table.add_row(
                 path.stem, "dataset.name=…", tasks, kind, "any TU set", "", "",

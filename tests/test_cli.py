@@ -149,6 +149,13 @@ def test_list_and_help(cli):
     classes = [c.strip() for c in header.split("┃")].index("classes")
     cells = {k: [c.strip() for c in v.split("│")] for k, v in rows.items()}
     assert cells["cora"][classes] == "7" and cells["citeseer"][classes] == "6"
+    # facts the loaders declare, shown without loading or generating anything
+    graphs, features = (
+        [c.strip() for c in header.split("┃")].index(k) for k in ("graphs", "features")
+    )
+    assert cells["cora"][features] == "1433" and cells["esol"][graphs] == "1128"
+    assert cells["synth_easy_small"][graphs] == "300, generated"
+    assert cells["sbm"][classes] == "5" and cells["esol"][features] == "177"
     assert "generated" in rows["expwl1"]
     assert "generated" not in rows["expwl1_original"]  # the authors' file
     helped = cli("--help")

@@ -138,8 +138,20 @@ def node_count(nodes: int = 1000, **_) -> int:
     return nodes
 
 
+def feature_count(feature_dim: int = 16, **_) -> int:
+    return feature_dim
+
+
+def block_count(blocks: int = 5, **_) -> int:
+    return blocks
+
+
 # Checked before loading: one graph with node labels (node, community tasks).
 load_sbm.dataset_kind = "nodes"
 load_lfr.dataset_kind = "nodes"
+# What `poolbench list datasets` shows without generating anything; LFR's
+# community count is drawn, so it has none.
+load_sbm.class_count = block_count
+load_sbm.feature_count = load_lfr.feature_count = feature_count
 load_sbm.node_count = node_count
 load_lfr.node_count = node_count

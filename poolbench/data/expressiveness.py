@@ -421,3 +421,14 @@ def load_expwl1(
 
 
 load_expwl1.preflight = preflight_expwl1  # called with the same keys
+
+
+def graph_count(source: str = "generated", pairs: int = 600, **_) -> int:
+    """A SAT and an UNSAT graph per pair; the published file has 1,500 pairs."""
+    return 3000 if source == "original" else 2 * int(pairs)
+
+
+# What `poolbench list datasets` shows without generating anything.
+load_expwl1.class_count = lambda **_: 2
+load_expwl1.graph_count = graph_count
+load_expwl1.feature_count = lambda **_: 2  # one-hot node type

@@ -32,6 +32,7 @@ from poolbench.errors import PoolbenchError
 NAMES = {"cora": "Cora", "citeseer": "CiteSeer"}
 NODES = {"cora": 2708, "citeseer": 3327}  # checked against the files in a test
 CLASSES = {"cora": 7, "citeseer": 6}  # likewise; `poolbench list datasets`
+FEATURES = {"cora": 1433, "citeseer": 3703}  # bag-of-words width, likewise
 PARTS = ("x", "y", "tx", "ty", "allx", "ally", "graph")
 
 
@@ -199,7 +200,13 @@ def class_count(name: str = "", **_) -> int | None:
     return CLASSES.get(str(name).lower())
 
 
+def feature_count(name: str = "", **_) -> int | None:
+    """The citation graph's feature width, known before reading its files."""
+    return FEATURES.get(str(name).lower())
+
+
 # Checked before loading: one graph with node labels (node, community tasks).
 load_planetoid.dataset_kind = "nodes"
 load_planetoid.node_count = node_count
 load_planetoid.class_count = class_count
+load_planetoid.feature_count = feature_count

@@ -165,3 +165,13 @@ def load_synthetic(
     display = f"SYNTH-{version.upper()}" + ("-SMALL" if small else "")
     graphs = load_or_generate(path, lambda: _generate(params), display)
     return GraphDataset(display, graphs, NUM_CLASSES, params)
+
+
+def graph_count(small: bool = True, **_) -> int:
+    return NUM_CLASSES * SIZES[bool(small)]["graphs_per_class"]
+
+
+# What `poolbench list datasets` shows without generating anything.
+load_synthetic.class_count = lambda **_: NUM_CLASSES
+load_synthetic.graph_count = graph_count
+load_synthetic.feature_count = lambda **_: NUM_COLOURS  # one-hot node colours

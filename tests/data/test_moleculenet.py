@@ -19,6 +19,9 @@ def test_esol_loads_as_regression_with_scaffolds(mirror, tmp_path):
     d = load_moleculenet("esol", str(tmp_path), str(mirror))
     assert len(d) == 1128 and d.target == "regression" and d.num_outputs == 1
     assert d.num_features == 177  # PyG's 9 atom features, one-hot
+    # what `list datasets` shows without loading
+    assert load_moleculenet.graph_count(name="esol") == len(d)
+    assert load_moleculenet.feature_count() == d.num_features
     assert torch.all(d.graphs[0].x.sum(1) == 9)  # one hot per feature
     assert d.targets.shape == (1128, 1)
     # the first row of delaney-processed.csv: Amigdalin, measured -0.77
@@ -30,6 +33,7 @@ def test_esol_loads_as_regression_with_scaffolds(mirror, tmp_path):
 
 def test_scaffold_splits_never_share_a_scaffold(mirror, tmp_path):
     d = load_moleculenet("freesolv", str(tmp_path), str(mirror))
+    assert load_moleculenet.graph_count(name="freesolv") == len(d)
     labels = d.labels.numpy()
     for split in build_splits(labels, 5, 0.1, 0, 0.1, "scaffold", d.groups):
         parts = [

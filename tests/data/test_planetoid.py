@@ -34,6 +34,7 @@ def test_equals_pygs_planetoid(name, mirror, tmp_path):
     # the count task=community checks K against before loading
     assert node_count(name) == g.num_nodes == ref.num_nodes
     assert class_count(name) == int(ref.y.max()) + 1  # what `list datasets` shows
+    assert load_planetoid.feature_count(name) == g.x.size(1) == ref.x.size(1)
 
 
 def test_features_are_row_normalised_by_default(mirror, tmp_path):

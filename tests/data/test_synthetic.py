@@ -42,6 +42,12 @@ def test_names_and_params(easy, hard):
 
 def test_class_balance_and_count(ds):
     assert ds.num_classes == 3 and len(ds) == 300
+    # what `list datasets` shows without generating
+    from poolbench.data.synthetic import load_synthetic
+
+    assert load_synthetic.graph_count(small=True) == len(ds)
+    assert load_synthetic.class_count() == ds.num_classes
+    assert load_synthetic.feature_count() == ds.graphs[0].x.size(1)
     assert torch.bincount(ds.labels, minlength=3).tolist() == [100, 100, 100]
     for g in ds.graphs:
         assert g.y.dtype == torch.long and g.y.shape == (1,)
