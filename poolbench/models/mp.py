@@ -67,7 +67,7 @@ class EdgeGCNConv(GCNConv):
     """PyG's GCNConv; its normalisation is defined on the edges, so it ignores
     ``dense_adj`` (a block form without the self-loops GCN adds).
 
-    On a big graph with 1/8 of its N^2 entries stored and no self-loops
+    On one big graph with over half of its N^2 entries stored, no self-loops
     (a dense pooler's output inside a Graph U-Net: 1354^2 edges at Cora's
     second level) it computes the same ``D^-1/2 (A + I) D^-1/2 X W + b``
     through the ``[N, N]`` matrix: the edge path's ``[E, F]`` messages took
@@ -89,15 +89,9 @@ class EdgeGCNConv(GCNConv):
     def _dense_forward(self, x, edge_index, edge_weight):
         n = x.size(0)
         source, target = edge_index  # PyG's default flow: source -> target
-        w = (
-            x.new_ones(source.numel())
-            if edge_weight is None
-            else edge_weight.to(x.dtype)
-        )
-        # incoming[i, j]: the weight of j -> i (parallel edges summed, as the
-        # edge path's scatter does), plus GCN's unit self-loops
-        incoming = x.new_zeros(n * n).index_add_(0, target * n + source, w)
-        incoming = incoming.view(n, n) + torch.eye(n, dtype=x.dtype, device=x.device)
+        # incoming[i, j]: the weight of j -> i, plus GCN's unit self-loops
+        incoming = dense.dense_adjacency(target, source, edge_weight, n, x)
+        incoming = incoming + torch.eye(n, dtype=x.dtype, device=x.device)
         inv = incoming.sum(1).pow(-0.5)
         inv = inv.masked_fill(torch.isinf(inv), 0.0)
         out = inv.unsqueeze(1) * (incoming @ (inv.unsqueeze(1) * self.lin(x)))

@@ -279,22 +279,29 @@ def adj_times_rows(
     return a_s, s_flat.new_zeros(n).index_add_(0, row, w)
 
 
-# A big graph with at least 1/8 of its N^2 entries stored (a dense pooler's
-# own output, pooled again in a U-Net) gets A S as one [N, N] product: the
-# edge path's [E, K] gather (kept for the weights' gradient) was 5 GB at
-# Cora's second U-Net level (E = 1354^2, K = 677) against 7 MB for the
-# matrix. Small batches keep the edge path, where it is cheap, so graph-level
-# results keep their float rounding.
-DENSE_FROM_DENSITY = 8
+# One big graph with more than half of its N^2 entries stored (a dense
+# pooler's complete output, pooled again in a U-Net) gets A S as one [N, N]
+# product: the edge path's [E, K] gather (kept for the weights' gradient) was
+# 5 GB at Cora's second U-Net level (E = 1354^2, K = 677) against 7 MB for
+# the matrix. A batch of two or more pooled graphs stores at most half of its
+# N^2 entries, and small graphs are cheap either way: graph-level batches keep
+# the edge path and the float rounding they always had.
 DENSE_MIN_NODES = 256
 
 
 def is_dense_graph(num_edges: int, num_nodes: int) -> bool:
     """True when ``[N, N]`` products beat per-edge work (see above)."""
-    return (
-        num_nodes >= DENSE_MIN_NODES
-        and num_edges * DENSE_FROM_DENSITY >= num_nodes * num_nodes
-    )
+    return num_nodes >= DENSE_MIN_NODES and 2 * num_edges > num_nodes * num_nodes
+
+
+def dense_adjacency(
+    source: Tensor, target: Tensor, weight: Tensor | None, n: int, like: Tensor
+) -> Tensor:
+    """``[N, N]`` with ``weight`` summed at ``(source, target)`` (ones when
+    None; parallel edges add up, as the edge paths' scatters do). Gradients
+    reach ``weight``."""
+    w = like.new_ones(source.numel()) if weight is None else weight.to(like.dtype)
+    return like.new_zeros(n * n).index_add(0, source * n + target, w).view(n, n)
 
 
 def _dense_adj_times_rows(
@@ -302,14 +309,7 @@ def _dense_adj_times_rows(
 ) -> tuple[Tensor, Tensor]:
     """:func:`adj_times_rows` through the ``[N, N]`` adjacency (parallel edges
     summed, as the edge path does); gradients reach ``edge_weight``."""
-    n = s_flat.size(0)
-    row, col = edge_index
-    w = (
-        s_flat.new_ones(row.numel())
-        if edge_weight is None
-        else edge_weight.to(s_flat.dtype)
-    )
-    adj = s_flat.new_zeros(n * n).index_add_(0, row * n + col, w).view(n, n)
+    adj = dense_adjacency(*edge_index, edge_weight, s_flat.size(0), s_flat)
     return adj @ s_flat, adj.sum(1)
 
 

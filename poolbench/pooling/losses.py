@@ -19,7 +19,12 @@ import torch
 from torch import Tensor
 
 from poolbench.pooling.connect import EPS
-from poolbench.pooling.dense import EdgeEntries, SizeGroups, is_dense_graph
+from poolbench.pooling.dense import (
+    EdgeEntries,
+    SizeGroups,
+    dense_adjacency,
+    is_dense_graph,
+)
 
 
 def _trace(m: Tensor) -> Tensor:
@@ -454,8 +459,7 @@ def motif_cut(e: EdgeEntries, s_flat: Tensor, batch: Tensor, num_graphs: int):
     """
     if not is_dense_graph(e.row.numel(), e.num_nodes):
         return cut_loss_pairs(motif_pairs(e), s_flat, batch, num_graphs)
-    n = e.num_nodes
-    a = e.weight.new_zeros(n * n).index_add(0, e.key, e.weight).view(n, n)
+    a = dense_adjacency(e.row, e.col, e.weight, e.num_nodes, s_flat)
     m = a * (a @ a)
     within = (s_flat * (m @ s_flat)).sum(-1)
     num = within.new_zeros(num_graphs).index_add(0, batch, within)
