@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 from hydra.utils import get_class, get_method
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from torch_geometric.loader import DataLoader
 
 from poolbench.data.batching import PackedGraphs, PackedLoader
@@ -372,8 +372,11 @@ class Experiment:
         (as text it became the string 'None') and a string stays a string.
         """
         cfg = copy.deepcopy(self.cfg)
-        for key, value in overrides.items():
-            OmegaConf.update(cfg, key, value, merge=False)
+        # open: a grid may search a constructor argument its YAML leaves to
+        # the default (kmeans.yaml suggests +pooler.n_init)
+        with open_dict(cfg):
+            for key, value in overrides.items():
+                OmegaConf.update(cfg, key, value, merge=False)
         return Experiment(cfg, self.dataset, self.fast)
 
     @property

@@ -215,7 +215,16 @@ def run_fold(
     """Select on validation (when a grid is given), then the fold's final runs."""
     memory = PeakMemory(device)
     base_seed = int(exp.cfg.seed)
-    chosen, failure = select_for_fold(exp, protocol, job.fold, split, device, selection)
+    halted = None  # a stop signal during model selection
+    try:
+        chosen, failure = select_for_fold(
+            exp, protocol, job.fold, split, device, selection
+        )
+    except Interrupted as exc:
+        # No final run was in progress: the fold's first one is written as
+        # failed with the reason, so the stop leaves a row like any other.
+        halted = exc
+        chosen, failure = {}, RunFailure("failed", f"{exc.reason} in model selection")
     fold_exp = exp.with_overrides(chosen) if chosen else exp
     rows: list[ResultRow] = []
     # Dense poolers on big graphs would die mid-run; decide before starting.
@@ -277,6 +286,7 @@ def run_fold(
             row.mem_kind = memory.kind
             row.finished_at = _now()
             on_row(row)  # the failed row is written even when the sweep stops next
+        stopped = stopped or halted
         if stopped is not None:
             raise stopped
         rows.append(row)

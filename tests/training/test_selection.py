@@ -279,9 +279,31 @@ def test_a_grid_null_is_none_not_the_text_none(tmp_path):
     point = exp.with_overrides({"model.head_dropout": None, "model.mp": "gcn"})
     assert point.cfg.model.head_dropout is None  # was the string 'None'
     assert point.cfg.model.mp == "gcn" and exp.cfg.model.head_dropout == 0.3
+    # a constructor argument the pooler's YAML leaves out (as +pooler.n_init)
+    kmeans = make_exp(tmp_path, ["pooler=kmeans"]).with_overrides({"pooler.n_init": 2})
+    assert kmeans.cfg.pooler.n_init == 2
 
 
 @pytest.mark.parametrize("key", ["seed", "dataset.name", "protocol.runs", "data.root"])
 def test_a_grid_over_what_a_fold_cannot_change_is_refused(key):
     with pytest.raises(PoolbenchError, match="a grid searches trainer"):
         ProtocolConfig(grid={key: [1, 2]})
+
+
+def test_a_stop_signal_in_model_selection_still_leaves_a_failed_row(
+    tmp_path, monkeypatch
+):
+    from poolbench.training.signals import Interrupted
+
+    def stopped(*args, **kwargs):
+        raise Interrupted(2, "stopped by SIGINT (Ctrl-C)", False)
+
+    monkeypatch.setattr(selection, "fit", stopped)
+    exp = make_exp(tmp_path, ["+protocol.grid.trainer.lr=[0.1,0.01]"])
+    protocol = ProtocolConfig(**OmegaConf.to_container(exp.cfg.protocol))
+    written = []
+    with pytest.raises(Interrupted):
+        run_protocol(exp, protocol, CPU, {}, set(), written.append)
+    assert [(r.status, r.error) for r in written] == [
+        ("failed", "stopped by SIGINT (Ctrl-C) in model selection")
+    ]
