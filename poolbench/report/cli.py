@@ -71,11 +71,24 @@ def _norm(value: str, key: str) -> str:
     return value.upper().replace("_", "-") if key == "dataset" else value
 
 
+def filter_column(frame: pd.DataFrame, key: str) -> pd.Series:
+    """The values a filter on ``key`` matches; a protocol also by the name its
+    tables carry (``cv10-3folds``)."""
+    column = frame[key].astype(str)
+    if key == "protocol":
+        from poolbench.report.tables import table_protocols
+
+        labels = table_protocols(frame)
+        extra = labels[labels != column]
+        column = pd.concat([column, extra])
+    return column
+
+
 def unmatched_filter(frame: pd.DataFrame, filters: dict[str, list[str]], path) -> None:
     """Refuse a filter value no row has (a typo such as ``pooler=topkk``): the
     table would silently leave it out and look complete."""
     for key, values in filters.items():
-        have = sorted(set(frame[key].astype(str)))
+        have = sorted(set(filter_column(frame, key)))
         known = {_norm(v, key) for v in have}
         for value in values:
             if _norm(value, key) not in known:
@@ -101,7 +114,10 @@ def output_folder(path: Path, flag: str) -> Path:
 def filtered_name(filters: dict[str, list[str]]) -> str:
     """The subfolder a filtered table goes to by default, e.g.
     ``pooler=mincut,topk``: a filtered set must not overwrite the full one."""
-    text = "_".join(f"{k}={','.join(v)}" for k, v in sorted(filters.items()))
+    text = "_".join(
+        f"{k}={','.join(sorted({_norm(x, k) for x in v}))}"
+        for k, v in sorted(filters.items())
+    )
     return re.sub(r"[^A-Za-z0-9=,._-]", "-", text)
 
 
@@ -109,7 +125,12 @@ def apply_filters(frame: pd.DataFrame, filters: dict[str, list[str]]) -> pd.Data
     for key, values in filters.items():
         wanted = {_norm(v, key) for v in values}
         column = frame[key].astype(str).map(lambda v, k=key: _norm(v, k))
-        frame = frame[column.isin(wanted)]
+        keep = column.isin(wanted)
+        if key == "protocol":  # or by the name its tables carry
+            from poolbench.report.tables import table_protocols
+
+            keep |= table_protocols(frame).isin(wanted)
+        frame = frame[keep]
     return frame
 
 

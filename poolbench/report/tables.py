@@ -84,17 +84,22 @@ def table_protocols(summary: pd.DataFrame) -> pd.Series:
     ship, where the name's cells differ in folds. Cells of different fold
     counts never share a table, a bold or a rank; rows from before the
     protocol was recorded (folds 0) keep the name."""
-    labels = []
-    for name, folds in zip(summary["protocol"], summary["protocol_folds"]):
-        name, folds = str(name), int(folds)
-        named = summary.loc[summary["protocol"] == name, "protocol_folds"]
+    pairs = list(zip(summary["protocol"].astype(str), summary["protocol_folds"]))
+    counts: dict[str, set] = {}
+    for name, folds in pairs:
+        if int(folds) > 0:
+            counts.setdefault(name, set()).add(int(folds))
+
+    def label(name: str, folds: int) -> str:
         usual = shipped_folds(name)
-        if usual is None:
-            recorded = set(named[named > 0])
-            usual = folds if len(recorded) <= 1 else None
-        plain = folds <= 0 or folds == usual
-        labels.append(name if plain else f"{name}-{folds}folds")
-    return pd.Series(labels, index=summary.index, dtype=object)
+        if usual is None:  # one recorded fold count: the name says enough
+            usual = folds if len(counts.get(name, ())) <= 1 else None
+        return name if folds <= 0 or folds == usual else f"{name}-{folds}folds"
+
+    labels = {(n, int(f)): label(n, int(f)) for n, f in set(pairs)}
+    return pd.Series(
+        [labels[(n, int(f))] for n, f in pairs], index=summary.index, dtype=object
+    )
 
 
 @cache
@@ -141,9 +146,11 @@ def row_labels(
 
 def _config_differences(rows: pd.DataFrame, identities: dict) -> pd.Series:
     """Per row: the settings its config differs in from the other configs of
-    its pooler (``trainer.lr=0.01``), or its hash where they cannot be read."""
+    its pooler on the same dataset and task (``trainer.lr=0.01``; the same
+    variants on two datasets get the same label, so they share a table row),
+    or its hash where they cannot be read."""
     text = rows["config_hash"].astype(str)
-    for _, group in rows.groupby("pooler"):
+    for _, group in rows.groupby(["dataset", "task", "pooler"]):
         hashes = sorted(set(group["config_hash"].astype(str)))
         if len(hashes) < 2 or not all(h in identities for h in hashes):
             continue

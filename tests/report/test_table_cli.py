@@ -161,7 +161,7 @@ def test_bad_table_input_is_one_line_exit_2(swept, data_root, mirror, args, mess
 
 def test_two_learning_rates_are_two_rows_named_by_the_rate(tmp_path, data_root, mirror):
     sweep = [
-        "train", "-m", "pooler=topk", "dataset=mutag", "protocol=holdout",
+        "train", "-m", "pooler=topk", "dataset=mutag,ptc_mr", "protocol=holdout",
         "trainer.lr=0.01,0.001", "trainer.max_epochs=2", "trainer.patience=2",
         "model.hidden=8",
     ]  # fmt: skip
@@ -169,4 +169,25 @@ def test_two_learning_rates_are_two_rows_named_by_the_rate(tmp_path, data_root, 
     out = run_cli(["table", "--no-figures"], tmp_path, data_root, mirror)
     assert out.returncode == 0, out.stderr
     cells = read_cells(tmp_path / "results" / "tables" / "accuracy-holdout.csv")
+    # one row per rate across both datasets, not one per dataset
     assert set(cells) == {"topk · trainer.lr=0.001", "topk · trainer.lr=0.01"}
+    assert all(cells[r]["MUTAG"] and cells[r]["PTC_MR"] for r in cells)
+
+
+def test_a_protocol_filter_takes_the_tables_name_too(
+    swept, tmp_path, data_root, mirror
+):
+    cwd, _ = swept
+    args = ["table", "protocol=cv10-3folds", f"--out={tmp_path}", "--no-figures"]
+    out = run_cli(args, cwd, data_root, mirror)
+    assert out.returncode == 0, out.stderr
+    assert set(read_cells(tmp_path / "accuracy-cv10-3folds.csv")) == {"topk", "none"}
+
+
+def test_a_filtered_folder_is_named_by_normalised_values():
+    from poolbench.report.cli import filtered_name
+
+    assert filtered_name({"dataset": ["mutag"]}) == filtered_name(
+        {"dataset": ["MUTAG"]}
+    )
+    assert filtered_name({"pooler": ["topk", "mincut"]}) == "pooler=mincut,topk"
