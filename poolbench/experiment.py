@@ -125,7 +125,9 @@ def config_identity(cfg: DictConfig) -> dict:
         # baseline computes: a sweep that changes them must not rerun it, nor
         # table it twice.
         del identity["model"], identity["trainer"]
-        identity["task"] = {k: task[k] for k in ("name", "num_clusters") if k in task}
+        identity["task"] = {
+            k: v for k, v in task.items() if k not in ("mp_layers", "activation")
+        }
     return identity
 
 

@@ -62,17 +62,20 @@ def rank_table(
 ):
     """The ``ranks-<protocol>`` table (``ranks-<protocol>-<task>`` for other
     tasks and metrics), or None without two poolers to compare."""
-    from poolbench.report.tables import Table  # tables calls us: import late
+    # tables calls us: import late
+    from poolbench.report.tables import Table, complete, printed_decimals
 
     # A cell short of its protocol (failed or missing runs) is not ranked: its
     # mean is over the folds that happened to finish.
-    whole = (part["runs"] == part["expected"]) & (part["failed"] == 0)
+    whole = pd.Series([complete(r) for r in part.itertuples()], index=part.index)
     left_out = sorted(f"{r.label} on {r.dataset}" for r in part[~whole].itertuples())
     scores = fold_scores(latest, part[whole], metric)
     if scores.empty or scores["pooler"].nunique() < 2:
         return None
-    ties = compare_per_dataset(scores, ALPHA)
-    over = compare_over_datasets(scores, ALPHA)
+    # ranked on the digits the score table prints (scores are in its units)
+    decimals = printed_decimals(METRICS[metric])
+    ties = compare_per_dataset(scores, ALPHA, decimals)
+    over = compare_over_datasets(scores, ALPHA, decimals)
     rows = sorted(
         scores["pooler"].unique(), key=lambda r: over.avg_ranks.get(r, math.inf)
     )

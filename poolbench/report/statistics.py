@@ -52,13 +52,18 @@ def _oriented(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(score=frame["score"].astype(float) * sign)
 
 
-def score_matrix(frame: pd.DataFrame) -> pd.DataFrame:
+# Means are compared rounded: float noise must not break ties. A table passes
+# the decimals it prints, so its ranks and its bold agree with what it shows.
+DECIMALS = 9
+
+
+def score_matrix(frame: pd.DataFrame, decimals: int = DECIMALS) -> pd.DataFrame:
     """Datasets × methods: the mean over folds, oriented (higher is better)."""
     oriented = _oriented(frame)
     # rounded: means that differ only in float noise rank as ties
     return oriented.pivot_table(
         index="dataset", columns="pooler", values="score", aggfunc="mean"
-    ).round(9)
+    ).round(decimals)
 
 
 @dataclass
@@ -76,7 +81,9 @@ class DatasetComparison:
     tested: bool = True  # False: under two shared folds, no test possible
 
 
-def compare_per_dataset(frame: pd.DataFrame, alpha: float = 0.05):
+def compare_per_dataset(
+    frame: pd.DataFrame, alpha: float = 0.05, decimals: int = DECIMALS
+):
     """Per dataset: which methods are inside the noise of the best one.
 
     The best is the highest oriented mean; each other method is compared with
@@ -91,7 +98,7 @@ def compare_per_dataset(frame: pd.DataFrame, alpha: float = 0.05):
         table = part.pivot_table(
             index="fold", columns="pooler", values="score", aggfunc="mean"
         )
-        means = table.mean().round(9)  # float noise must not break ties
+        means = table.mean().round(decimals)
         ranks = means.rank(ascending=False, method="average")
         best = means.idxmax()
         raw, shared = {}, {}
@@ -158,13 +165,15 @@ class RankComparison:
     note: str = ""
 
 
-def compare_over_datasets(frame: pd.DataFrame, alpha: float = 0.05) -> RankComparison:
+def compare_over_datasets(
+    frame: pd.DataFrame, alpha: float = 0.05, decimals: int = DECIMALS
+) -> RankComparison:
     """Average ranks over the datasets all methods have; the tests when defined.
 
     Friedman needs at least 3 methods and 2 datasets; the Wilcoxon test needs
     at least 2 datasets per pair (and says little below about 6).
     """
-    matrix = score_matrix(frame).dropna(axis=0, how="any")
+    matrix = score_matrix(frame, decimals).dropna(axis=0, how="any")
     methods = [str(c) for c in matrix.columns]
     ranks = matrix.rank(axis=1, ascending=False, method="average")
     avg = {str(m): float(ranks[m].mean()) for m in matrix.columns}

@@ -179,7 +179,11 @@ def _fmt(info: MetricInfo, mean: float, std: float) -> str:
 
 def _printed(info: MetricInfo) -> tuple[float, int]:
     """Scale and decimals a metric is printed with in the score tables."""
-    return (100.0, 2) if info.percent else (1.0, 3)
+    return (100.0 if info.percent else 1.0), printed_decimals(info)
+
+
+def printed_decimals(info: MetricInfo) -> int:
+    return 2 if info.percent else 3
 
 
 def _best(cells: dict, values: dict, rows, cols, lower_is_better: bool) -> set:
@@ -277,6 +281,22 @@ def mixed_provenance(by_cell: dict) -> dict:
     return out
 
 
+def mark_mixed(cells: dict, mixed: dict) -> str:
+    """Mark the cells of mixed provenance with § and return the note's
+    sentence naming them ("" when there are none)."""
+    marked = [key for key in mixed if key in cells]
+    for key in marked:
+        cells[key] += " §"
+    if not marked:
+        return ""
+    return (
+        " §: the cell's runs come from more than one poolbench commit or "
+        "device, whose numbers may differ: "
+        + "; ".join(mixed[key] for key in marked)
+        + "."
+    )
+
+
 def complete(r) -> bool:
     """Every run its protocol expects is there and ok."""
     return r.runs == r.expected and not r.failed
@@ -318,6 +338,7 @@ def _tables_for_protocol(
     described = describe_shapes(protocol, shapes)
     one_shape = len({s.expected for s in shapes}) == 1
 
+    mixed = mixed_provenance(by_cell)
     score_tables, short = [], False
     for r in by_cell.values():
         short |= r.runs != r.expected or bool(r.failed)
@@ -360,16 +381,7 @@ def _tables_for_protocol(
             )
         if partial_rank:
             note += " ‡: ranked on fewer datasets than the table has."
-        mixed = mixed_provenance(by_cell)
-        for key in mixed:
-            cells[key] += " §"
-        if mixed:
-            note += (
-                " §: the cell's runs come from more than one poolbench commit "
-                "or device, whose numbers may differ: "
-                + "; ".join(mixed.values())
-                + "."
-            )
+        note += mark_mixed(cells, mixed)
         title = f"{info.label.removesuffix(' (%)')}, {protocol}"
         if task != "graph":
             title += f", {task} task"
@@ -397,6 +409,8 @@ def _tables_for_protocol(
         mem_cells[key] = f"{r.peak_mem_mb:.0f}"
     kinds = sorted(set(part["mem_kind"]) - {""})
     older = int(part["unrecorded_rows"].sum())
+    time_mixed = mark_mixed(time_cells, mixed)  # time and memory differ most
+    mem_mixed = mark_mixed(mem_cells, mixed)
     time_table = Table(
         f"sec-per-epoch-{suffix}",
         f"Seconds per training epoch, {protocol}",
@@ -414,7 +428,8 @@ def _tables_for_protocol(
             "epoch include the validation pass."
             if older
             else ""
-        ),
+        )
+        + time_mixed,
     )
     mem_table = Table(
         f"peak-memory-{suffix}",
@@ -427,7 +442,7 @@ def _tables_for_protocol(
         "Peak memory (MB), the largest over the ok final runs; "
         f"kind: {', '.join(kinds) or 'n/a'} (cuda = max allocated tensor memory; "
         "cpu_rss = peak resident set of the process, which includes the Python "
-        f"and torch baseline). Bold: lowest per dataset. {described}.",
+        f"and torch baseline). Bold: lowest per dataset. {described}." + mem_mixed,
     )
 
     count_cells = {}

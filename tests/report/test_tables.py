@@ -216,9 +216,14 @@ def test_bold_follows_the_printed_digits():
         rows("b", "D", [[0.712349]], shape=(1, 1)),
         rows("c", "D", [[0.5]], shape=(1, 1)),
     )
-    acc = build_tables(data)[0][0]
+    tables = build_tables(data)[0]
+    acc, ranks = tables[0], tables[-1]
     assert acc.best == {("a", "D"), ("b", "D")}
     assert acc.text("a", "avg. rank") == acc.text("b", "avg. rank") == "1.50"
+    # the ranks table agrees with what the score table shows
+    assert ranks.text("a", "D").startswith("1.5") and ranks.text("b", "D").startswith(
+        "1.5"
+    )
 
 
 def test_cells_of_different_fold_counts_never_share_a_table():
@@ -248,9 +253,12 @@ def test_a_cell_made_by_two_commits_or_devices_is_marked():
     same = rows("b", "D", [[0.6], [0.6]], shape=(2, 1))
     for row in same:
         row["git_commit"] = "aaaa"
-    acc = build_tables(frame(old, new, same))[0][0]
+    tables = build_tables(frame(old, new, same))[0]
+    acc = tables[0]
     assert acc.text("a", "D").endswith(" §") and "§" not in acc.text("b", "D")
     assert "a on D: commits aaaa, bbbb" in acc.note
+    seconds = next(t for t in tables if t.name.startswith("sec-per-epoch"))
+    assert seconds.text("a", "D").endswith(" §") and "commits aaaa" in seconds.note
 
 
 def test_resuming_on_another_commit_or_device_says_so(capsys, monkeypatch):
