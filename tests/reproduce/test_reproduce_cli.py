@@ -88,8 +88,13 @@ def test_help_lists_reproduce(cli):
 @pytest.mark.parametrize("name", available())
 def test_every_cell_of_every_budget_composes(name, tmp_path):
     spec = load_reproduction(name)
+    # a data root holding the authors' EXPWL1.pkl, which plan looks for
+    published = tmp_path / "data" / "EXPWL1" / "raw" / "EXPWL1.pkl"
+    published.parent.mkdir(parents=True)
+    published.write_bytes(b"")
+    root = [f"data.root={tmp_path / 'data'}"]
     for budget in spec.budgets:
-        for run in plan(spec, budget_of(spec, budget), str(tmp_path)):
+        for run in plan(spec, budget_of(spec, budget), str(tmp_path), root):
             assert run.cfg.results.dir == str(tmp_path)
             assert run.cell.published_std >= 0
 
