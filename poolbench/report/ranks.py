@@ -67,7 +67,9 @@ def rank_table(
 
     # A cell short of its protocol (failed or missing runs) is not ranked: its
     # mean is over the folds that happened to finish.
-    whole = pd.Series([complete(r) for r in part.itertuples()], index=part.index)
+    whole = pd.Series(
+        [complete(r) for r in part.itertuples()], index=part.index, dtype=bool
+    )
     left_out = sorted(f"{r.label} on {r.dataset}" for r in part[~whole].itertuples())
     scores = fold_scores(latest, part[whole], metric)
     if scores.empty or scores["pooler"].nunique() < 2:
