@@ -283,9 +283,12 @@ def adj_times_rows(
 # pooler's complete output, pooled again in a U-Net) gets A S as one [N, N]
 # product: the edge path's [E, K] gather (kept for the weights' gradient) was
 # 5 GB at Cora's second U-Net level (E = 1354^2, K = 677) against 7 MB for
-# the matrix. A batch of two or more pooled graphs stores at most half of its
-# N^2 entries, and small graphs are cheap either way: graph-level batches keep
-# the edge path and the float rounding they always had.
+# the matrix. A batch of equal-sized pooled graphs stores at most 1/B of its
+# N^2 entries, and small graphs are cheap either way, so graph-level batches
+# keep the edge path (no shipped setting on the mirrored sets reaches it); a
+# batch holding one pooled graph of 256 nodes or more (batch_size=1, or a
+# pool ratio that makes K that large) takes the dense path, equal up to float
+# rounding (tested).
 DENSE_MIN_NODES = 256
 
 

@@ -73,14 +73,11 @@ def _norm(value: str, key: str) -> str:
 
 def filter_column(frame: pd.DataFrame, key: str) -> pd.Series:
     """The values a filter on ``key`` matches; a protocol also by the name its
-    tables carry (``cv10-3folds``)."""
+    tables carry (``cv10-3folds``, the ``table_protocol`` column)."""
     column = frame[key].astype(str)
-    if key == "protocol":
-        from poolbench.report.tables import table_protocols
-
-        labels = table_protocols(frame)
-        extra = labels[labels != column]
-        column = pd.concat([column, extra])
+    if key == "protocol" and "table_protocol" in frame:
+        labels = frame["table_protocol"].astype(str)
+        column = pd.concat([column, labels[labels != column]])
     return column
 
 
@@ -126,10 +123,8 @@ def apply_filters(frame: pd.DataFrame, filters: dict[str, list[str]]) -> pd.Data
         wanted = {_norm(v, key) for v in values}
         column = frame[key].astype(str).map(lambda v, k=key: _norm(v, k))
         keep = column.isin(wanted)
-        if key == "protocol":  # or by the name its tables carry
-            from poolbench.report.tables import table_protocols
-
-            keep |= table_protocols(frame).isin(wanted)
+        if key == "protocol" and "table_protocol" in frame:  # or its tables' name
+            keep |= frame["table_protocol"].isin(wanted)
         frame = frame[keep]
     return frame
 
@@ -143,7 +138,7 @@ def table_command(argv: list[str]) -> None:
     from poolbench.report.figures import draw_figures
     from poolbench.report.render import print_tables, to_csv, to_latex, to_markdown
     from poolbench.report.summary import fold_means
-    from poolbench.report.tables import build_tables
+    from poolbench.report.tables import build_tables, table_protocols
     from poolbench.results.configs import load_identities
     from poolbench.results.store import ResultsStore
 
@@ -158,6 +153,9 @@ def table_command(argv: list[str]) -> None:
             f"no results in {store.path}: run `poolbench train ...` first, or "
             "point --results-dir at another store"
         )
+    # Named once over the whole store, so a filter never renames a table
+    # (a protocol the configs do not ship is named by its fold counts).
+    latest["table_protocol"] = table_protocols(latest).to_numpy()
     unmatched_filter(latest, filters, store.path)
     chosen = apply_filters(latest, filters)
     if chosen.empty:

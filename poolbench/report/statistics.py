@@ -57,13 +57,20 @@ def _oriented(frame: pd.DataFrame) -> pd.DataFrame:
 DECIMALS = 9
 
 
+def rounded(values, decimals: int):
+    """``values`` rounded as Python's ``round`` (and ``f"{v:.2f}"``) round
+    them: numpy's ``.round`` can differ at a half-way value (70.035)."""
+    return values.map(lambda v: v if pd.isna(v) else round(float(v), decimals))
+
+
 def score_matrix(frame: pd.DataFrame, decimals: int = DECIMALS) -> pd.DataFrame:
     """Datasets × methods: the mean over folds, oriented (higher is better)."""
     oriented = _oriented(frame)
     # rounded: means that differ only in float noise rank as ties
-    return oriented.pivot_table(
+    means = oriented.pivot_table(
         index="dataset", columns="pooler", values="score", aggfunc="mean"
-    ).round(decimals)
+    )
+    return rounded(means, decimals)
 
 
 @dataclass
@@ -98,7 +105,7 @@ def compare_per_dataset(
         table = part.pivot_table(
             index="fold", columns="pooler", values="score", aggfunc="mean"
         )
-        means = table.mean().round(decimals)
+        means = rounded(table.mean(), decimals)
         ranks = means.rank(ascending=False, method="average")
         best = means.idxmax()
         raw, shared = {}, {}

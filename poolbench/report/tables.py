@@ -146,19 +146,29 @@ def row_labels(
 
 def _config_differences(rows: pd.DataFrame, identities: dict) -> pd.Series:
     """Per row: the settings its config differs in from the other configs of
-    its pooler on the same dataset and task (``trainer.lr=0.01``; the same
-    variants on two datasets get the same label, so they share a table row),
-    or its hash where they cannot be read."""
+    its pooler and task (``trainer.lr=0.01``), or its hash where they cannot
+    be read or do not tell a dataset's configs apart.
+
+    Dataset keys are left out (the table's columns tell datasets apart), so
+    one variant run on several datasets gets one label and one table row.
+    """
     text = rows["config_hash"].astype(str)
-    for _, group in rows.groupby(["dataset", "task", "pooler"]):
+    for _, group in rows.groupby(["task", "pooler"]):
         hashes = sorted(set(group["config_hash"].astype(str)))
         if len(hashes) < 2 or not all(h in identities for h in hashes):
             continue
-        named = differences([identities[h] for h in hashes])
-        if named is None:
-            continue
-        by_hash = dict(zip(hashes, named))
-        text.loc[group.index] = group["config_hash"].astype(str).map(by_hash)
+        settings = [
+            {k: v for k, v in identities[h].items() if not k.startswith("dataset.")}
+            for h in hashes
+        ]
+        by_hash = dict(zip(hashes, differences(settings)))
+        on_each = group.assign(h=group["config_hash"].astype(str))
+        told_apart = all(
+            len({by_hash[h] for h in same}) == len(same)
+            for same in on_each.groupby("dataset")["h"].agg(set)
+        )
+        if told_apart:
+            text.loc[group.index] = group["config_hash"].astype(str).map(by_hash)
     return text
 
 
@@ -229,7 +239,11 @@ def build_tables(
     summary["expected_runs"] = [s.runs for s in shapes]
     summary["expected"] = [s.expected for s in shapes]
     summary["expected_inferred"] = [s.inferred for s in shapes]
-    summary["table_protocol"] = table_protocols(summary).to_numpy()
+    if "table_protocol" in latest:  # named over a whole store before a filter
+        named = latest.groupby(GROUP, sort=True, dropna=False)["table_protocol"]
+        summary = summary.merge(named.first().reset_index(), on=GROUP, how="left")
+    else:
+        summary["table_protocol"] = table_protocols(summary).to_numpy()
     tables: list[Table] = []
     # one set per protocol (and fold count), and per task and metric within
     # it: accuracy and RMSE never share a table, nor graph and node accuracy

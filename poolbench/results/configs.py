@@ -60,10 +60,10 @@ def flatten(tree: dict, prefix: str = "") -> dict:
     return flat
 
 
-def differences(identities: list[dict], most: int = 3) -> list[str] | None:
+def differences(identities: list[dict], most: int = 3) -> list[str]:
     """Per identity, ``key=value`` of the keys whose values are not the same in
-    all of them (at most ``most``, then ``…``); None when they cannot be told
-    apart this way (two of them equal)."""
+    all of them (at most ``most``, then ``…``); two identities alike in those
+    keys get the same text, which the caller checks."""
     keys = sorted(set().union(*identities))
     differing = [
         k
@@ -77,7 +77,7 @@ def differences(identities: list[dict], most: int = 3) -> list[str] | None:
         if len(differing) > most:
             parts.append("…")
         labels.append(", ".join(parts))
-    return labels if len(set(labels)) == len(labels) else None
+    return labels
 
 
 def _text(value) -> str:

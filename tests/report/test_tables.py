@@ -295,3 +295,74 @@ def test_config_variants_are_named_by_the_settings_they_differ_in():
     # one config without a saved identity: every variant keeps its hash
     three = build_tables(frame(fast, slow, other), identities)[0][0]
     assert three.rows == ["a · h1", "a · h2", "a · h3"]
+
+
+def test_a_half_way_mean_ranks_as_it_prints():
+    # 70.035 % prints 70.03 (binary 0.70035 lies just below the half): the
+    # ranks table must not call it a tie with 70.04 as numpy's round did
+    data = frame(
+        rows("a", "D", [[0.70035]], shape=(1, 1)),
+        rows("b", "D", [[0.7004]], shape=(1, 1)),
+    )
+    tables = build_tables(data)[0]
+    acc, ranks = tables[0], tables[-1]
+    assert acc.text("a", "D").startswith("70.03") and acc.best == {("b", "D")}
+    assert ranks.text("b", "D") == "1 (tied)" and ranks.text("a", "D").startswith("2")
+
+
+def test_filters_never_rename_a_table(tmp_path, monkeypatch):
+    # "cv" is not a shipped protocol: with 2 folds on D1 and 3 on D2 its
+    # tables are cv-2folds and cv-3folds, whatever the filters leave
+    from poolbench.results.store import ResultsStore
+
+    store = ResultsStore(tmp_path)
+    data = rows("a", "D1", [[0.5]] * 2, shape=(2, 1)) + rows(
+        "a", "D2", [[0.6]] * 3, shape=(3, 1)
+    )
+    for row in data:
+        store.record(ResultRow(**row))
+    out = tmp_path / "out"
+    for filters in (
+        ["dataset=D1", "protocol=cv-2folds"],
+        ["protocol=cv-2folds", "dataset=D1"],
+        ["dataset=D1"],
+    ):
+        table_command(
+            [*filters, f"--results-dir={tmp_path}", f"--out={out}", "--no-figures"]
+        )
+        assert {p.name for p in out.glob("accuracy-*.csv")} == {
+            "accuracy-cv-2folds.csv"
+        }
+        for p in out.iterdir():
+            p.unlink()
+
+
+def test_one_variant_on_two_datasets_is_one_row():
+    def ident(name, lr, hidden):
+        return {"dataset.name": name, "trainer.lr": lr, "model.hidden": hidden}
+
+    identities = {
+        "m1": ident("D1", 0.01, 8), "m2": ident("D1", 0.001, 8),
+        "p1": ident("D2", 0.01, 8), "p2": ident("D2", 0.01, 16),
+    }  # fmt: skip
+    data = frame(
+        rows("a", "D1", [[0.5]], h="m1"), rows("a", "D1", [[0.6]], h="m2"),
+        rows("a", "D2", [[0.7]], h="p1"), rows("a", "D2", [[0.8]], h="p2"),
+    )  # fmt: skip
+    acc = build_tables(data, identities)[0][0]
+    same = "a · model.hidden=8, trainer.lr=0.01"
+    assert acc.rows == [
+        "a · model.hidden=16, trainer.lr=0.01",
+        "a · model.hidden=8, trainer.lr=0.001",
+        same,
+    ]
+    assert acc.text(same, "D1").startswith("50.00") and acc.text(same, "D2").startswith(
+        "70.00"
+    )
+    # only D1 has two variants: D2's single run still joins its row
+    lone = {k: v for k, v in identities.items() if k != "p2"}
+    runs = (("D1", 0.5, "m1"), ("D1", 0.6, "m2"), ("D2", 0.7, "p1"))
+    acc = build_tables(frame(*(rows("a", d, [[x]], h=h) for d, x, h in runs)), lone)
+    acc = acc[0][0]
+    assert acc.rows == ["a · trainer.lr=0.001", "a · trainer.lr=0.01"]
+    assert acc.text("a · trainer.lr=0.01", "D2").startswith("70.00")
