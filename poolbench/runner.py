@@ -9,6 +9,7 @@ import sys
 from functools import cache
 from pathlib import Path
 
+import pandas as pd
 import torch
 import torch_geometric
 from omegaconf import DictConfig, OmegaConf
@@ -150,7 +151,7 @@ def run_experiment(cfg: DictConfig) -> dict:
     _ = exp.trainer  # bad trainer, model or pooler settings fail before any row
     exp.make_model(device)
     store = ResultsStore(cfg.results.dir)
-    done = resume_point(store, exp.config_hash, dataset.fingerprint)
+    done, recorded = resume_point(store, exp.config_hash, dataset.fingerprint)
     # what the hash stands for, so tables can name config variants
     save_identity(cfg.results.dir, exp.config_hash, config_identity(cfg))
     total = protocol.folds * protocol.runs
@@ -168,7 +169,7 @@ def run_experiment(cfg: DictConfig) -> dict:
     )
     if todo and done:
         warn_mixed_provenance(
-            store.read(), exp.config_hash, dataset.fingerprint, str(device)
+            recorded, exp.config_hash, dataset.fingerprint, str(device)
         )
     provenance = {
         "device": str(device),
@@ -242,19 +243,24 @@ def warn_mixed_provenance(
     ]
     now = {"git_commit": git_commit(), "device": device}
     for column, value in now.items():
-        others = sorted(set(kept[column].astype(str)) - {value, ""})
+        made = kept[column].astype(str)
+        others = sorted(set(made) - {value, ""})
         if others and value:
             what = "by commit" if column == "git_commit" else "on device"
+            count = int(made.isin(others).sum())
             print(
-                f"poolbench: {len(kept)} run(s) of config {config_hash} already "
+                f"poolbench: {count} run(s) of config {config_hash} already "
                 f"recorded were made {what} {', '.join(others)} (now {value}); "
                 "the tables mark a cell that mixes them (§)",
                 file=sys.stderr,
             )
 
 
-def resume_point(store: ResultsStore, config_hash: str, fingerprint: str) -> set:
-    """The runs of the store already done on this data; says what it skipped."""
+def resume_point(
+    store: ResultsStore, config_hash: str, fingerprint: str
+) -> tuple[set, pd.DataFrame]:
+    """The runs of the store already done on this data, and the rows read;
+    says what it skipped."""
     frame = store.read()
     warning = store.read_warning()
     if warning:
@@ -271,4 +277,4 @@ def resume_point(store: ResultsStore, config_hash: str, fingerprint: str) -> set
             "runs are done again",
             file=sys.stderr,
         )
-    return completed_runs(frame, fingerprint)
+    return completed_runs(frame, fingerprint), frame

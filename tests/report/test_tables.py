@@ -265,12 +265,9 @@ def test_resuming_on_another_commit_or_device_says_so(capsys, monkeypatch):
     import poolbench.runner as runner
 
     monkeypatch.setattr(runner, "git_commit", lambda: "bbbb")
-    done = frame(rows("a", "D", [[0.5]], shape=(2, 1)))
-    done["git_commit"], done["data_fingerprint"], done["config_hash"] = (
-        "aaaa",
-        "fp",
-        "aD",
-    )
+    done = frame(rows("a", "D", [[0.5], [0.6]], shape=(2, 1)))
+    done["data_fingerprint"], done["config_hash"] = "fp", "aD"
+    done["git_commit"] = ["aaaa", "bbbb"]  # fold 1 made by this commit already
     runner.warn_mixed_provenance(done, "aD", "fp", "cpu")
     lines = capsys.readouterr().err.splitlines()
     assert lines == [
@@ -278,7 +275,10 @@ def test_resuming_on_another_commit_or_device_says_so(capsys, monkeypatch):
         "aaaa (now bbbb); the tables mark a cell that mixes them (§)"
     ]
     runner.warn_mixed_provenance(done, "aD", "fp", "cuda:0")
-    assert "made on device cpu (now cuda:0)" in capsys.readouterr().err
+    assert (
+        "2 run(s) of config aD already recorded were made on device cpu (now cuda:0)"
+        in (capsys.readouterr().err)
+    )
 
 
 def test_config_variants_are_named_by_the_settings_they_differ_in():
