@@ -30,12 +30,14 @@ def fold_scores(
 ) -> pd.DataFrame:
     """The tidy input of the statistics: one score per table row, dataset, fold.
 
-    With one fold (a holdout, a node split) the repeated measure is the run
-    instead: runs of every pooler share the split and, run by run, the seed.
+    Where the table's std is over runs (one split: a holdout, a node split;
+    the ``spread`` :func:`poolbench.report.summary.summarize` decided) the
+    repeated measure is the run instead: runs of every pooler share the split
+    and, run by run, the seed.
     """
     info = METRICS[metric]
     rows = latest[latest["metric"] == metric]
-    if part["protocol_folds"].max() <= 1 and part["protocol_runs"].max() > 1:
+    if len(part) and set(part["spread"]) == {"runs"}:
         ok = rows[rows["status"] == "ok"]
         means = ok.groupby(GROUP + ["run"], dropna=False)[f"test_{metric}"].mean()
         means = means.rename("score").reset_index().rename(columns={"run": "fold"})
