@@ -147,14 +147,26 @@ def _weights_only_load(path, map_location=None):
 
 
 def _tu_dataset(root: Path, name: str, mirror: str | None):
-    """PyG's TUDataset loaded safely: its processed file only as plain data (a
-    foreign one is deleted and rebuilt from the checked raw files)."""
+    """PyG's TUDataset loaded safely: its processed files only as plain data (a
+    foreign one is deleted and rebuilt from the checked raw files).
+
+    PyG reads ``processed/data.pt`` through ``fs.torch_load`` but
+    ``pre_transform.pt`` and ``pre_filter.pt`` through ``torch.load(...,
+    weights_only=False)`` itself, so both are replaced while the set loads.
+    """
     import pickle
     import shutil
 
+    import torch
     from torch_geometric.io import fs
 
-    original, fs.torch_load = fs.torch_load, _weights_only_load
+    original_fs, fs.torch_load = fs.torch_load, _weights_only_load
+    original_torch = torch.load
+
+    def weights_only(f, *args, weights_only=None, **kwargs):
+        return original_torch(f, *args, weights_only=True, **kwargs)
+
+    torch.load = weights_only
     try:
         try:
             return _checked_tu_dataset(root, name, mirror)
@@ -162,7 +174,8 @@ def _tu_dataset(root: Path, name: str, mirror: str | None):
             shutil.rmtree(root / "TUDataset" / name / "processed", ignore_errors=True)
             return _checked_tu_dataset(root, name, mirror)
     finally:
-        fs.torch_load = original
+        fs.torch_load = original_fs
+        torch.load = original_torch
 
 
 def _checked_tu_dataset(root: Path, name: str, mirror: str | None):

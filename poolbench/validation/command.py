@@ -47,6 +47,12 @@ def parse_command(args: list[str]) -> TrainCommand | None:
         return None
     if ns.config_path is not None:
         refuse("--config-path is not supported; add your configs with --config-dir")
+    if getattr(ns, "experimental_rerun", None) is not None:
+        # Hydra unpickles the file it names: loading it could run any code
+        refuse(
+            "--experimental-rerun is not supported (it unpickles a file); rerun "
+            "the job's command, or pass its .hydra/overrides.yaml values"
+        )
     return TrainCommand(
         ns.overrides, ns.multirun, ns.config_name or "config", ns.config_dir
     )

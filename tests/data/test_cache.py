@@ -137,3 +137,21 @@ def test_a_planted_tu_processed_file_is_rebuilt_not_run(mirror, tmp_path):
     time.sleep(0.2)  # a Popen would have touched the file by now
     assert not marker.exists()
     assert again.fingerprint == first.fingerprint
+
+
+def test_planted_pre_transform_and_pre_filter_files_are_not_run(mirror, tmp_path):
+    """PyG unpickles ``processed/pre_transform.pt`` and ``pre_filter.pt`` with a
+    plain ``torch.load(..., weights_only=False)`` of its own (not through the
+    loader the test above covers); a planted pickle there ran at every load."""
+    from poolbench.data.tu import load_tu
+
+    first = load_tu("MUTAG", str(tmp_path), str(mirror))
+    processed = tmp_path / "TUDataset" / "MUTAG" / "processed"
+    for name in ("pre_transform.pt", "pre_filter.pt"):
+        assert (processed / name).is_file()
+        marker = tmp_path / f"pwned_{name}"
+        torch.save(Planted(marker), processed / name)
+        again = load_tu("MUTAG", str(tmp_path), str(mirror))
+        assert not marker.exists()
+        assert again.fingerprint == first.fingerprint
+    assert torch.load is torch.serialization.load  # the loader puts it back
