@@ -191,7 +191,10 @@ def run_experiment(cfg: DictConfig) -> dict:
     selection = None
     if protocol.grid:  # every grid candidate is a row of selection.csv
         candidates = CsvStore(cfg.results.dir, "selection.csv", CandidateRow)
-        selection = SelectionLog(candidates.append, candidates_done(candidates.read()))
+        done_points = candidates_done(candidates.read())
+        if candidates.read_warning():  # those candidates are trained again
+            print(candidates.read_warning(), file=sys.stderr)
+        selection = SelectionLog(candidates.append, done_points)
     try:
         with ProgressHooks(exp.name, todo, exp.trainer.max_epochs) as progress:
             hooks = Hooks(progress, sink)

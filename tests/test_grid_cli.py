@@ -57,3 +57,16 @@ def test_one_axis_of_an_experiments_grid_can_be_replaced(cli):
         {"trainer.lr": 0.01, "trainer.monitor": "val_acc"},
         {"trainer.lr": 0.01, "trainer.monitor": "val_loss"},
     ]
+
+
+def test_a_damaged_selection_line_is_reported_and_its_point_retrained(cli):
+    grid = ["pooler=topk", "+protocol.grid.model.hidden=[8,16]", *HOLDOUT]
+    assert cli("train", *grid).returncode == 0
+    path = cli.cwd / "results" / "selection.csv"
+    head, first, second = path.read_text().splitlines()
+    path.write_text("\n".join([head, first.replace(",ok", ",0k"), second]) + "\n")
+    (cli.cwd / "results" / "results.csv").unlink()  # so the fold selects again
+    out = cli("train", *grid)
+    assert out.returncode == 0, out.stderr
+    assert "selection.csv: skipped 1 unreadable line(s) (line 2" in out.stderr
+    assert len(candidates(cli.cwd)) == 3  # that point trained again, once

@@ -271,7 +271,7 @@ def _end_lines(raw: Path, name: str) -> None:
 def _read_manifest(home: Path) -> dict | None:
     try:
         return json.loads((home / MANIFEST).read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # unreadable: checked afresh
         return None
 
 

@@ -135,11 +135,13 @@ def table_command(argv: list[str]) -> None:
     if args.kind == "eval":
         render_eval(args, console)
         return
+    from poolbench.errors import StoreWriteError
     from poolbench.report.figures import draw_figures
     from poolbench.report.render import print_tables, to_csv, to_latex, to_markdown
     from poolbench.report.summary import fold_means
     from poolbench.report.tables import build_tables, table_protocols
     from poolbench.results.configs import load_identities
+    from poolbench.results.files import describe_os_error, replace_atomically
     from poolbench.results.store import ResultsStore
 
     filters = parse_filters(args.filters)
@@ -174,15 +176,28 @@ def table_command(argv: list[str]) -> None:
     identities = load_identities(args.results_dir, chosen["config_hash"])
     tables, summary = build_tables(chosen, identities)
     written = [out / "summary.csv"]
-    summary.to_csv(written[0], index=False)
-    for table in tables:
-        for ext, render in (("md", to_markdown), ("tex", to_latex), ("csv", to_csv)):
-            path = out / f"{table.name}.{ext}"
-            path.write_text(render(table))
-            written.append(path)
-    print_tables(tables, console)
-    if not args.no_figures:
-        written += draw_figures(summary, fold_means(chosen), figures)
+    # Each file is written whole or not at all: a full disk leaves the old
+    # file (or none), never a truncated table.
+    try:
+        replace_atomically(written[0], summary.to_csv(index=False).encode())
+        for table in tables:
+            for ext, render in (
+                ("md", to_markdown),
+                ("tex", to_latex),
+                ("csv", to_csv),
+            ):
+                path = out / f"{table.name}.{ext}"
+                replace_atomically(path, render(table).encode())
+                written.append(path)
+        print_tables(tables, console)
+        if not args.no_figures:
+            written += draw_figures(summary, fold_means(chosen), figures)
+    except OSError as exc:
+        raise StoreWriteError(
+            f"could not write the tables: {describe_os_error(exc)}"
+            + (f" ({exc.filename})" if exc.filename else "")
+            + "; every file written is whole, the rest are as they were"
+        ) from None
     console.print(
         f"{len(chosen)} runs from {store.path} → {len(written)} files: "
         f"tables in {out}" + ("" if args.no_figures else f", figures in {figures}")

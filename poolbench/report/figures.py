@@ -7,6 +7,7 @@ and the per-fold means of :func:`poolbench.report.summary.fold_means`.
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from poolbench.report.summary import GROUP  # noqa: E402
+from poolbench.results.files import replace_atomically  # noqa: E402
 from poolbench.results.row import METRICS, MetricInfo  # noqa: E402
 
 FORMATS = ("png", "pdf")
@@ -52,13 +54,23 @@ def _grid(n: int, width: float = 4.6, height: float = 3.6):
     return fig, list(axes.flat[:n])
 
 
+def save_figure(fig, path: Path) -> None:
+    """``fig`` to ``path`` whole or not at all: rendered in memory, then
+    renamed into place, so a full disk never leaves a truncated image."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=path.suffix[1:], dpi=150, bbox_inches="tight")
+    replace_atomically(path, buffer.getvalue())
+
+
 def _save(fig, out_dir: Path, stem: str) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     paths = [out_dir / f"{stem}.{ext}" for ext in FORMATS]
-    for path in paths:
-        fig.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        for path in paths:
+            save_figure(fig, path)
+    finally:
+        plt.close(fig)
     return paths
 
 

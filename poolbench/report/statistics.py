@@ -286,6 +286,10 @@ def draw_cd_diagram(result: RankComparison, path: Path) -> Path | None:
     ax.axis("off")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(fig)
+    from poolbench.report.figures import save_figure  # matplotlib set up there
+
+    try:
+        save_figure(fig, path)
+    finally:
+        plt.close(fig)
     return path

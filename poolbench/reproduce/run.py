@@ -166,7 +166,13 @@ def chosen_points(ok: pd.DataFrame) -> dict[str, Counter]:
     for text in ok.drop_duplicates("fold")["selected"]:
         if not isinstance(text, str) or not text:
             continue
-        for key, value in json.loads(text).items():
+        try:
+            point = json.loads(text)
+        except (ValueError, RecursionError):
+            continue  # a damaged field: that fold's choice is not shown
+        if not isinstance(point, dict):
+            continue
+        for key, value in point.items():
             out.setdefault(key, Counter())[json.dumps(value)] += 1
     return out
 

@@ -42,8 +42,8 @@ def load_identities(directory: str | Path, hashes) -> dict[str, dict]:
         path = Path(directory) / FOLDER / f"{h}.json"
         try:
             saved = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, ValueError):
-            continue
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+            continue  # RecursionError: JSON nested past the parser's depth
         if isinstance(saved, dict):
             out[h] = flatten(saved)
     return out

@@ -27,7 +27,10 @@ def write_all(fd: int, data: bytes) -> None:
 
 def replace_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to a temp file beside ``path``, then rename it over ``path``:
-    readers see the old file or the new one, never a mix."""
+    readers see the old file or the new one, never a mix. A symlink is followed:
+    the file it names is replaced, not the link (which would fork a shared
+    store into two)."""
+    path = Path(os.path.realpath(path))
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

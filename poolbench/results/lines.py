@@ -85,8 +85,19 @@ class ParsedFile:
         ]
 
 
-def _is_row(values: list[str] | None, width: int, statuses: Sequence[str]) -> bool:
-    return values is not None and len(values) == width and values[-1] in statuses
+def _is_row(
+    values: list[str] | None, width: int, statuses: Sequence[str], at: int = -1
+) -> bool:
+    """A complete line of ``width`` fields whose status (field ``at``) is valid."""
+    return values is not None and len(values) == width and values[at] in statuses
+
+
+def _damaged_name(name: str, known: str) -> bool:
+    """``name`` reads as ``known`` with a few characters damaged (a flipped or
+    lost byte), not as another column (a later version's rename)."""
+    from difflib import SequenceMatcher
+
+    return SequenceMatcher(None, name, known).ratio() >= 0.6
 
 
 def parse(
@@ -96,6 +107,9 @@ def parse(
 
     A first line ending in the column ``status`` is the header. Without one
     (it was damaged) the lines are read by the known schema most of them fit.
+    A header with ``status`` elsewhere, or of a known width with names that are
+    not damaged forms of the known ones, is another version's (``unknown``):
+    its rows are read by its own names, and nothing is ever written to it.
     """
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
@@ -106,8 +120,14 @@ def parse(
     start = 1
     if not lines:
         columns, state, start = known[0], "empty", 0
+    elif first and "status" in first[:-1] and first[-1] not in statuses:
+        columns, state = first, "unknown"  # a later version's column order
     elif first and first[-1] == "status":
-        same_width = [s for s in known if len(s) == len(first)]
+        same_width = [
+            s
+            for s in known
+            if len(s) == len(first) and all(map(_damaged_name, first, s))
+        ]
         if first in known:
             columns = first
             state = "current" if first == known[0] else "old"
@@ -122,8 +142,9 @@ def parse(
     if state == "recovered" and not _is_row(first, len(columns), statuses):
         parsed.damaged.append(1)  # the header that was
         start = 1
+    at = columns.index("status") if "status" in columns else -1
     for number, row in enumerate(values[start:], start + 1):
-        if _is_row(row, len(columns), statuses):
+        if _is_row(row, len(columns), statuses, at):
             parsed.rows.append((number, row))
         elif row != []:  # an empty line holds nothing to lose
             parsed.damaged.append(number)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
@@ -24,7 +25,13 @@ import pandas as pd
 from poolbench.errors import PoolbenchError, StoreWriteError
 from poolbench.results.files import describe_os_error, replace_atomically, write_all
 from poolbench.results.lines import ParsedFile, encode_line, parse
-from poolbench.results.row import OLD_SCHEMAS, RUN_KEY, STATUSES, ResultRow
+from poolbench.results.row import (
+    METRIC_FAMILIES,
+    OLD_SCHEMAS,
+    RUN_KEY,
+    STATUSES,
+    ResultRow,
+)
 
 
 class CsvStore:
@@ -43,8 +50,13 @@ class CsvStore:
     ):
         self.dir = Path(directory)
         self.path = self.dir / filename
-        self.lock_path = self.dir / f".{filename}.lock"
         self.columns = [f.name for f in fields(row_type)]
+        # columns whose text must parse as a number (a blank is allowed: a
+        # column added after the row was written)
+        self.int_columns = {f.name for f in fields(row_type) if f.type in ("int", int)}
+        self.float_columns = {
+            f.name for f in fields(row_type) if f.type in ("float", float)
+        }
         self.schemas = [self.columns, *(old_schemas or [])]
         if self.columns[-1] != "status":
             raise TypeError(f"{row_type.__name__} must end with a status field")
@@ -55,7 +67,7 @@ class CsvStore:
     def locked(self):
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            lock = open(self.lock_path, "a")
+            lock = open(self.lock_file(), "a")
         except OSError as exc:
             raise StoreWriteError(
                 f"cannot write to {self.dir}: {describe_os_error(exc)}"
@@ -66,6 +78,12 @@ class CsvStore:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def lock_file(self) -> Path:
+        """The lock beside the file itself: two results dirs whose file is a
+        symlink to one shared file take one lock."""
+        real = Path(os.path.realpath(self.path))
+        return real.parent / f".{real.name}.lock"
 
     def append(self, row) -> None:
         """Append one row, or raise StoreWriteError leaving the file as it was."""
@@ -156,9 +174,19 @@ class CsvStore:
         return parse(data, self.schemas, STATUSES)
 
     def read(self) -> pd.DataFrame:
-        """All complete rows; lines that are not rows are skipped and listed in
+        """All complete rows; lines that are not rows (torn, or a field that is
+        not of its column's type) are skipped and listed in
         ``last_read.damaged`` (see :meth:`read_warning`)."""
         parsed = self._parse()
+        bad = [
+            number
+            for number, values in parsed.rows
+            if not self._valid(dict(zip(parsed.columns, values)))
+        ]
+        if bad:
+            skip = set(bad)
+            parsed.rows = [(n, v) for n, v in parsed.rows if n not in skip]
+            parsed.damaged = sorted(parsed.damaged + bad)
         self.last_read = parsed
         frame = pd.DataFrame(parsed.records(self.columns), columns=self.columns)
         return self._typed(frame)
@@ -189,8 +217,31 @@ class CsvStore:
             return ""
         return f"poolbench: warning: {self.path}: " + "; ".join(notes)
 
+    def _valid(self, record: dict[str, str]) -> bool:
+        """A row whose numbers are numbers: one with ``fold=x`` or ``run=1.7``
+        is damaged, never read as fold -1 or a NaN score."""
+        for name, value in record.items():
+            if value == "":
+                continue
+            if name in self.int_columns and not _INT_TEXT.fullmatch(value):
+                return False
+            if name in self.float_columns and not _is_float(value):
+                return False
+        return True
+
     def _typed(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame
+
+
+_INT_TEXT = re.compile(r"-?[0-9]+")
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 class ResultsStore(CsvStore):
@@ -198,6 +249,23 @@ class ResultsStore(CsvStore):
 
     def __init__(self, directory: str | os.PathLike):
         super().__init__(directory, "results.csv", ResultRow, OLD_SCHEMAS)
+
+    def _valid(self, record: dict[str, str]) -> bool:
+        """Besides numbers that parse: the run's key is whole, its headline
+        metric is one this poolbench knows (a later version's metric would
+        break every table), and an ok row holds its score: an ok row without
+        one would count as a run yet stay out of the mean (the writer puts
+        ``nan`` for a missing number, never a blank)."""
+        if not super()._valid(record):
+            return False
+        if any(record.get(k, "") == "" for k in ("config_hash", "fold", "run")):
+            return False
+        metric = record.get("metric", "") or "acc"
+        if metric not in METRIC_FAMILIES:
+            return False
+        if record.get("status") == "ok":
+            return record.get(f"test_{metric}", "") != ""
+        return True
 
     def record(self, row: ResultRow) -> None:
         """Append a finished run's row; when that fails, the error names the run
@@ -240,12 +308,18 @@ class ResultsStore(CsvStore):
                 ) from None
 
     def latest(self) -> pd.DataFrame:
-        """One row per run key: the latest attempt (a rerun replaces a failure)."""
+        """One row per run key: its latest ok row, else its latest attempt (a
+        rerun replaces a failure). An ok run is never redone by resume, so a
+        failure after it comes from a second writer of the same run (a stopped
+        duplicate): it must not hide the result that resume counts as done."""
         frame = self.read()
         if frame.empty:
             return frame
-        keep = frame.drop_duplicates(subset=list(RUN_KEY), keep="last")
-        return keep.reset_index(drop=True)
+        ok_last = frame.assign(_ok=frame["status"] == "ok").sort_values(
+            "_ok", kind="stable"
+        )
+        keep = ok_last.drop_duplicates(subset=list(RUN_KEY), keep="last")
+        return keep.sort_index().drop(columns="_ok").reset_index(drop=True)
 
     def completed(
         self, data_fingerprint: str | None = None
@@ -288,7 +362,7 @@ def _summary_key(summary: dict) -> tuple[str, str]:
 def _summary_key_of_line(raw: bytes) -> tuple[str, str] | None:
     try:
         record = json.loads(raw)
-    except ValueError:  # a damaged line is kept as it is, never dropped
+    except (ValueError, RecursionError):  # a damaged line is kept, never dropped
         return None
     return _summary_key(record) if isinstance(record, dict) else None
 

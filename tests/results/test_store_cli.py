@@ -101,3 +101,20 @@ def test_edited_data_files_are_runs_to_do_again(tmp_path, mirror):
     assert frame.config_hash.nunique() == 1  # the config hash stays the same
     summaries = (tmp_path / "results" / "summaries.jsonl").read_text().splitlines()
     assert len(summaries) == 2  # one per (config, data)
+
+
+def test_a_full_disk_under_table_leaves_no_truncated_file(cli):
+    assert cli("train", "pooler=topk", "dataset=mutag", *HOLDOUT).returncode == 0
+    # the small text tables fit under the limit; the figures (tens of KB) do not
+    out = cli("table", max_file_bytes=8_000)
+    assert out.returncode == 1, out.stderr
+    assert "Traceback" not in out.stderr
+    (error,) = [x for x in out.stderr.splitlines() if "error" in x]
+    assert error.startswith("poolbench: error: could not write the tables: ")
+    assert "(EFBIG)" in error
+    made = [p for p in (cli.cwd / "results").rglob("*") if p.is_file()]
+    assert not [p for p in made if p.name.endswith(".tmp")]
+    for png in (p for p in made if p.suffix == ".png"):
+        assert png.read_bytes().endswith(b"IEND\xaeB`\x82")  # a whole image
+    summary = cli.cwd / "results" / "tables" / "summary.csv"
+    assert summary.read_text().count("\n") == 2  # header and the one cell, whole
