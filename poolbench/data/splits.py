@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,28 +42,107 @@ def _labels_digest(labels: np.ndarray) -> str:
     return hashlib.sha1(data).hexdigest()[:12]
 
 
-def _group_ids(groups, seed: int) -> np.ndarray:
-    """Integer id per item from its group name, numbered in a seeded order, so
-    GroupKFold's deterministic packing differs between seeds."""
-    names = sorted(set(groups))
-    order = np.random.default_rng(seed).permutation(len(names))
-    ids = {name: int(i) for name, i in zip(names, order)}
-    return np.array([ids[g] for g in groups])
+# Scaffold splits are made by this method; its name is saved with them and is
+# part of their file names, so files of an older method are never reused.
+# "balanced-v1": whole scaffold sets, held-out parts sized in molecules, a set
+# too large for a held-out part always in training.
+SCAFFOLD_METHOD = "balanced-v1"
+
+_NOTED: set[str] = set()  # splits files whose never-tested note was printed
+
+
+def _scaffold_sets(groups, index=None) -> list[list[int]]:
+    """The indices (of ``index``, else of all items) of each group, groups in
+    order of first appearance."""
+    sets: dict[str, list[int]] = {}
+    for i in range(len(groups)) if index is None else index:
+        sets.setdefault(groups[i], []).append(int(i))
+    return list(sets.values())
+
+
+def _held_share(n: int, folds: int, test_size: float) -> float:
+    """Molecules one test fold (or the holdout test part) is meant to hold."""
+    return n / folds if folds > 1 else n * test_size
+
+
+def _oversized(groups, folds: int, test_size: float) -> list[list[int]]:
+    """Scaffold sets too large for a test part: always in training."""
+    share = _held_share(len(groups), folds, test_size)
+    return [ids for ids in _scaffold_sets(groups) if len(ids) > share]
 
 
 def _scaffold_holdout(groups, test_size: float) -> tuple[np.ndarray, np.ndarray]:
     """The chemists' scaffold split: the largest scaffold sets fill train, the
-    smallest (rarest) ones make the test set, so test scaffolds are unseen."""
-    sets: dict[str, list[int]] = {}
-    for i, g in enumerate(groups):
-        sets.setdefault(g, []).append(i)
-    ordered = sorted(sets.values(), key=lambda ids: (-len(ids), ids[0]))
+    smallest (rarest) ones make the test set, so test scaffolds are unseen. A
+    set larger than the test share stays in train even past the cut."""
+    share = _held_share(len(groups), 1, test_size)
+    ordered = sorted(_scaffold_sets(groups), key=lambda ids: (-len(ids), ids[0]))
     cut = len(groups) * (1 - test_size)
     train: list[int] = []
     test: list[int] = []
     for ids in ordered:
-        (train if len(train) + len(ids) <= cut else test).extend(ids)
+        keep = len(ids) > share or len(train) + len(ids) <= cut
+        (train if keep else test).extend(ids)
+    if not test or not train:
+        raise ValueError(
+            f"no scaffold set fits a test part of about {share:.0f} molecules"
+            if not test
+            else "a single scaffold set holds every molecule"
+        )
     return np.array(sorted(train)), np.array(sorted(test))
+
+
+def _scaffold_folds(groups, folds: int, seed: int) -> list:
+    """``folds`` test folds of whole scaffold sets and about equal molecule
+    counts: largest sets first (equal sizes in a seeded order), each to the
+    fold holding fewest molecules. A set larger than one fold's share stays in
+    training in every fold, so its molecules are never tested."""
+    n = len(groups)
+    share = _held_share(n, folds, 0.0)
+    fit = [ids for ids in _scaffold_sets(groups) if len(ids) <= share]
+    if len(fit) < folds:
+        raise ValueError(
+            f"only {len(fit)} scaffold sets fit a test fold of about "
+            f"{share:.0f} molecules, fewer than {folds} folds"
+        )
+    rng = np.random.default_rng(seed)
+    shuffled = [fit[i] for i in rng.permutation(len(fit))]
+    rank = rng.permutation(folds)  # which of equally filled folds comes first
+    tests: list[list[int]] = [[] for _ in range(folds)]
+    for ids in sorted(shuffled, key=len, reverse=True):  # stable: seeded ties
+        fold = min(range(folds), key=lambda f: (len(tests[f]), rank[f]))
+        tests[fold].extend(ids)
+    pairs = []
+    for test in tests:
+        train = np.ones(n, dtype=bool)
+        train[test] = False
+        pairs.append((np.flatnonzero(train), np.array(sorted(test))))
+    return pairs
+
+
+def _scaffold_validation(
+    outer_train: np.ndarray, groups, val_size: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whole scaffold sets of ``outer_train`` holding about ``val_size`` of its
+    molecules: sets in a seeded order, each taken when it brings the count
+    closer to the target; a set larger than the target stays in train. Never
+    empty: when no set was taken, the smallest one is."""
+    sets = _scaffold_sets(groups, outer_train)
+    if len(sets) < 2:
+        raise ValueError("an outer-train part holds a single scaffold set")
+    target = val_size * len(outer_train)
+    ordered = [sets[i] for i in rng.permutation(len(sets))]
+    val: list[int] = []
+    for ids in ordered:
+        if len(ids) <= target and 2 * len(val) + len(ids) < 2 * target:
+            val.extend(ids)
+    if not val:
+        val = list(min(ordered, key=len))
+    if len(val) == len(outer_train):
+        raise ValueError(f"val_size={val_size} leaves no scaffold set to train")
+    taken = set(val)
+    train = [int(i) for i in outer_train if int(i) not in taken]
+    return np.array(train), np.array(sorted(val))
 
 
 def build_splits(
@@ -94,22 +174,15 @@ def build_splits(
 
 def _build_splits(labels, folds, val_size, seed, test_size, kind, groups):
     # imported here: the pre-flight checks use this module without sklearn's 2 s
-    from sklearn.model_selection import (
-        GroupKFold,
-        GroupShuffleSplit,
-        KFold,
-        StratifiedKFold,
-        train_test_split,
-    )
+    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
     index = np.arange(len(labels))
     stratify = kind == "stratified"
     if kind == "scaffold":
         if groups is None:
             raise PoolbenchError("protocol.split=scaffold needs molecules (SMILES)")
-        gid = _group_ids(groups, seed)
         if folds > 1:
-            pairs = list(GroupKFold(n_splits=folds).split(index, groups=gid))
+            pairs = _scaffold_folds(groups, folds, seed)
         else:
             pairs = [_scaffold_holdout(groups, test_size)]
     elif folds > 1:
@@ -128,11 +201,8 @@ def _build_splits(labels, folds, val_size, seed, test_size, kind, groups):
     splits = []
     for fold, (outer_train, test) in enumerate(pairs):
         if kind == "scaffold":
-            inner = GroupShuffleSplit(
-                n_splits=1, test_size=val_size, random_state=seed + fold
-            )
-            a, b = next(inner.split(outer_train, groups=gid[outer_train]))
-            train, val = outer_train[a], outer_train[b]
+            rng = np.random.default_rng([seed, fold])
+            train, val = _scaffold_validation(outer_train, groups, val_size, rng)
         else:
             train, val = train_test_split(
                 outer_train,
@@ -156,16 +226,46 @@ def load_or_build_splits(
     kind: str = "stratified",
     groups: list[str] | None = None,
 ) -> list[Split]:
-    """Read the splits at ``path``; build and save them there the first time."""
+    """Read the splits at ``path``; build and save them there the first time.
+    Scaffold splits say once on stderr which scaffold sets are never tested."""
     if not path.is_file() and kind == "stratified":
         check_stratifiable(labels, folds, val_size, test_size, path.parent.name)
     meta = {"kind": kind, "val_size": val_size, "test_size": test_size, "seed": seed}
-    return read_or_save_splits(
+    if kind == "scaffold":
+        meta["method"] = SCAFFOLD_METHOD
+    splits = read_or_save_splits(
         path,
         labels,
         folds,
         lambda: build_splits(labels, folds, val_size, seed, test_size, kind, groups),
         meta,
+    )
+    if kind == "scaffold" and groups is not None and str(path) not in _NOTED:
+        _NOTED.add(str(path))
+        note = never_tested_note(groups, folds, test_size, path.parent.name)
+        if note:
+            print(note, file=sys.stderr)
+    return splits
+
+
+def never_tested_note(
+    groups, folds: int, test_size: float, name: str = "the dataset"
+) -> str | None:
+    """The line saying which scaffold sets a scaffold split never tests (too
+    large for a test part, they stay in training), or None when none."""
+    big = _oversized(groups, folds, test_size)
+    if not big:
+        return None
+    share = _held_share(len(groups), folds, test_size)
+    where = (
+        f"a test fold (about {share:.0f}) and stay in training in every fold"
+        if folds > 1
+        else f"the test part (about {share:.0f}) and stay in training"
+    )
+    return (
+        f"poolbench: scaffold split of {name}: {len(big)} scaffold set(s) "
+        f"({sum(map(len, big))} of {len(groups)} molecules) are larger than "
+        f"{where}: never tested"
     )
 
 
@@ -205,8 +305,8 @@ def read_splits(
         saved = json.loads(path.read_text())
         digest, parts = saved["labels_digest"], saved["splits"]
         splits = [Split(**s) for s in parts]
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise damaged(str(exc).splitlines()[0]) from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise damaged(str(exc).splitlines()[0] or type(exc).__name__) from None
     except (KeyError, TypeError) as exc:
         raise damaged(f"{type(exc).__name__}: {exc}") from None
     if digest != _labels_digest(labels):
@@ -218,6 +318,12 @@ def read_splits(
     for key, wanted in (meta or {}).items():
         if key == "test_size" and folds > 1:
             continue  # unused by k folds: the file serves any test_size
+        if key == "method" and saved.get(key) != wanted:  # none: before methods
+            made = saved.get(key) or "an older one"
+            raise PoolbenchError(
+                f"splits file {path} was made by scaffold method {made}, this "
+                f"run uses {wanted}; delete it to rebuild"
+            )
         if key in saved and saved[key] != wanted:
             raise PoolbenchError(
                 f"splits file {path} was made with {key}={saved[key]}, this run "
@@ -295,6 +401,8 @@ def splits_path(
     shape = f"cv{folds}" if folds > 1 else f"holdout{test_size:g}"
     if kind != "stratified":  # stratified files keep the names they always had
         shape += f"-{kind}"
+    if kind == "scaffold":  # files of an older method keep theirs, unused
+        shape += f"-{SCAFFOLD_METHOD}"
     return (
         Path(root).expanduser()
         / "splits"
