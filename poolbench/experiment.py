@@ -34,8 +34,11 @@ from poolbench.tasks.base import Task
 from poolbench.training.protocol import flatten_grid
 from poolbench.training.trainer import TrainerConfig
 
-# Keys that change how fast a run goes, never what it computes: kept out of the hash.
-# (fast_data and precompute are proven result-neutral on the CPU by the tests.)
+# Keys that change how a run is executed, kept out of the hash so a rerun on
+# another machine resumes. fast_data and precompute are proven result-neutral
+# on the CPU by the tests; threads (and n_jobs with threads=0) move the last
+# digits, so rows record the thread count with the device and tables mark a
+# cell that mixes them.
 _NOT_IDENTITY = {"threads", "n_jobs", "fail_fast", "fast_data", "precompute", "compile"}
 
 

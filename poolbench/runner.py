@@ -25,7 +25,12 @@ from poolbench.results.configs import save_identity
 from poolbench.results.row import METRIC_FAMILIES, METRICS
 from poolbench.results.store import CsvStore, ResultsStore, completed_runs
 from poolbench.results.wandb_sink import WandbSink
-from poolbench.training.device import pin_job_to_gpu, resolve_device, set_threads
+from poolbench.training.device import (
+    device_label,
+    pin_job_to_gpu,
+    resolve_device,
+    set_threads,
+)
 from poolbench.training.progress import Hooks, ProgressHooks
 from poolbench.training.protocol import FailFast, ProtocolConfig, run_protocol
 from poolbench.training.selection import CandidateRow, SelectionLog, candidates_done
@@ -169,10 +174,10 @@ def run_experiment(cfg: DictConfig) -> dict:
     )
     if todo and done:
         warn_mixed_provenance(
-            recorded, exp.config_hash, dataset.fingerprint, str(device)
+            recorded, exp.config_hash, dataset.fingerprint, device_label(device)
         )
     provenance = {
-        "device": str(device),
+        "device": device_label(device),
         "torch": torch.__version__,
         "torch_geometric": torch_geometric.__version__,
         "poolbench_version": poolbench.__version__,

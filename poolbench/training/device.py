@@ -26,6 +26,17 @@ def resolve_device(name: str) -> torch.device:
         ) from None
 
 
+def device_label(device: torch.device) -> str:
+    """The device as rows record it. On the CPU the intra-op thread count is
+    part of it: torch splits a reduction differently over 1 and 2 threads, so
+    the same seed gives numbers that differ in the last digits, and the tables
+    mark a cell that mixes thread counts (§) as they mark mixed devices."""
+    if device.type != "cpu":
+        return str(device)
+    threads = torch.get_num_threads()
+    return f"cpu, {threads} thread{'s' if threads != 1 else ''}"
+
+
 def usable_cores() -> int:
     """Cores this process may run on: a Slurm or cgroup CPU set, else all."""
     try:

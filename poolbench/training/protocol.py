@@ -24,7 +24,7 @@ import torch
 
 from poolbench.errors import PoolbenchError, RunFailure
 from poolbench.results.row import ResultRow
-from poolbench.training.device import PeakMemory
+from poolbench.training.device import PeakMemory, device_label
 from poolbench.training.outcome import dense_memory_verdict, failure_status
 from poolbench.training.seeding import run_seed, seed_everything
 from poolbench.training.selection import (
@@ -250,6 +250,8 @@ def run_fold(
             started_at=_now(),
             **provenance,
         )
+        # this process's threads: a parallel worker may run with fewer
+        row.device = device_label(device)
         if hooks is not None:
             hooks.run_started(row)
         memory.reset()

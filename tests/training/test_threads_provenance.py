@@ -1,0 +1,39 @@
+"""The CPU thread count is recorded with each run: torch splits reductions
+over its threads, so the same seed on 1 and 2 threads differs in the last
+digits. It stays out of the config hash (a rerun on another machine resumes),
+so a cell that mixes thread counts is said at resume and marked in tables."""
+
+from __future__ import annotations
+
+import torch
+
+from poolbench.training.device import device_label
+from tests.cli_helpers import QUICK, rows
+
+RUNS = ["pooler=topk", "dataset=mutag", "protocol=holdout", "protocol.runs=2", *QUICK]
+
+
+def test_the_cpu_label_carries_the_thread_count():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert device_label(torch.device("cpu")) == "cpu, 1 thread"
+        torch.set_num_threads(2)
+        assert device_label(torch.device("cpu")) == "cpu, 2 threads"
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_cell_run_on_two_thread_counts_is_said_and_marked(cli):
+    assert cli("train", *RUNS, "trainer.threads=1").returncode == 0
+    store = cli.cwd / "results" / "results.csv"
+    head, first, _second = store.read_text().splitlines()
+    store.write_text(f"{head}\n{first}\n")  # run 1 is to do again
+    out = cli("train", *RUNS, "trainer.threads=2")
+    assert out.returncode == 0, out.stderr
+    assert "made on device cpu, 1 thread (now cpu, 2 threads)" in out.stderr
+    assert sorted(rows(cli.cwd).device) == ["cpu, 1 thread", "cpu, 2 threads"]
+    table = cli("table", "--no-figures")
+    assert table.returncode == 0, table.stderr
+    cells = (cli.cwd / "results" / "tables" / "accuracy-holdout.md").read_text()
+    assert "§" in cells
