@@ -67,7 +67,7 @@ def test_graph_regression_on_esol_ranks_lower_rmse_first(cli):
     assert frame.test_acc.isna().all()
     table = cli("table", "--no-figures")
     assert table.returncode == 0, table.stderr
-    text = (cli.cwd / "results" / "tables" / "rmse-holdout-graph.md").read_text()
+    text = (cli.cwd / "results" / "tables" / "rmse-holdout-regression.md").read_text()
     best = frame.sort_values("test_rmse").pooler.iloc[0]
     bold = [line for line in text.splitlines() if line.startswith("|") and "**" in line]
     assert len(bold) == 1 and bold[0].startswith(f"| {best} ")

@@ -62,10 +62,17 @@ def rank_table(
     task: str = "graph",
     metric: str = "acc",
 ):
-    """The ``ranks-<protocol>`` table (``ranks-<protocol>-<task>`` for other
-    tasks and metrics), or None without two poolers to compare."""
+    """The ``ranks-<protocol>`` table (``ranks-<protocol>-<task tag>`` for other
+    tasks and metrics, see :func:`~poolbench.report.tables.task_tag`), or None
+    without two poolers to compare."""
     # tables calls us: import late
-    from poolbench.report.tables import Table, complete, printed_decimals
+    from poolbench.report.tables import (
+        Table,
+        complete,
+        printed_decimals,
+        table_suffix,
+        table_title,
+    )
 
     # A cell short of its protocol (failed or missing runs) is not ranked: its
     # mean is over the folds that happened to finish.
@@ -117,10 +124,11 @@ def rank_table(
             + ", ".join(left_out)
             + "."
         )
-    suffix = protocol if (task, metric) == ("graph", "acc") else f"{protocol}-{task}"
     return Table(
-        f"ranks-{suffix}",
-        f"Ranks and ties ({METRICS[metric].label}), {protocol}",
+        f"ranks-{table_suffix(protocol, task, metric)}",
+        table_title(
+            f"Ranks and ties ({METRICS[metric].label})", protocol, task, metric
+        ),
         "pooler",
         rows,
         cols + ["avg. rank"],

@@ -327,21 +327,39 @@ def score_cell(r, info: MetricInfo) -> str:
     return text
 
 
+def task_tag(task: str, metric: str) -> str:
+    """What sets a task's tables apart in names and titles: "" for graph
+    classification (the names tables always had), ``regression`` for graph
+    regression (also a graph task, told apart by its metric), else the task."""
+    if task == "graph":
+        return "" if metric == "acc" else "regression"
+    return task
+
+
+def table_suffix(protocol: str, task: str, metric: str) -> str:
+    """``cv10``, ``cv10-regression``, ``holdout-node``: the end of a file name."""
+    tag = task_tag(task, metric)
+    return f"{protocol}-{tag}" if tag else protocol
+
+
+def table_title(what: str, protocol: str, task: str, metric: str) -> str:
+    tag = task_tag(task, metric)
+    return f"{what}, {protocol}" + (f", {tag} task" if tag else "")
+
+
 def _stem(metric: str, protocol: str, task: str) -> str:
     """File stem of a score table: accuracy-cv10 for graph classification (the
-    name it always had), else <metric>-<protocol>-<task>."""
+    name it always had), else <metric>-<suffix> (rmse-cv10-regression)."""
     if metric == "acc" and task == "graph":
         return f"accuracy-{protocol}"
-    return f"{metric}-{protocol}-{task}"
+    return f"{metric}-{table_suffix(protocol, task, metric)}"
 
 
 def _tables_for_protocol(
     part: pd.DataFrame, protocol: str, task: str = "graph", metric: str = "acc"
 ) -> list[Table]:
     family = [METRICS[m] for m in METRIC_FAMILIES[metric]]
-    # suffix of the cost tables' file names: the protocol alone for graph
-    # classification, as always
-    suffix = protocol if (task, metric) == ("graph", "acc") else f"{protocol}-{task}"
+    suffix = table_suffix(protocol, task, metric)
     rows = sorted(part["label"].unique())
     cols = sorted(part["dataset"].unique())
     by_cell = {(r.label, r.dataset): r for r in part.itertuples()}
@@ -381,8 +399,9 @@ def _tables_for_protocol(
             if set(part["spread"]) == {"folds"}
             else "the folds (per-fold means), or the runs where a cell has one fold"
         )
+        kind = task_tag(task, metric) or task
         note = (
-            f"{info.label} ({task} task): mean ± std (population, ddof=0) over "
+            f"{info.label} ({kind} task): mean ± std (population, ddof=0) over "
             f"{over}; {described}. Bold: best ({sense}) mean per dataset. Avg. "
             "rank: mean over datasets of the rank of the mean (1 = best, ties "
             "share)."
@@ -396,9 +415,7 @@ def _tables_for_protocol(
         if partial_rank:
             note += " ‡: ranked on fewer datasets than the table has."
         note += mark_mixed(cells, mixed)
-        title = f"{info.label.removesuffix(' (%)')}, {protocol}"
-        if task != "graph":
-            title += f", {task} task"
+        title = table_title(info.label.removesuffix(" (%)"), protocol, task, metric)
         score_tables.append(
             Table(
                 _stem(info.name, protocol, task),
@@ -427,7 +444,7 @@ def _tables_for_protocol(
     mem_mixed = mark_mixed(mem_cells, mixed)
     time_table = Table(
         f"sec-per-epoch-{suffix}",
-        f"Seconds per training epoch, {protocol}",
+        table_title("Seconds per training epoch", protocol, task, metric),
         "pooler",
         rows,
         cols,
@@ -447,7 +464,7 @@ def _tables_for_protocol(
     )
     mem_table = Table(
         f"peak-memory-{suffix}",
-        f"Peak memory (MB), {protocol}",
+        table_title("Peak memory (MB)", protocol, task, metric),
         "pooler",
         rows,
         cols,
@@ -475,7 +492,7 @@ def _tables_for_protocol(
             count_cells[(row, col)] = text
     counts = Table(
         f"runs-{suffix}",
-        f"Runs per cell, {protocol}",
+        table_title("Runs per cell", protocol, task, metric),
         "pooler",
         rows,
         cols,

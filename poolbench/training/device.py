@@ -34,7 +34,8 @@ def device_label(device: torch.device) -> str:
     if device.type != "cpu":
         return str(device)
     threads = torch.get_num_threads()
-    return f"cpu, {threads} thread{'s' if threads != 1 else ''}"
+    # no comma: tables join several devices with ", "
+    return f"cpu ({threads} thread{'s' if threads != 1 else ''})"
 
 
 def usable_cores() -> int:

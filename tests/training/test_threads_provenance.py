@@ -17,9 +17,9 @@ def test_the_cpu_label_carries_the_thread_count():
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        assert device_label(torch.device("cpu")) == "cpu, 1 thread"
+        assert device_label(torch.device("cpu")) == "cpu (1 thread)"
         torch.set_num_threads(2)
-        assert device_label(torch.device("cpu")) == "cpu, 2 threads"
+        assert device_label(torch.device("cpu")) == "cpu (2 threads)"
     finally:
         torch.set_num_threads(before)
 
@@ -31,8 +31,8 @@ def test_a_cell_run_on_two_thread_counts_is_said_and_marked(cli):
     store.write_text(f"{head}\n{first}\n")  # run 1 is to do again
     out = cli("train", *RUNS, "trainer.threads=2")
     assert out.returncode == 0, out.stderr
-    assert "made on device cpu, 1 thread (now cpu, 2 threads)" in out.stderr
-    assert sorted(rows(cli.cwd).device) == ["cpu, 1 thread", "cpu, 2 threads"]
+    assert "made on device cpu (1 thread) (now cpu (2 threads))" in out.stderr
+    assert sorted(rows(cli.cwd).device) == ["cpu (1 thread)", "cpu (2 threads)"]
     table = cli("table", "--no-figures")
     assert table.returncode == 0, table.stderr
     cells = (cli.cwd / "results" / "tables" / "accuracy-holdout.md").read_text()
