@@ -13,6 +13,7 @@ Rerunning resumes.
     python scripts/bench.py node                   # U-Net, each pooler, Cora, CiteSeer
     python scripts/bench.py community              # clustering poolers × 4 graphs
     python scripts/bench.py synthetic --dry-run    # only print the plan
+    python scripts/bench.py node --poolers topk --datasets cora   # a part of it
     python scripts/bench.py smoke -- trainer.max_epochs=20   # extra overrides
 """
 
@@ -89,21 +90,40 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+def preset_poolers(preset: Preset) -> list[str]:
+    """The preset's pooler names, its pooler families resolved."""
+    from poolbench.pooling.registry import discover
+
+    if preset.poolers == "clustering":
+        return sorted(
+            name
+            for name, cls in discover().items()
+            if cls.can_cluster or cls.clustering_baseline
+        )
+    return list(preset.poolers or sorted(discover()))
+
+
+def narrow(parser, what: str, asked: str | None, allowed: list[str]) -> list[str]:
+    """``--poolers``/``--datasets``: a subset of the preset's, else one line."""
+    if asked is None:
+        return allowed
+    names = [n.strip() for n in asked.split(",") if n.strip()]
+    unknown = [n for n in names if n not in allowed]
+    if unknown or not names:
+        parser.error(
+            f"--{what} {asked!r}: not in this preset; choose from {', '.join(allowed)}"
+        )
+    return names
+
+
 def plan(preset: Preset, extra: list[str]) -> list[Job]:
     """Compose every job's config to learn its run keys, as the runner will."""
     from hydra import compose, initialize_config_dir
 
     from poolbench.experiment import config_hash
     from poolbench.hydra_app import CONF_DIR
-    from poolbench.pooling.registry import discover
 
-    poolers = preset.poolers or sorted(discover())
-    if poolers == "clustering":
-        poolers = sorted(
-            name
-            for name, cls in discover().items()
-            if cls.can_cluster or cls.clustering_baseline
-        )
+    poolers = preset_poolers(preset)
     jobs = []
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         for dataset in preset.datasets:
@@ -199,28 +219,44 @@ def job_costs(jobs: list[Job], done: set, store_dir: str, log, cap_sec: float) -
 
 
 def print_projection(costs: list, cfg, n_jobs: int, calibration_sec: float):
+    from omegaconf import OmegaConf
+
     from poolbench.bench.projection import format_duration, project
+    from poolbench.tasks import make_task
 
     trainer = cfg.trainer
-    p = project(costs, int(trainer.patience), int(trainer.max_epochs), n_jobs)
-    kinds = ("measured", "store", "oom", "over_cap")
+    task = make_task(OmegaConf.to_container(cfg.get("task") or {}), None)
+    # without validation labels (community) nothing stops early: every run
+    # trains all max_epochs
+    patience = int(trainer.patience) if task.supervised else int(trainer.max_epochs)
+    p = project(costs, patience, int(trainer.max_epochs), n_jobs)
+    kinds = ("measured", "store", "oom", "untrained", "over_cap")
     sources = {s: sum(c.source == s for c in costs) for s in kinds}
     typical = ""
     if p.typical_sec is not None:
         typical = f"; typical {format_duration(p.typical_sec)} from stored runs"
-    print(
-        f"[bench] projected wall time with {n_jobs} parallel jobs: "
-        f"{format_duration(p.low_sec)} (every run stopping after "
-        f"patience+1 = {trainer.patience + 1} epochs) to "
-        f"{format_duration(p.high_sec)} (all {trainer.max_epochs} epochs)"
-        f"{typical}"
-    )
+    if task.supervised:
+        span = (
+            f"{format_duration(p.low_sec)} (every run stopping after "
+            f"patience+1 = {trainer.patience + 1} epochs) to "
+            f"{format_duration(p.high_sec)} (all {trainer.max_epochs} epochs)"
+        )
+    else:
+        span = (
+            f"{format_duration(p.high_sec)} (no early stopping in "
+            f"{task.describe()}: every run trains all {trainer.max_epochs} epochs)"
+        )
+    print(f"[bench] projected wall time with {n_jobs} parallel jobs: {span}{typical}")
     precompute = sum(c.precompute_sec for c in costs)
+    untrained = ""
+    if sources["untrained"]:
+        untrained = f", {sources['untrained']} untrained baselines (no epochs)"
     print(
         f"[bench] costs per epoch: {sources['measured']} jobs measured "
         f"({format_duration(calibration_sec)} of calibration, of which "
         f"{format_duration(precompute)} precomputing pooled graphs, now cached), "
         f"{sources['store']} from the store, {sources['oom']} will be oom rows"
+        f"{untrained}"
     )
     over = [f"{c.pooler} × {c.dataset}" for c in costs if c.source == "over_cap"]
     if over:
@@ -277,6 +313,8 @@ def main() -> int:
     parser.add_argument("--launcher", help="hydra/launcher (default per preset)")
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--dry-run", action="store_true", help="print the plan only")
+    parser.add_argument("--poolers", help="comma list: only these of the preset's")
+    parser.add_argument("--datasets", help="comma list: only these of the preset's")
     parser.add_argument(
         "--calibration-cap",
         type=float,
@@ -294,6 +332,8 @@ def main() -> int:
     from poolbench.training.device import usable_cores
 
     preset = PRESETS[args.preset]
+    preset.datasets = narrow(parser, "datasets", args.datasets, preset.datasets)
+    preset.poolers = narrow(parser, "poolers", args.poolers, preset_poolers(preset))
     skipped = {d: why for d in preset.datasets if (why := unavailable(d))}
     preset.datasets = [d for d in preset.datasets if d not in skipped]
     extra = [*args.overrides, f"results.dir={args.results_dir}"]

@@ -19,9 +19,11 @@ Speed and memory benchmarks, on the CPU, one process, same seeds.
 
 default: a plain PyG training loop (DataLoader shuffle, batch 32, torch's
   default threads, then tuned to 1 thread) against poolbench's path (packed
-  fast data, precomputed pooling, 1 thread), same model, data, epochs and
-  Adam, for each dataset x pooler. Prints sec/epoch, speedups, the overhead
-  share (1 - forward+backward+step over wall time) and peak memory.
+  fast data, precomputed pooling, 1 thread), same model, data, epochs, loss
+  and Adam, for each dataset x pooler. Prints sec/epoch, speedups, the
+  overhead share (1 - forward+backward+step over wall time) and peak memory.
+  Graph-level datasets, classification or regression; a node-level one (one
+  graph) is timed in its task by scripts/bench.py node or community.
 --parallel: 8 runs as 1 job, as 2 jobs of 1 thread, and as 2 naive jobs with
   torch's default threads; prints sweep wall times, speedups and runs per
   minute. Where a GPU is visible (or with --device cuda): 1 against
@@ -34,8 +36,8 @@ default: a plain PyG training loop (DataLoader shuffle, batch 32, torch's
   training loop against poolbench's runner: same data, split, model shape
   (model.blocks=[1,1]), batch size and epochs, a validation pass per epoch on
   both sides, 1 thread each, alternated and repeated (--repeats); prints the
-  median ratio per pooler and the geometric means. Needs tgp
-  (make install-reference). --quick is the CI-sized run.
+  median ratio per pooler and the geometric means. Graph classification
+  datasets only. Needs tgp (make install-reference). --quick is the CI-sized run.
 --versus none: each pooler in poolbench's runner against the same runner
   with pooler=none (same data, split, default model, epochs, 1 thread),
   alternated and repeated (--repeats); prints seconds per epoch and the
@@ -138,6 +140,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
         check_choices("dataset", _names(args.datasets))
         check_choices("pooler", _names(args.poolers or ""))
+        _check_dataset_kinds(_names(args.datasets), args.peer)
     if args.parallel and args.device == "cuda":
         from poolbench.training.device import visible_gpus
 
@@ -149,6 +152,44 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.max_nodes < 100:
         raise PoolbenchError("--max-nodes must be ≥ 100")
     return args
+
+
+def dataset_facts(name: str) -> tuple[str, str]:
+    """(``graphs`` or ``nodes``, ``classification`` or ``regression``): what
+    ``conf/dataset/<name>.yaml``'s loader declares, without loading any data."""
+    from hydra.utils import get_method
+    from omegaconf import OmegaConf
+
+    from poolbench.hydra_app import CONF_DIR
+
+    loader = get_method(OmegaConf.load(CONF_DIR / "dataset" / f"{name}.yaml")._target_)
+    return (
+        getattr(loader, "dataset_kind", "graphs"),
+        getattr(loader, "target", "classification"),
+    )
+
+
+def _check_dataset_kinds(datasets: list[str], peer: str | None) -> None:
+    """Every path here batches many graphs (graph classification or
+    regression); tgp's loop is graph classification only."""
+    for name in datasets:
+        kind, target = dataset_facts(name)
+        if kind == "nodes":
+            # the presets of scripts/bench.py that hold it (PRESETS there)
+            node = name in ("cora", "citeseer")
+            preset = "node" if node else "community"
+            raise PoolbenchError(
+                f"{name} is one graph with node labels, and poolbench bench times "
+                f"graph-level datasets; time {name} in its task with `python "
+                f"scripts/bench.py {preset} --datasets {name} --dry-run`"
+                + (" (or community)" if node else "")
+            )
+        if peer and target == "regression":
+            raise PoolbenchError(
+                f"--peer {peer} times graph classification only (tgp's loop trains "
+                f"with cross-entropy) and {name} is a regression set; time it with "
+                f"`poolbench bench --datasets {name}` or `--versus none`"
+            )
 
 
 def bench_command(argv: list[str]) -> None:

@@ -1,8 +1,12 @@
 """Epoch throughput: a plain PyG training loop against poolbench's path.
 
 Both train the same model (same seed, so the same initial weights) on the same
-fold-0 train split for the same epochs with the same Adam, and run a validation
-pass after every epoch: the work of any training loop with model selection.
+fold-0 train split for the same epochs with the same Adam and the same loss
+(the task's: cross-entropy for classification, MSE on standardised targets for
+regression), and run a validation pass after every epoch: the work of any
+training loop with model selection. Graph-level datasets only: a node-level
+dataset is one graph trained full batch, which ``scripts/bench.py node`` and
+``community`` time instead.
 
 - *plain* is the loop of PyG's examples: ``DataLoader(shuffle=True,
   batch_size=32)`` collating ``Data`` objects each step, ``float(loss)`` per
@@ -28,9 +32,10 @@ from torch_geometric.loader import DataLoader
 
 from poolbench.bench.overhead import WorkTimers
 from poolbench.experiment import Experiment
+from poolbench.tasks.graph import GraphClassification
 from poolbench.training.device import PeakMemory, set_threads
 from poolbench.training.seeding import seed_everything
-from poolbench.training.trainer import TrainerConfig, _forward, fit, objective
+from poolbench.training.trainer import TrainerConfig, _forward, fit
 
 # torch's own choice, read before anything in this process changes it.
 DEFAULT_THREADS = torch.get_num_threads()
@@ -70,9 +75,21 @@ def _mean_after_warmup(stamps: list[float]) -> float:
     return sum(timed) / len(timed)
 
 
+def _plain_val_step(task, out, batch) -> float:
+    """What the plain loop's validation pass reads from one batch, synced to
+    the host as PyG's examples do: correct predictions for classification,
+    the squared error (standardised) for regression."""
+    if isinstance(task, GraphClassification):
+        return int((out.logits.argmax(-1) == batch.y.view(-1)).sum())
+    pred = out.logits
+    return float((pred - task._standard(batch.y, pred)).pow(2).sum())
+
+
 def plain_loop(exp: Experiment, split, epochs: int, seed: int, timers=None) -> float:
-    """The PyG-example training loop; returns seconds per epoch."""
+    """The PyG-example training loop; returns seconds per epoch. Its loss is
+    the task's (cross-entropy, or MSE on standardised regression targets)."""
     cpu = torch.device("cpu")
+    task = exp.task.for_split(split)
     generator = seed_everything(seed)
     model = exp.make_model(cpu)
     cfg = exp.trainer
@@ -94,16 +111,16 @@ def plain_loop(exp: Experiment, split, epochs: int, seed: int, timers=None) -> f
         for batch in train:
             opt.zero_grad()
             out = _forward(model, batch)
-            loss = objective(out, batch.y.view(-1))
+            loss = task.loss(out, batch)
             loss.backward()
             opt.step()
             total_loss += float(loss.detach()) * batch.num_graphs
         model.eval()
-        correct = 0
+        score = 0.0
         with torch.no_grad():
             for batch in val:
                 out = _forward(model, batch)
-                correct += int((out.logits.argmax(-1) == batch.y.view(-1)).sum())
+                score += _plain_val_step(task, out, batch)
         stamps.append(time.perf_counter())
         if timers is not None and len(stamps) == 2:
             timers.restart()  # the warm-up epoch is not timed
@@ -133,7 +150,7 @@ def poolbench_loop(
         if timers is not None and len(stamps) == 2:
             timers.restart()  # the warm-up epoch is not timed
 
-    fit(model, train, val, cfg, cpu, on_epoch)
+    fit(model, train, val, cfg, cpu, on_epoch, exp.task.for_split(split))
     return _mean_after_warmup(stamps), precompute
 
 

@@ -63,14 +63,10 @@ class WorkTimers:
         self.wall_start = self._now()
 
     def __enter__(self) -> WorkTimers:
-        import poolbench.bench.epochs as epochs
         from poolbench.tasks.base import Task
 
-        # The loss is part of the forward on both paths: the plain loop calls
-        # ``objective``, the runner its task's ``loss``.
-        original = epochs.objective
-        epochs.objective = self._timed("forward", original)
-        self._stack.callback(setattr, epochs, "objective", original)
+        # The loss is part of the forward on both paths: both call their
+        # task's ``loss``.
         for cls in _with_subclasses(Task):
             if "loss" in vars(cls):
                 loss = vars(cls)["loss"]

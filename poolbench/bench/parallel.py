@@ -180,6 +180,7 @@ def _worker(argv: list[str]) -> None:
             "patience": args.epochs + 1,
         }
     )
+    task = exp.task.for_split(split)  # its loss: classification or regression
     exp.packed_graphs()  # packing and precompute are not part of the sweep's time
     Path(args.ready).touch()
     while not Path(args.go).exists():
@@ -190,7 +191,7 @@ def _worker(argv: list[str]) -> None:
         model = exp.make_model(device)
         train = exp.loader(split.train, shuffle=True, generator=generator)
         val = exp.loader(split.val, shuffle=False, generator=None)
-        fit(model, train, val, cfg, device)
+        fit(model, train, val, cfg, device, task=task)
     print(json.dumps({"start": start, "end": time.time()}))
 
 

@@ -89,7 +89,7 @@ def poolbench_laps(exp, split, epochs: int, seed: int, max_sec: float):
             raise _Enough
 
     try:
-        fit(model, train, val, cfg, cpu, on_epoch)
+        fit(model, train, val, cfg, cpu, on_epoch, exp.task.for_split(split))
     except _Enough:
         pass
     return [b - a for a, b in zip(stamps, stamps[1:])], precompute

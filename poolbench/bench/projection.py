@@ -2,10 +2,14 @@
 
 Each job (pooler x dataset) gets a cost per epoch, from the results store when
 runs of its config already finished there, otherwise measured: two epochs of
-the real trainer on a seeded sample of the fold-0 training and validation
-graphs (in the split's proportions; the first epoch is a warm-up), scaled to
-the full split by graph count. A job whose dense pooler cannot fit costs
-nothing (its runs become oom rows at once).
+the real trainer, with the job's own task (its loss, its validation pass and
+its loaders, as ``poolbench train`` builds them), the first epoch a warm-up.
+A graph-level task trains on a seeded sample of the fold-0 training and
+validation graphs (in the split's proportions), scaled to the full split by
+graph count; a node or community task trains on its one whole graph, so its
+epoch is measured as it is. A job whose dense pooler cannot fit costs nothing
+(its runs become oom rows at once), nor does a clustering baseline, which
+trains no epochs.
 
 Early stopping makes the number of epochs unknown in advance, so the
 projection is a range: every run stopping as early as the patience allows
@@ -24,6 +28,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from poolbench.tasks.graph import GraphLevel
 from poolbench.training.protocol import dense_memory_verdict
 from poolbench.training.seeding import seed_everything
 from poolbench.training.trainer import TrainerConfig, fit
@@ -37,7 +42,7 @@ class JobCost:
     dataset: str
     runs: int  # final runs still to do
     sec_per_epoch: float
-    source: str  # "store", "measured" or "oom"
+    source: str  # "store", "measured", "oom", "untrained" or "over_cap"
     stored_epochs: float | None = None  # mean epochs of its finished runs
     precompute_sec: float = 0.0  # paid (or read from the cache) by the calibration
 
@@ -79,28 +84,38 @@ def project(
 
 
 def measure_sec_per_epoch(exp, device: torch.device, sample: int = 64) -> JobCost:
-    """Seconds per epoch of ``exp``'s runs, from two epochs on a sample."""
+    """Seconds per epoch of ``exp``'s runs, from two epochs of its task."""
     name = (exp.pooler_name, exp.dataset.name)
     if dense_memory_verdict(exp, device):
         return JobCost(*name, 0, 0.0, "oom")
+    if not exp.task.trains(exp):  # a clustering baseline: scored, never trained
+        return JobCost(*name, 0, 0.0, "untrained")
     split = exp.splits()[0]
-    rng = random.Random(0)
-    n_train = min(sample, len(split.train))
-    share = len(split.val) / max(len(split.train), 1)
-    n_val = min(len(split.val), max(1, round(n_train * share)))
-    train_ids = rng.sample(list(split.train), n_train)
-    val_ids = rng.sample(list(split.val), n_val)
+    # as train_once: the task as the fold sees it (a regression's target scale)
+    task = exp.task.for_split(split)
+    scale = 1.0
+    if isinstance(task, GraphLevel):
+        rng = random.Random(0)
+        n_train = min(sample, len(split.train))
+        share = len(split.val) / max(len(split.train), 1)
+        n_val = min(len(split.val), max(1, round(n_train * share)))
+        train_ids = rng.sample(list(split.train), n_train)
+        val_ids = rng.sample(list(split.val), n_val)
+        scale = (len(split.train) + len(split.val)) / (n_train + n_val)
     generator = seed_everything(0)
     model = exp.make_model(device)
-    train = exp.loader(train_ids, shuffle=True, generator=generator)
-    val = exp.loader(val_ids, shuffle=False, generator=None)
+    if isinstance(task, GraphLevel):
+        train = exp.loader(train_ids, shuffle=True, generator=generator)
+        val = exp.loader(val_ids, shuffle=False, generator=None)
+    else:  # one whole graph: an epoch is one full-graph step, nothing to sample
+        train, val, _ = exp.fold_loaders(split, generator)
     # A one-off, paid here and cached on disk, so the sweep reads it back.
     precompute = exp.take_precompute_sec()
     cfg = TrainerConfig(**{**asdict(exp.trainer), "max_epochs": 2, "patience": 3})
     stamps = [time.perf_counter()]
-    fit(model, train, val, cfg, device, lambda *_: stamps.append(time.perf_counter()))
+    on_epoch = lambda *_: stamps.append(time.perf_counter())  # noqa: E731
+    fit(model, train, val, cfg, device, on_epoch, task)
     seconds = stamps[2] - stamps[1]
-    scale = (len(split.train) + len(split.val)) / (n_train + n_val)
     return JobCost(*name, 0, seconds * scale, "measured", None, precompute)
 
 

@@ -163,3 +163,54 @@ def test_versus_none_json_rows(tmp_path, data_root, mirror):
         assert len(r["ratios"]) == 2 and all(x > 0 for x in r["ratios"])
         lo, hi = sorted(r["ratios"])
         assert lo <= r["times_none"] <= hi  # the median of the two
+
+
+def test_bench_times_a_regression_set_with_its_task(tmp_path, data_root, mirror):
+    """FreeSolv's real targets train with the task's MSE on both paths."""
+    args = ["bench", "--datasets", "freesolv", "--poolers", "topk", "--epochs", "2"]
+    res = run_cli([*args, "--json"], tmp_path, data_root, mirror)
+    assert res.returncode == 0, res.stderr[-3000:]
+    (row,) = json.loads(res.stdout)
+    assert (row["dataset"], row["pooler"]) == ("FreeSolv", "topk")
+    for key in KEYS - {"dataset", "pooler"}:
+        assert math.isfinite(row[key]), key
+    assert row["poolbench_sec_per_epoch"] > 0 and row["tuned_sec_per_epoch"] > 0
+
+
+def test_versus_none_times_a_regression_set(tmp_path, data_root, mirror):
+    args = ["bench", "--versus", "none", "--datasets", "freesolv", "--poolers"]
+    args += ["mincut", "--epochs", "2", "--repeats", "1", "--json"]
+    res = run_cli(args, tmp_path, data_root, mirror)
+    assert res.returncode == 0, res.stderr[-3000:]
+    (row,) = json.loads(res.stdout)
+    assert row["sec_per_epoch"] > 0 and row["none_sec_per_epoch"] > 0
+
+
+def test_bench_refuses_a_node_level_set_in_one_line(tmp_path, data_root):
+    """Cora is one graph: exit 2 and one line naming its preset, before any
+    timing."""
+    res = run_cli(["bench", "--datasets", "mutag,cora"], tmp_path, data_root, None)
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert res.stderr.strip().count("\n") == 0, res.stderr
+    assert res.stderr.startswith("poolbench: error: cora is one graph")
+    assert "scripts/bench.py node --datasets cora --dry-run" in res.stderr
+    assert "timing" not in res.stderr and not res.stdout
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--versus", "none", "--datasets", "sbm"], "scripts/bench.py community"),
+        (["--parallel", "--datasets", "citeseer"], "graph-level datasets"),
+        (["--peer", "tgp", "--datasets", "freesolv"], "graph classification only"),
+    ],
+)
+def test_bench_refuses_what_it_cannot_time(args, says):
+    """Node-level sets in every mode, regression sets in tgp's classification
+    loop: refused while the arguments are read."""
+    from poolbench.bench.cli import parse_args
+    from poolbench.errors import PoolbenchError
+
+    with pytest.raises(PoolbenchError, match=says) as refused:
+        parse_args(args)
+    assert "\n" not in str(refused.value)

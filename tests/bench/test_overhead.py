@@ -37,8 +37,8 @@ def test_the_whole_optimizer_step_counts_as_work():
 
 
 def test_the_tasks_loss_counts_as_forward_work_and_is_restored():
-    """The runner's loss is its task's ``loss`` (the plain loop's is
-    ``objective``): a slow loss must land in forward, not in the overhead."""
+    """Both paths' loss is their task's ``loss``: a slow loss must land in
+    forward, not in the overhead."""
     from types import SimpleNamespace
 
     from poolbench.tasks.graph import GraphClassification

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
 import sys
+
+import pytest
 
 from tests.cli_helpers import REPO
 
@@ -68,3 +71,47 @@ def test_bench_dry_run_echoes_a_command_that_can_be_pasted(tmp_path, mirror):
     (echo,) = [line for line in out.splitlines() if line.startswith("[bench] $ ")]
     assert echo.startswith("[bench] $ poolbench train -m pooler=")
     assert not (tmp_path / "results").exists()  # a dry run writes nothing
+
+
+DURATION = r"(\d+(?:\.\d+)?) (s|min|h|days)"
+
+
+@pytest.mark.parametrize(
+    "preset, poolers, dataset",
+    [
+        ("regression", "topk", "freesolv"),  # real targets: the task's MSE
+        ("node", "topk", "cora"),  # one graph: the U-Net, trained full batch
+        ("community", "dmon,kmeans", "sbm"),  # no labels; kmeans trains nothing
+    ],
+)
+def test_bench_dry_run_projects_each_preset_with_its_task(
+    preset, poolers, dataset, tmp_path, data_root, mirror
+):
+    """The projection calibrates every preset with the task its runs train."""
+    out = run_script(
+        "bench.py", preset, "model.hidden=8", "--poolers", poolers, "--datasets",
+        dataset, "--dry-run", "--calibration-cap", 300, "--results-dir",
+        tmp_path / "results",
+        data_root=data_root, mirror=mirror,
+    )  # fmt: skip
+    (line,) = [x for x in out.splitlines() if "projected wall time" in x]
+    times = re.findall(DURATION, line.split(": ", 1)[1])
+    assert times and all(math.isfinite(float(v)) for v, _ in times), line
+    costs = next(x for x in out.splitlines() if x.startswith("[bench] costs"))
+    measured = 1 if preset == "community" else len(poolers.split(","))
+    assert costs.startswith(f"[bench] costs per epoch: {measured} jobs measured")
+    if preset == "community":
+        assert "no early stopping" in line and "1 untrained baselines" in costs
+    assert not (tmp_path / "results").exists()  # a dry run writes nothing
+
+
+def test_bench_preset_narrowing_refuses_names_outside_the_preset(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "bench.py"), "node", "--datasets",
+         "sbm", "--dry-run", "--results-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--datasets 'sbm': not in this preset; choose from cora, citeseer" in (
+        done.stderr
+    )
