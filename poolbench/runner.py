@@ -21,6 +21,7 @@ from poolbench.errors import PoolbenchError, StoreWriteError
 from poolbench.experiment import Experiment, config_hash, config_identity, load_dataset
 from poolbench.report.console import table_console
 from poolbench.report.summary import mean_std_text, summarize
+from poolbench.report.tables import shipped_folds
 from poolbench.results.configs import save_identity
 from poolbench.results.row import METRIC_FAMILIES, METRICS
 from poolbench.results.store import CsvStore, ResultsStore, completed_runs
@@ -168,7 +169,8 @@ def run_experiment(cfg: DictConfig) -> dict:
     console = Console(stderr=True, soft_wrap=True)
     console.print(
         f"[bold]{exp.name}[/] {exp.model_name} on {dataset.name} "
-        f"({len(dataset)} graphs), protocol {protocol.name}: {todo} of {total} runs "
+        f"({len(dataset)} graphs), protocol {protocol_label(protocol)}: {todo} of "
+        f"{total} runs "
         f"to do, device {device}, config {exp.config_hash}, "
         f"data {dataset.fingerprint}"
     )
@@ -236,6 +238,15 @@ def run_experiment(cfg: DictConfig) -> dict:
         # unfinished, so it gets no summary line.
         return {}
     return record
+
+
+def protocol_label(protocol: ProtocolConfig) -> str:
+    """The protocol as its tables will name it: ``cv10``, or ``cv10-3folds``
+    when the folds are not the ones that name ships with."""
+    usual = shipped_folds(protocol.name)
+    if usual is None or usual == protocol.folds:
+        return protocol.name
+    return f"{protocol.name}-{protocol.folds}folds"
 
 
 def warn_mixed_provenance(

@@ -22,6 +22,7 @@ from poolbench.report.statistics import (
     draw_cd_diagram,
     rank_lines,
 )
+from poolbench.report.summary import mean_std_text
 from poolbench.reproduce.run import CellRun, tidy_scores
 from poolbench.reproduce.spec import Budget, Reproduction
 from poolbench.reproduce.verdict import ALPHA, MIN_STD, Verdict, judge
@@ -115,7 +116,7 @@ def _tied(t) -> str:
 def cells_text(out: Outcome) -> list[list[str]]:
     rows = []
     for run, v in zip(out.runs, out.verdicts):
-        ours = f"{v.ours_mean:.2f} ± {v.ours_std:.2f}" if v.n else "—"
+        ours = mean_std_text(v.ours_mean, v.ours_std, 2) if v.n else "—"
         rows.append(
             [
                 run.cell.method,

@@ -63,7 +63,7 @@ def judge(
     arr = np.asarray(values, dtype=float)
     n = int(arr.size)
     mean = float(arr.mean()) if n else math.nan
-    std = float(arr.std(ddof=0)) if n else math.nan
+    std = float(arr.std(ddof=0)) if n > 1 else math.nan  # one value: no spread
     band = max(paper_std, MIN_STD)
     inside = bool(n) and abs(mean - paper_mean) <= band + 1e-9
     t = p = math.nan

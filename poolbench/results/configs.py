@@ -73,11 +73,23 @@ def differences(identities: list[dict], most: int = 3) -> list[str]:
     ]
     labels = []
     for identity in identities:
-        parts = [f"{k}={_text(identity.get(k))}" for k in differing[:most]]
+        parts = [
+            f"{k}={_text(identity[k]) if k in identity else _left_out(k)}"
+            for k in differing[:most]
+        ]
         if len(differing) > most:
             parts.append("…")
         labels.append(", ".join(parts))
     return labels
+
+
+# A key the hash leaves out while it holds its default (so runs made before
+# it existed keep their id): what that default reads as.
+_LEFT_OUT = {"protocol.split": "auto"}
+
+
+def _left_out(key: str) -> str:
+    return _LEFT_OUT.get(key, "default")
 
 
 def _text(value) -> str:

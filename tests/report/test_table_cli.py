@@ -191,3 +191,12 @@ def test_a_filtered_folder_is_named_by_normalised_values():
         {"dataset": ["MUTAG"]}
     )
     assert filtered_name({"pooler": ["topk", "mincut"]}) == "pooler=mincut,topk"
+
+
+def test_the_start_line_names_the_protocol_as_its_tables_do(swept, data_root, mirror):
+    """protocol=cv10 protocol.folds=3 is tabled as cv10-3folds; the line that
+    starts each experiment said cv10."""
+    cwd, _ = swept
+    again = run_cli([SWEEP[0], "pooler=topk", *SWEEP[3:]], cwd, data_root, mirror)
+    assert again.returncode == 0, again.stderr
+    assert "protocol cv10-3folds: 0 of 6 runs to do" in again.stderr

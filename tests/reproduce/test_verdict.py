@@ -67,3 +67,24 @@ def test_missing_runs_inside_complete_folds_are_partial():
 def test_a_stand_in_set_gets_no_verdict():
     v = judge([90.0, 91.0, 92.0], 75.0, 1.0, 10, expected=3, stand_in=True)
     assert v.label == "reference only (stand-in set)" and math.isnan(v.welch_p)
+
+
+def test_one_value_has_no_spread_and_says_so():
+    """A cell with one value printed `± 0.00` in reproduce's table, where
+    train and table print `± n/a`."""
+    from poolbench.reproduce.report import cells_text
+
+    v = judge([70.0], 75.0, 3.7, 10, expected=5)
+    assert v.n == 1 and math.isnan(v.ours_std)
+
+    class Cell:
+        method, dataset_name, dataset_config = "mincut", "MUTAG", "mutag"
+
+    class Run:
+        cell, dataset_name, dataset_config = Cell, "MUTAG", "mutag"
+
+    class Out:
+        runs, verdicts = [Run], [v]
+
+    (row,) = cells_text(Out)
+    assert row[3] == "70.00 ± n/a"

@@ -39,8 +39,18 @@ def test_differences_name_only_the_keys_that_differ():
     b = {"trainer.lr": 0.01, "model.blocks": [2, 1], "seed": 0}
     c = {"trainer.lr": 0.1, "model.blocks": [2, 1], "seed": 0, "pooler.temp": 1.0}
     assert differences([a, b, c]) == [
-        "model.blocks=[1,1], pooler.temp=null, trainer.lr=0.01",
-        "model.blocks=[2,1], pooler.temp=null, trainer.lr=0.01",
+        "model.blocks=[1,1], pooler.temp=default, trainer.lr=0.01",
+        "model.blocks=[2,1], pooler.temp=default, trainer.lr=0.01",
         "model.blocks=[2,1], pooler.temp=1.0, trainer.lr=0.1",
     ]
     assert differences([a, dict(a)]) == ["", ""]  # nothing tells them apart
+    # a key the hash leaves out at its default is not shown as null
+    plain, scaffold = {"seed": 0}, {"seed": 0, "protocol.split": "scaffold"}
+    assert differences([plain, scaffold]) == [
+        "protocol.split=auto",
+        "protocol.split=scaffold",
+    ]
+    assert differences([{"pooler.temp": None}, {"pooler.temp": 1}]) == [
+        "pooler.temp=null",  # an explicit null stays null
+        "pooler.temp=1",
+    ]
