@@ -127,6 +127,21 @@ def damaged_splits(case: Path) -> None:
     (folder / "holdout0.1_val0.1_seed0.json").write_text('{"splits": [{"train": [1,')
 
 
+def store_file(name: str, kind: str) -> Callable:
+    """``results/<name>`` made a folder or a link to nothing: found when the
+    first row was written, after a run had trained."""
+
+    def setup(case: Path) -> None:
+        path = case / "results" / name
+        path.parent.mkdir()
+        if kind == "folder":
+            path.mkdir()
+        else:
+            path.symlink_to(case / "gone.csv")
+
+    return setup
+
+
 def a_file(name: str) -> Callable:
     def setup(case: Path) -> None:
         (case / name).write_text("not a folder\n")
@@ -347,6 +362,19 @@ CASES = {
         ["data.root={dir}/taken"], "data.root={dir}/taken is a file", a_file("taken")
     ),
     "results dir read-only": Case(["results.dir={ro}/results"], "is not writable"),
+    "results.csv is a folder": Case(
+        [], "results/results.csv is not a file", store_file("results.csv", "folder")
+    ),
+    "the store's lock is a folder": Case(
+        [],
+        "results/.results.csv.lock is not a file",
+        store_file(".results.csv.lock", "folder"),
+    ),
+    "results.csv links to nothing": Case(
+        [],
+        "results/results.csv is a link to nothing",
+        store_file("results.csv", "link"),
+    ),
     "data root read-only": Case(["data.root={ro}"], "is not writable"),
     "dataset name with a path": Case(
         ["dataset=tu", "dataset.name=../../x"],
@@ -478,7 +506,7 @@ def test_bad_input_is_one_line_exit_2_and_no_row(outcomes, name):
     assert len(lines) == 1 and lines[0].startswith("poolbench: error:"), out.stderr
     assert outcome.needle in lines[0], lines[0]
     assert "Traceback" not in out.stderr + out.stdout
-    assert not list(outcome.folder.rglob("results.csv"))
+    assert not [p for p in outcome.folder.rglob("results.csv") if p.is_file()]
     # refused before any work: no dataset processed, no Hydra job folder
     assert not list(outcome.folder.rglob("processed")), name
     assert not list(outcome.folder.rglob(".hydra")), name

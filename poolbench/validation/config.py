@@ -11,8 +11,10 @@ per class and a splits file saved earlier. Everything that fails is a
 from __future__ import annotations
 
 import copy
+import errno
 import importlib
 import inspect
+import os
 import re
 import tempfile
 from dataclasses import dataclass
@@ -118,6 +120,7 @@ def check_root(values: dict) -> None:
             f"unknown device {values['device']!r}; use auto, cpu, cuda or cuda:N"
         )
     check_writable_dir("results.dir", values["results"]["dir"])
+    check_store_files(values["results"]["dir"])
     check_writable_dir("data.root", values["data"]["root"])
     mirror = values["data"].get("mirror")
     if mirror and not Path(mirror).expanduser().is_dir():
@@ -138,13 +141,60 @@ def check_writable_dir(key: str, value: str) -> None:
     if not probe.is_dir():
         raise PoolbenchError(f"{key}={value} cannot be made: {probe} is a file")
     try:
-        with tempfile.TemporaryFile(dir=probe):
-            pass
+        # some bytes, not an empty file: a full disk takes an empty file
+        with tempfile.TemporaryFile(dir=probe) as f:
+            f.write(bytes(_FREE_BYTES))
+            f.flush()
+            os.fsync(f.fileno())
     except OSError as exc:
         raise PoolbenchError(
             f"{key}={value} is not writable ({exc.strerror} in {probe}); "
-            "give a writable directory"
+            "give a writable directory" + (", or free space" if _full(exc) else "")
         ) from None
+
+
+# What a run writes before its first row (Hydra's config files, the row): a
+# disk without this much free fails the run in the middle.
+_FREE_BYTES = 64 * 1024
+# The files of a results dir, each of which must be a file that takes appends.
+_STORE_FILES = (
+    "results.csv",
+    ".results.csv.lock",
+    "selection.csv",
+    ".selection.csv.lock",
+    "summaries.jsonl",
+)
+
+
+def _full(exc: OSError) -> bool:
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def check_store_files(value: str) -> None:
+    """The store's own files, where they exist, are files that take appends:
+    a directory or a dangling link there was found only when the first row was
+    written, after a run had trained."""
+    folder = Path(value).expanduser()
+    for name in _STORE_FILES:
+        path = folder / name
+        if path.is_symlink() and not path.exists():
+            raise PoolbenchError(
+                f"{path} is a link to nothing; remove it or fix its target"
+            )
+        if not path.exists():
+            continue
+        if not path.is_file():
+            raise PoolbenchError(
+                f"{path} is not a file; remove it or give another results.dir"
+            )
+        try:
+            with open(path, "ab"):
+                pass
+        except OSError as exc:
+            raise PoolbenchError(
+                f"{path} cannot be written ({exc.strerror}); fix its permissions "
+                "or give another results.dir"
+            ) from None
 
 
 def check_trainer(section: dict) -> None:

@@ -118,3 +118,14 @@ def test_a_full_disk_under_table_leaves_no_truncated_file(cli):
         assert png.read_bytes().endswith(b"IEND\xaeB`\x82")  # a whole image
     summary = cli.cwd / "results" / "tables" / "summary.csv"
     assert summary.read_text().count("\n") == 2  # header and the one cell, whole
+
+
+def test_a_disk_without_room_for_a_run_is_refused_before_it_starts(cli):
+    """Hydra's job files came first and failed with a traceback; the
+    pre-flight now writes some bytes, not an empty file."""
+    out = cli("train", "pooler=topk", "dataset=mutag", *HOLDOUT, max_file_bytes=16_000)
+    assert out.returncode == 2, out.stderr
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith("poolbench: error: results.dir=results is not writable")
+    assert line.endswith("give a writable directory, or free space")
+    assert not list(cli.cwd.rglob(".hydra")) and not list(cli.cwd.rglob("*.csv"))
