@@ -7,7 +7,10 @@ trains. After the jobs, a command whose runs all failed exits with code 1.
 
 from __future__ import annotations
 
+import os
 import sys
+from contextlib import contextmanager
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
@@ -131,13 +134,111 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     return record.get("mean")
 
 
+def sbatch_refusal(exc: BaseException) -> str | None:
+    """Why sbatch refused a sweep's jobs, when ``exc`` is submitit's
+    ``FailedJobError`` for that refusal (not for a job that failed later)."""
+    import subprocess
+
+    try:
+        from submitit.core.utils import FailedJobError
+    except ImportError:
+        return None
+    cause = exc.__cause__
+    if not (
+        isinstance(exc, FailedJobError)
+        and isinstance(cause, subprocess.CalledProcessError)
+        and Path(str(cause.cmd[0])).name == "sbatch"
+    ):
+        return None
+    lines = [line.strip() for line in str(cause.stderr or exc).splitlines()]
+    reasons = [line.removeprefix("sbatch: error:").strip() for line in lines if line]
+    return "; ".join(dict.fromkeys(reasons)) or f"exit code {cause.returncode}"
+
+
+def slurm_partitions() -> str:
+    """The partitions ``sinfo`` lists (``local (default)``), or ''."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["sinfo", "-h", "-o", "%P"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    names = dict.fromkeys(out.stdout.split()) if out.returncode == 0 else {}
+    return ", ".join(f"{n[:-1]} (default)" if n.endswith("*") else n for n in names)
+
+
+class _HeldSbatchErrors:
+    """``sys.stderr``, but what sbatch said when it refused the jobs (which
+    submitit echoes before it raises) is held back: the one-line error says
+    it. Held text is written out as soon as anything else is written, or
+    when no refusal follows."""
+
+    def __init__(self, stream):
+        self.stream, self.held, self.holding = stream, [], False
+
+    def write(self, text: str) -> int:
+        if text.startswith("sbatch: ") or (self.holding and text == "\n"):
+            self.held.append(text)
+            self.holding = text != "\n"
+            return len(text)
+        self.holding = False
+        self.release()  # in order: what came next was no refusal's echo
+        return self.stream.write(text)
+
+    def release(self) -> None:
+        if self.held:
+            self.stream.write("".join(self.held))
+        self.held = []
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+@contextmanager
+def sbatch_refusal_as_one_line(multirun: bool):
+    """A launcher's error reaches Hydra's reporter, which prints a traceback
+    and exits 1; here (a multirun: only they launch) it is raised instead, so
+    a refusal of sbatch becomes one line and exit 2. Other errors go on."""
+    if not multirun:
+        yield
+        return
+    saved_env, saved_stderr = os.environ.get("HYDRA_FULL_ERROR"), sys.stderr
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    held = sys.stderr = _HeldSbatchErrors(saved_stderr)
+    try:
+        yield
+    except Exception as exc:
+        reason = sbatch_refusal(exc)
+        if reason is None:
+            raise
+        held.held = []
+        partitions = slurm_partitions()
+        where = f"this cluster's partitions: {partitions}; " if partitions else ""
+        raise PoolbenchError(
+            f"sbatch refused the jobs: {reason}; {where}fix the hydra.launcher "
+            "keys (e.g. hydra.launcher.partition=NAME) or "
+            "conf/hydra/launcher/slurm.yaml"
+        ) from None
+    finally:
+        sys.stderr = saved_stderr
+        held.release()
+        if saved_env is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = saved_env
+
+
 def train(args: list[str]) -> None:
-    from poolbench.validation.command import preflight
+    from poolbench.validation.command import parse_command, preflight
 
     args = replace_whole_grid(args)
     jobs = preflight(args)  # [] when Hydra only shows something (--help, --cfg)
+    command = parse_command(args)
     sys.argv = ["poolbench train", *args]
-    _hydra_main()
+    with sbatch_refusal_as_one_line(bool(jobs) and command.multirun):
+        _hydra_main()
     if jobs:
         from poolbench.runner import EXIT_RUN_FAILED, every_run_failed
 

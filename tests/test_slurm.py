@@ -109,6 +109,20 @@ def test_sweep_runs_as_slurm_jobs_into_one_store(tmp_path, results, data_root, m
     assert sacct_states(jobs) == dict.fromkeys(jobs, "COMPLETED")
 
 
+def test_a_sweep_sbatch_refuses_is_one_line_exit_2(
+    tmp_path, results, data_root, mirror
+):
+    args = [*SWEEP, "pooler=topk", "trainer.max_epochs=1", f"results.dir={results}"]
+    out = run_cli([*args, "hydra.launcher.partition=nope"], tmp_path, data_root, mirror)
+    assert out.returncode == 2, out.stderr
+    (line,) = out.stderr.strip().splitlines()  # not even sbatch's own echo
+    assert line.startswith("poolbench: error: sbatch refused the jobs: ")
+    assert "invalid partition specified: nope" in line
+    assert "partitions: local (default)" in line  # scripts/slurm-local's one
+    assert "hydra.launcher.partition=" in line
+    assert not ResultsStore(results).read().shape[0]
+
+
 def test_scancel_mid_run_then_rerun_gives_every_run_once(
     tmp_path, results, data_root, mirror
 ):

@@ -15,6 +15,10 @@ from poolbench.results.row import ResultRow
 
 
 class WandbSink:
+    # Under protocol.n_jobs > 1 each fold's worker process opens its own runs:
+    # run_started must set row.wandb_id before the worker writes the row.
+    runs_in_worker = True
+
     def __init__(
         self, config: dict, project: str, mode: str, directory: str, entity=None
     ):

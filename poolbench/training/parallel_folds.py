@@ -6,7 +6,11 @@ rebuilds the experiment from the resolved config and the pickled dataset, runs
 ``trainer.threads`` torch threads (cores / n_jobs when 0), and writes its rows
 itself through ``on_row`` (the store's locked append), so a killed parent loses
 no finished run. Seeds depend on (fold, run) only, hence the rows match a
-sequential run's.
+sequential run's. Hooks that mark themselves ``runs_in_worker`` (the W&B sink:
+it sets ``row.wandb_id``, which must be in the row before it is written) go to
+the workers and hear of each run as it starts, trains and ends, as in a
+sequential run; the others (the progress display) stay in the parent and hear
+of each run when its fold ends.
 
 On CUDA the folds share the GPU(s): :func:`~poolbench.training.concurrency.
 plan_workers` spreads them over the visible GPUs and caps each process's share
@@ -30,23 +34,45 @@ def _start_worker(parallel_jobs: int) -> None:
     os.environ["POOLBENCH_PARALLEL_JOBS"] = str(parallel_jobs)
 
 
+def split_hooks(hooks) -> tuple[list, list]:
+    """``(in the workers, in the parent)``: the parts of ``hooks`` (a
+    :class:`~poolbench.training.progress.Hooks` fan-out, or one hook object)
+    that mark themselves ``runs_in_worker``, and the others."""
+    if hooks is None:
+        return [], []
+    parts = list(getattr(hooks, "hooks", [hooks]))
+    in_worker = [h for h in parts if getattr(h, "runs_in_worker", False)]
+    return in_worker, [h for h in parts if h not in in_worker]
+
+
 def _fold_worker(
-    cfg_dict, dataset, protocol, job, split, slot, provenance, on_row, selection
+    cfg_dict,
+    dataset,
+    protocol,
+    job,
+    split,
+    slot,
+    provenance,
+    on_row,
+    selection,
+    worker_hooks,
 ):
     import torch
 
     from poolbench.experiment import Experiment
     from poolbench.training.concurrency import apply_slot
+    from poolbench.training.progress import Hooks
     from poolbench.training.protocol import FailFast, run_fold
     from poolbench.training.signals import stop_on_signals
 
     device = torch.device(apply_slot(slot))
     exp = Experiment(OmegaConf.create(cfg_dict), dataset)
+    hooks = Hooks(*worker_hooks) if worker_hooks else None
     try:
         # Slurm signals every process of the job: workers record their runs too.
         with stop_on_signals():
             return run_fold(
-                exp, protocol, job, split, device, provenance, on_row, None, selection
+                exp, protocol, job, split, device, provenance, on_row, hooks, selection
             )
     except (PoolbenchError, FailFast, StoreWriteError):
         raise
@@ -62,6 +88,7 @@ def run_folds_in_processes(
     from poolbench.training.device import usable_cores, visible_gpus
 
     workers = min(protocol.n_jobs, len(jobs))
+    worker_hooks, parent_hooks = split_hooks(hooks)
     outer = max(1, int(os.environ.get("POOLBENCH_PARALLEL_JOBS", "1")))
     cfg_dict = OmegaConf.to_container(exp.cfg, resolve=True)
     if device.type == "cuda":
@@ -96,6 +123,7 @@ def run_folds_in_processes(
                 provenance,
                 on_row,
                 selection,
+                worker_hooks,
             ): job
             for i, job in enumerate(jobs)
         }
@@ -105,10 +133,10 @@ def run_folds_in_processes(
                 job = pending.pop(future)
                 rows = future.result()  # re-raises a worker's error here
                 by_fold[job.fold] = rows
-                for row in rows:
-                    if hooks is not None:  # W&B gets each run's summary, no curves
-                        hooks.run_started(row)
-                        hooks.run_finished(row)
+                for row in rows:  # the progress display, once the fold is done
+                    for hook in parent_hooks:
+                        hook.run_started(row)
+                        hook.run_finished(row)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return [row for fold in sorted(by_fold) for row in by_fold[fold]]

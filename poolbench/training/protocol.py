@@ -319,8 +319,9 @@ def run_protocol(
     progress as failed and raises :class:`Interrupted` out of here.
     With ``protocol.n_jobs > 1`` the folds run in that many spawned processes;
     ``on_row`` and ``selection`` then run in the workers, so they must be
-    picklable (the stores' locked appends are), and ``hooks`` hear of each run
-    when its fold ends.
+    picklable (the stores' locked appends are); hooks marked
+    ``runs_in_worker`` (W&B) run in the workers as here, the others (progress)
+    hear of each run when its fold ends.
     """
     with stop_on_signals():
         return _run_folds(

@@ -17,6 +17,7 @@ import inspect
 import os
 import re
 import tempfile
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -242,6 +243,18 @@ def pooler_name(values: dict) -> str:
     return name_of(_target("pooler", values["pooler"]))
 
 
+# Graph models of their own that cannot fit real-valued targets: why, and
+# what to use instead.
+NOT_FOR_REGRESSION = {
+    "poolbench.models.errica.MolecularFingerprint": (
+        "its output ends in a ReLU (as in Errica et al.'s code), so it never "
+        "predicts below the training mean of the standardised targets",
+        "model=errica_deepmultisets (the same sum-then-MLP idea, linear output) "
+        "or the default model=hierarchical",
+    ),
+}
+
+
 def check_own_model(values: dict) -> None:
     """A graph model of its own (``model._target_``, e.g. a paper's) against
     the pooler it builds in (``builtin_pooler``; none by default): a run must
@@ -257,6 +270,13 @@ def check_own_model(values: dict) -> None:
             "model=unet classifies nodes: add task=node (and a node dataset)"
         )
     cls = _target("model", {"_target_": target})
+    loader = _target("dataset", values["dataset"])
+    if target in NOT_FOR_REGRESSION and getattr(loader, "target", "") == "regression":
+        why, instead = NOT_FOR_REGRESSION[target]
+        raise PoolbenchError(
+            f"model {cls.__name__} cannot regress {dataset_label(values, loader)}'s "
+            f"real-valued targets: {why}; use {instead}"
+        )
     builtin = getattr(cls, "builtin_pooler", None) or "none"
     if pooler_name(values) != builtin:
         raise PoolbenchError(
@@ -492,8 +512,25 @@ def check_logger(section: dict) -> None:
 
         injected = {"config": "the whole config", "directory": "results.dir"}
         check_section(Spec.of("logger", WandbSink, injected), params)
+        modes = ["auto", *wandb_modes()]
+        if "mode" in params and params["mode"] not in modes:
+            # wandb would warn (many lines) and the run go on without it
+            raise PoolbenchError(
+                f"unknown logger.mode {params['mode']!r}; use one of {', '.join(modes)}"
+            )
     elif params:
         raise unknown_key("logger", next(iter(params)), ["name"])
+
+
+def wandb_modes() -> list[str]:
+    """The ``mode`` values the installed wandb's ``wandb.init`` takes."""
+    try:
+        from wandb.sdk.wandb_settings import Settings
+
+        modes = typing.get_args(Settings.model_fields["mode"].annotation)
+    except Exception:  # noqa: BLE001 - another wandb layout: its documented modes
+        modes = ()
+    return list(modes) or ["online", "offline", "disabled"]
 
 
 def check_grid(values: dict, protocol) -> None:
