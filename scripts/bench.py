@@ -176,6 +176,14 @@ def measure_within(exp, device, cap_sec: float):
         return measure_sec_per_epoch(exp, device)
     except TimeoutError:
         return JobCost(exp.pooler_name, exp.dataset.name, 0, 0.0, "over_cap")
+    except Exception as exc:  # noqa: BLE001 (NaN, oom, a pooler's error)
+        # the sweep writes such a run as a failed row and goes on; so does this
+        print(
+            f"[bench] calibration of {exp.pooler_name} × {exp.dataset.name} failed "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
+            file=sys.stderr,
+        )
+        return JobCost(exp.pooler_name, exp.dataset.name, 0, 0.0, "failed")
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -230,7 +238,7 @@ def print_projection(costs: list, cfg, n_jobs: int, calibration_sec: float):
     # trains all max_epochs
     patience = int(trainer.patience) if task.supervised else int(trainer.max_epochs)
     p = project(costs, patience, int(trainer.max_epochs), n_jobs)
-    kinds = ("measured", "store", "oom", "untrained", "over_cap")
+    kinds = ("measured", "store", "oom", "untrained", "over_cap", "failed")
     sources = {s: sum(c.source == s for c in costs) for s in kinds}
     typical = ""
     if p.typical_sec is not None:
@@ -264,6 +272,13 @@ def print_projection(costs: list, cfg, n_jobs: int, calibration_sec: float):
             f"[bench] NOT in the projection ({len(over)} jobs whose calibration "
             f"took longer than the cap, precompute included): {', '.join(over)}; "
             "the projection is a lower bound"
+        )
+    failed = [f"{c.pooler} × {c.dataset}" for c in costs if c.source == "failed"]
+    if failed:
+        print(
+            f"[bench] NOT in the projection ({len(failed)} jobs whose calibration "
+            f"failed, said above; their runs will likely be failed rows): "
+            f"{', '.join(failed)}"
         )
     known = [c for c in costs if c.source in ("measured", "store")]
     heavy = sorted(known, key=lambda c: -c.runs * c.sec_per_epoch)[:5]
