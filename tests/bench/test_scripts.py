@@ -115,3 +115,31 @@ def test_bench_preset_narrowing_refuses_names_outside_the_preset(tmp_path):
     assert "--datasets 'sbm': not in this preset; choose from cora, citeseer" in (
         done.stderr
     )
+
+
+def test_a_failed_calibration_is_left_out_of_the_projection(monkeypatch, capsys):
+    """A calibration that raises (a NaN loss, a pooler's error) stopped the
+    script with a traceback; the sweep itself would write a failed row."""
+    import importlib.util
+
+    from poolbench.bench import projection
+    from poolbench.errors import RunFailure
+
+    spec = importlib.util.spec_from_file_location("bench", REPO / "scripts/bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench", bench)  # its dataclasses look it up
+    spec.loader.exec_module(bench)
+
+    def nan(exp, device):
+        raise RunFailure("nan", "NaN loss at epoch 1")
+
+    monkeypatch.setattr(projection, "measure_sec_per_epoch", nan)
+
+    class Exp:
+        pooler_name, dataset = "mincut", type("D", (), {"name": "MUTAG"})
+
+    cost = bench.measure_within(Exp, None, cap_sec=60)
+    assert (cost.source, cost.pooler, cost.dataset) == ("failed", "mincut", "MUTAG")
+    assert "calibration of mincut × MUTAG failed (RunFailure: NaN loss" in (
+        capsys.readouterr().err
+    )
