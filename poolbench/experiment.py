@@ -23,7 +23,7 @@ from torch_geometric.loader import DataLoader
 
 from poolbench.data.batching import PackedGraphs, PackedLoader
 from poolbench.data.dataset import GraphDataset
-from poolbench.data.splits import Split
+from poolbench.data.splits import SCAFFOLD_METHOD, Split
 from poolbench.errors import PoolbenchError
 from poolbench.models.hierarchical import HierarchicalGNN
 from poolbench.pooling.base import Pooler
@@ -64,6 +64,10 @@ def _protocol_identity(protocol: dict) -> dict:
     if identity.get("split") != "random":
         identity.pop("train_per_class", None)
         identity.pop("val_per_class", None)
+    if identity.get("split") == "scaffold":
+        # rows of an earlier scaffold method are other runs: never resumed
+        # into, nor tabled with, runs on the current method's folds
+        identity["split_method"] = SCAFFOLD_METHOD
     return identity
 
 

@@ -39,6 +39,20 @@ def test_existing_configs_keep_their_hash(overrides):
     assert hash_of(overrides) == FROZEN[overrides]
 
 
+def test_a_scaffold_split_of_another_method_is_another_run(monkeypatch):
+    """Scaffold splits were rebuilt by a balanced method: rows on the old
+    method's folds must not be resumed into or tabled with the new ones
+    (23edfea1a1d2 was the hash under the old method)."""
+    from poolbench import experiment
+
+    scaffold = ["dataset=freesolv", "pooler=topk", "protocol.split=scaffold"]
+    now, plain = hash_of(scaffold), hash_of(scaffold[:2])
+    assert now != "23edfea1a1d2"
+    monkeypatch.setattr(experiment, "SCAFFOLD_METHOD", "balanced-v2")
+    assert hash_of(scaffold) != now
+    assert hash_of(scaffold[:2]) == plain  # other splits keep their hash
+
+
 def test_keys_that_change_a_run_change_its_hash():
     base = hash_of(())
     assert hash_of(["protocol.split=kfold"]) != base
