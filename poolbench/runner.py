@@ -23,13 +23,14 @@ from poolbench.report.console import table_console
 from poolbench.report.summary import mean_std_text, summarize
 from poolbench.report.tables import shipped_folds
 from poolbench.results.configs import save_identity
-from poolbench.results.row import METRIC_FAMILIES, METRICS
+from poolbench.results.row import METRIC_FAMILIES, METRICS, distinct_devices
 from poolbench.results.store import CsvStore, ResultsStore, completed_runs
 from poolbench.results.wandb_sink import WandbSink
 from poolbench.training.device import (
     device_label,
     pin_job_to_gpu,
     resolve_device,
+    run_threads,
     set_threads,
 )
 from poolbench.training.progress import Hooks, ProgressHooks
@@ -147,7 +148,9 @@ def run_experiment(cfg: DictConfig) -> dict:
     device_name = place_sweep_job(cfg.device)
     # `poolbench train` checked this config already; a direct call is checked here
     check_config(cfg)
-    set_threads(cfg.trainer.threads)  # first: interop threads are fixed at first use
+    # first: interop threads are fixed at first use; with fold workers the
+    # parent's own runs get the workers' count
+    set_threads(run_threads(cfg.trainer.threads, cfg.protocol.get("n_jobs", 1)))
     protocol = ProtocolConfig(**OmegaConf.to_container(cfg.protocol, resolve=True))
     device = resolve_device(device_name)
     dataset = load_dataset(cfg)
@@ -263,7 +266,10 @@ def warn_mixed_provenance(
     now = {"git_commit": git_commit(), "device": device}
     for column, value in now.items():
         made = kept[column].astype(str)
-        others = sorted(set(made) - {value, ""})
+        seen = set(made) | {value}
+        if column == "device":  # an older row's bare "cpu" matches any count
+            seen = distinct_devices(seen)
+        others = sorted(seen - {value, ""})
         if others and value:
             what = "by commit" if column == "git_commit" else "on device"
             count = int(made.isin(others).sum())

@@ -19,7 +19,12 @@ from omegaconf import OmegaConf
 from poolbench.config_files import CONF_DIR
 from poolbench.report.summary import GROUP, mean_std_text, summarize
 from poolbench.results.configs import differences
-from poolbench.results.row import METRIC_FAMILIES, METRICS, MetricInfo
+from poolbench.results.row import (
+    METRIC_FAMILIES,
+    METRICS,
+    MetricInfo,
+    distinct_devices,
+)
 
 MISSING = "—"
 
@@ -285,9 +290,10 @@ def mixed_provenance(by_cell: dict) -> dict:
     sentence that says which."""
     out = {}
     for key, r in by_cell.items():
+        devices = ", ".join(sorted(distinct_devices(str(r.devices).split(", "))))
         parts = [
             f"{what} {text}"
-            for what, text in (("commits", r.commits), ("devices", r.devices))
+            for what, text in (("commits", r.commits), ("devices", devices))
             if ", " in str(text)
         ]
         if parts:

@@ -87,6 +87,16 @@ class ResultRow:
 COLUMNS = [f.name for f in fields(ResultRow)]
 
 
+def distinct_devices(labels) -> set[str]:
+    """The devices that tell runs apart. Rows written before the CPU thread
+    count was recorded say ``cpu``: that matches any ``cpu (N threads)``, so
+    an older store is not marked mixed for the label's new form alone."""
+    found = {str(label) for label in labels if str(label)}
+    if any(label.startswith("cpu (") for label in found):
+        found.discard("cpu")
+    return found
+
+
 @dataclass(frozen=True)
 class MetricInfo:
     """How a metric reads in tables: its label, its sense, and its scale."""

@@ -54,15 +54,25 @@ def set_threads(threads: int) -> int:
     thread each. ``threads <= 0`` means all cores divided by the parallel jobs
     sharing the machine (``POOLBENCH_PARALLEL_JOBS``, set by the launchers).
     """
-    if threads <= 0:
-        jobs = max(1, int(os.environ.get("POOLBENCH_PARALLEL_JOBS", "1")))
-        threads = max(1, usable_cores() // jobs)
+    threads = run_threads(threads)
     torch.set_num_threads(threads)
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:
         pass  # only settable before the first parallel op; later calls are no-ops
     return threads
+
+
+def run_threads(threads: int, n_jobs: int = 1) -> int:
+    """The torch threads of each run: ``trainer.threads``, or for 0 the usable
+    cores shared by the launcher's parallel jobs (``POOLBENCH_PARALLEL_JOBS``)
+    and the experiment's fold workers (``protocol.n_jobs``). Never sized by the
+    folds left to do: a resumed sweep's runs get the count its first ones had,
+    and the count changes the last digits (see :func:`device_label`)."""
+    if threads > 0:
+        return threads
+    jobs = max(1, int(os.environ.get("POOLBENCH_PARALLEL_JOBS", "1")))
+    return max(1, usable_cores() // jobs // max(1, n_jobs))
 
 
 def _proc_status_kb(field: str) -> float | None:

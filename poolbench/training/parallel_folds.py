@@ -85,7 +85,7 @@ def run_folds_in_processes(
 ) -> list[ResultRow]:
     """Run one fold per job in ``protocol.n_jobs`` processes; rows in fold order."""
     from poolbench.training.concurrency import plan_workers
-    from poolbench.training.device import usable_cores, visible_gpus
+    from poolbench.training.device import run_threads, usable_cores, visible_gpus
 
     workers = min(protocol.n_jobs, len(jobs))
     worker_hooks, parent_hooks = split_hooks(hooks)
@@ -101,7 +101,9 @@ def run_folds_in_processes(
         name,
         gpus,
         max(1, usable_cores() // outer),
-        int(cfg_dict["trainer"]["threads"]),
+        # as many threads as the parent's runs get (the folds left to do may
+        # be fewer than n_jobs): one count for every run of the experiment
+        run_threads(int(cfg_dict["trainer"]["threads"]), protocol.n_jobs),
     )
     pool = ProcessPoolExecutor(
         max_workers=workers,

@@ -37,3 +37,35 @@ def test_a_cell_run_on_two_thread_counts_is_said_and_marked(cli):
     assert table.returncode == 0, table.stderr
     cells = (cli.cwd / "results" / "tables" / "accuracy-holdout.md").read_text()
     assert "§" in cells
+
+
+def test_fold_workers_and_a_last_fold_alone_get_one_count(cli):
+    """With trainer.threads=0 each of n_jobs workers gets cores / n_jobs; a
+    resumed sweep with one fold left ran it in the parent with all cores, so
+    the cell mixed counts (and numbers) by where the sweep had stopped."""
+    args = [
+        "train", "pooler=topk", "dataset=mutag", "protocol.folds=2",
+        "protocol.runs=1", "protocol.n_jobs=2", "trainer.threads=0", *QUICK,
+    ]  # fmt: skip
+    assert cli(*args).returncode == 0
+    store = cli.cwd / "results" / "results.csv"
+    head, first, _second = store.read_text().splitlines()
+    store.write_text(f"{head}\n{first}\n")  # one fold left: run in the parent
+    out = cli(*args)
+    assert out.returncode == 0, out.stderr
+    assert "1 of 2 runs to do" in out.stderr and "made on device" not in out.stderr
+    assert len(set(rows(cli.cwd).device)) == 1
+
+
+def test_rows_from_before_the_thread_count_are_not_called_mixed(cli):
+    assert cli("train", *RUNS).returncode == 0
+    store = cli.cwd / "results" / "results.csv"
+    head, first, _second = store.read_text().splitlines()
+    # as an older poolbench wrote it: the device without its thread count
+    store.write_text(f"{head}\n{first.replace('cpu (1 thread)', 'cpu')}\n")
+    out = cli("train", *RUNS)
+    assert out.returncode == 0 and "made on device" not in out.stderr
+    assert sorted(rows(cli.cwd).device) == ["cpu", "cpu (1 thread)"]
+    assert cli("table", "--no-figures").returncode == 0
+    cells = (cli.cwd / "results" / "tables" / "accuracy-holdout.md").read_text()
+    assert "§" not in cells
