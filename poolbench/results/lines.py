@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -93,11 +94,11 @@ def _is_row(
 
 
 def _damaged_name(name: str, known: str) -> bool:
-    """``name`` reads as ``known`` with a few characters damaged (a flipped or
-    lost byte), not as another column (a later version's rename)."""
-    from difflib import SequenceMatcher
-
-    return SequenceMatcher(None, name, known).ratio() >= 0.6
+    """``name`` is ``known``, or damage where ``known`` stood (bytes that are
+    no column name: ``datéset``, ``dat\x00set``). A clean name that differs is
+    a later version's column (``peak_mem_gb``, or two names swapped), never
+    read by position: a rename looks just like a small edit."""
+    return name == known or not re.fullmatch(r"[a-z0-9_]+", name)
 
 
 def parse(

@@ -113,11 +113,20 @@ def test_a_header_with_a_column_after_status_is_another_versions(tmp_path):
     assert store.path.read_bytes() == before  # its header was deleted before
 
 
-def test_a_renamed_column_is_not_taken_for_a_damaged_name(tmp_path):
+@pytest.mark.parametrize(
+    "edit",
+    [
+        (b"peak_mem_mb", b"gpu_bytes"),
+        (b"peak_mem_mb", b"peak_mem_gb"),  # one letter: a rename, not damage
+        (b"train_rmse,val_rmse,test_rmse", b"test_rmse,val_rmse,train_rmse"),
+    ],
+    ids=["renamed", "one letter", "swapped"],
+)
+def test_a_renamed_column_is_not_taken_for_a_damaged_name(tmp_path, edit):
     store = ResultsStore(tmp_path)
     store.append(row(0))
     data = store.path.read_bytes()
-    store.path.write_bytes(data.replace(b"peak_mem_mb", b"gpu_bytes", 1))
+    store.path.write_bytes(data.replace(*edit, 1))
     before = store.path.read_bytes()
     assert store.read().run.tolist() == [0]
     assert store.last_read.header_state == "unknown"
