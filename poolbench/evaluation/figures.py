@@ -19,6 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
+from poolbench.report.figures import save_figure  # noqa: E402
+
 SPECTRAL_GRAPHS = ("grid", "ring")
 
 
@@ -99,7 +101,7 @@ def draw_autoencoder(results_dir: Path, graphs: set[str] | None = None) -> list[
         fig.tight_layout()
         out.mkdir(parents=True, exist_ok=True)
         path = out / f"autoencoder_{graph}.png"
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path, dpi=110, bbox_inches=None)
         plt.close(fig)
         paths.append(path)
     return paths
@@ -127,7 +129,7 @@ def draw_spectral(results_dir: Path, graphs: set[str] | None = None) -> list[Pat
         fig.tight_layout()
         out.mkdir(parents=True, exist_ok=True)
         path = out / f"spectral_{graph}.png"
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path, dpi=110, bbox_inches=None)
         plt.close(fig)
         paths.append(path)
     return paths
@@ -153,6 +155,6 @@ def draw_expressiveness(results_dir: Path) -> list[Path]:
     out = results_dir / "figures"
     out.mkdir(parents=True, exist_ok=True)
     path = out / "expressiveness_accuracy.png"
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110, bbox_inches=None)
     plt.close(fig)
     return [path]

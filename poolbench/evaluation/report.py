@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from poolbench.evaluation.rows import KINDS, EvalStore
+from poolbench.results.files import replace_atomically
 
 TOLERANCES = "row sums constant within 1e-3, RED = SᵀX within 1e-4 (relative)"
 
@@ -139,8 +140,9 @@ def render_eval_tables(results_dir, out_dir, console: Console) -> list[Path]:
             continue
         out.mkdir(parents=True, exist_ok=True)
         md, csv = out / f"eval_{kind}.md", out / f"eval_{kind}.csv"
-        md.write_text(to_markdown(frame, TITLES[kind]))
-        frame.to_csv(csv, index=False)
+        # whole or not at all, as the run tables
+        replace_atomically(md, to_markdown(frame, TITLES[kind]).encode())
+        replace_atomically(csv, frame.to_csv(index=False).encode())
         written += [md, csv]
     return written
 

@@ -189,7 +189,6 @@ def table_command(argv: list[str]) -> None:
                 path = out / f"{table.name}.{ext}"
                 replace_atomically(path, render(table).encode())
                 written.append(path)
-        print_tables(tables, console)
         if not args.no_figures:
             written += draw_figures(summary, fold_means(chosen), figures)
     except OSError as exc:
@@ -198,6 +197,7 @@ def table_command(argv: list[str]) -> None:
             + (f" ({exc.filename})" if exc.filename else "")
             + "; every file written is whole, the rest are as they were"
         ) from None
+    print_tables(tables, console)  # outside: a closed pipe is no write failure
     console.print(
         f"{len(chosen)} runs from {store.path} → {len(written)} files: "
         f"tables in {out}" + ("" if args.no_figures else f", figures in {figures}")

@@ -54,11 +54,13 @@ def _grid(n: int, width: float = 4.6, height: float = 3.6):
     return fig, list(axes.flat[:n])
 
 
-def save_figure(fig, path: Path) -> None:
+def save_figure(fig, path: Path, **savefig) -> None:
     """``fig`` to ``path`` whole or not at all: rendered in memory, then
-    renamed into place, so a full disk never leaves a truncated image."""
+    renamed into place, so a full disk never leaves a truncated image.
+    ``savefig``: matplotlib's options (default 150 dpi, tight box)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format=path.suffix[1:], dpi=150, bbox_inches="tight")
+    options = {"dpi": 150, "bbox_inches": "tight", **savefig}
+    fig.savefig(buffer, format=path.suffix[1:], **options)
     replace_atomically(path, buffer.getvalue())
 
 

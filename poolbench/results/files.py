@@ -31,7 +31,7 @@ def replace_atomically(path: Path, data: bytes) -> None:
     the file it names is replaced, not the link (which would fork a shared
     store into two)."""
     path = Path(os.path.realpath(path))
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         try:
@@ -44,3 +44,11 @@ def replace_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process umask (read by setting it and putting it back): a new file
+    gets the mode ``open`` would give it, not a fixed world-readable one."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

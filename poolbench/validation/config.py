@@ -196,6 +196,17 @@ def check_store_files(value: str) -> None:
                 f"{path} cannot be written ({exc.strerror}); fix its permissions "
                 "or give another results.dir"
             ) from None
+        real = Path(os.path.realpath(path)).parent
+        if path.is_symlink() and real != folder.resolve():
+            # a linked store is locked, and rewritten, beside its target
+            try:
+                with tempfile.TemporaryFile(dir=real):
+                    pass
+            except OSError as exc:
+                raise PoolbenchError(
+                    f"{path} links into {real}, where its lock and rewrites go, "
+                    f"and that folder cannot be written ({exc.strerror})"
+                ) from None
 
 
 def check_trainer(section: dict) -> None:

@@ -155,3 +155,18 @@ def test_a_summary_that_cannot_be_written_leaves_the_file(tmp_path, monkeypatch)
         store.append_summary({"config_hash": "b", "data_fingerprint": "d"})
     assert (tmp_path / "summaries.jsonl").read_bytes() == before
     assert not list(tmp_path.glob(".summaries.jsonl.*"))
+
+
+def test_a_file_written_whole_gets_the_mode_of_the_umask(tmp_path):
+    """The temp-and-rename write gave every new file 0644, world-readable
+    under a private umask."""
+    from poolbench.results.files import replace_atomically
+
+    old = os.umask(0o077)
+    try:
+        replace_atomically(tmp_path / "private.md", b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "private.md").stat().st_mode & 0o777 == 0o600
+    replace_atomically(tmp_path / "private.md", b"y")  # an existing file keeps it
+    assert (tmp_path / "private.md").stat().st_mode & 0o777 == 0o600
