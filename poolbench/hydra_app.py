@@ -237,7 +237,10 @@ def train(args: list[str]) -> None:
     jobs = preflight(args)  # [] when Hydra only shows something (--help, --cfg)
     command = parse_command(args)
     sys.argv = ["poolbench train", *args]
-    with sbatch_refusal_as_one_line(bool(jobs) and command.multirun):
+    # only where sbatch is the launcher: elsewhere Hydra's own report of an
+    # error stays as it is (the wrapper sets HYDRA_FULL_ERROR to see it)
+    slurm = any(a.startswith("hydra/launcher=") and "slurm" in a for a in args)
+    with sbatch_refusal_as_one_line(bool(jobs) and command.multirun and slurm):
         _hydra_main()
     if jobs:
         from poolbench.runner import EXIT_RUN_FAILED, every_run_failed
