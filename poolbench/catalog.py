@@ -70,10 +70,12 @@ def _loader_facts(cfg) -> tuple[str, str, str, str]:
     declarations and the config's settings."""
     from hydra.utils import get_method
 
+    from poolbench.data import loader_facts
+
     target = cfg._target_
     loader = get_method(target)
-    nodes = getattr(loader, "dataset_kind", "graphs") == "nodes"
-    kind = getattr(loader, "target", "classification")
+    data_kind, kind = loader_facts(loader)
+    nodes = data_kind == "nodes"
     tasks = "node, community" if nodes else "graph"
     made_here = (".synthetic.", ".expressiveness.", ".communities.")
     generated = any(module in target for module in made_here)

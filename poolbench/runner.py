@@ -21,7 +21,7 @@ from poolbench.errors import PoolbenchError, StoreWriteError
 from poolbench.experiment import Experiment, config_hash, config_identity, load_dataset
 from poolbench.report.console import table_console
 from poolbench.report.summary import mean_std_text, summarize
-from poolbench.report.tables import shipped_folds
+from poolbench.report.tables import table_protocols
 from poolbench.results.configs import save_identity
 from poolbench.results.row import METRIC_FAMILIES, METRICS, distinct_devices
 from poolbench.results.store import CsvStore, ResultsStore, completed_runs
@@ -244,12 +244,11 @@ def run_experiment(cfg: DictConfig) -> dict:
 
 
 def protocol_label(protocol: ProtocolConfig) -> str:
-    """The protocol as its tables will name it: ``cv10``, or ``cv10-3folds``
-    when the folds are not the ones that name ships with."""
-    usual = shipped_folds(protocol.name)
-    if usual is None or usual == protocol.folds:
-        return protocol.name
-    return f"{protocol.name}-{protocol.folds}folds"
+    """The protocol as its tables will name it (``cv10``, ``cv10-3folds``)."""
+    one = pd.DataFrame(
+        {"protocol": [protocol.name], "protocol_folds": [protocol.folds]}
+    )
+    return str(table_protocols(one).iloc[0])
 
 
 def warn_mixed_provenance(

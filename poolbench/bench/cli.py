@@ -160,13 +160,11 @@ def dataset_facts(name: str) -> tuple[str, str]:
     from hydra.utils import get_method
     from omegaconf import OmegaConf
 
+    from poolbench.data import loader_facts
     from poolbench.hydra_app import CONF_DIR
 
     loader = get_method(OmegaConf.load(CONF_DIR / "dataset" / f"{name}.yaml")._target_)
-    return (
-        getattr(loader, "dataset_kind", "graphs"),
-        getattr(loader, "target", "classification"),
-    )
+    return loader_facts(loader)
 
 
 def _check_dataset_kinds(datasets: list[str], peer: str | None) -> None:

@@ -53,24 +53,9 @@ class EvalRow:
     status: str = "ok"
 
 
-_FLOAT = (
-    "test_acc val_acc rowsum_spread red_error mse spectral_loss k_over_n "
-    "edges_kept components_in components_pooled total_sec"
-).split()
-_INT = ("seed", "params", "epochs")
-
-
 class EvalStore(CsvStore):
     def __init__(self, directory: str | Path):
         super().__init__(directory, FILENAME, EvalRow)
-
-    def _typed(self, frame: pd.DataFrame) -> pd.DataFrame:
-        for col in _FLOAT:
-            frame[col] = pd.to_numeric(frame[col], errors="coerce")
-        for col in _INT:
-            frame[col] = pd.to_numeric(frame[col], errors="coerce").fillna(-1)
-            frame[col] = frame[col].astype(int)
-        return frame
 
     def latest(self) -> pd.DataFrame:
         """One row per (kind, pooler, graph): the latest attempt."""

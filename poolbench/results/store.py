@@ -229,7 +229,19 @@ class CsvStore:
                 return False
         return True
 
+    # what a blank integer field reads as (a column the row predates); -1
+    # where not listed
+    blank_int: dict[str, int] = {}
+
     def _typed(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Number columns as numbers (rows passed :meth:`_valid`, so only a
+        blank or ``nan`` is not one)."""
+        for col in self.int_columns:
+            blank = self.blank_int.get(col, -1)
+            numbers = pd.to_numeric(frame[col], errors="coerce")
+            frame[col] = numbers.fillna(blank).astype(int)
+        for col in self.float_columns:
+            frame[col] = pd.to_numeric(frame[col], errors="coerce")
         return frame
 
 
@@ -329,13 +341,12 @@ class ResultsStore(CsvStore):
         after the data changes, every run is to do again."""
         return completed_runs(self.read(), data_fingerprint)
 
+    # protocol_folds and protocol_runs are 0 (unknown) in rows written before
+    # they existed
+    blank_int = {"protocol_folds": 0, "protocol_runs": 0}
+
     def _typed(self, frame: pd.DataFrame) -> pd.DataFrame:
-        for col, missing in _INT.items():
-            frame[col] = (
-                pd.to_numeric(frame[col], errors="coerce").fillna(missing).astype(int)
-            )
-        for col in _FLOAT:
-            frame[col] = pd.to_numeric(frame[col], errors="coerce")
+        frame = super()._typed(frame)
         for col, before in _TEXT_BEFORE.items():
             frame[col] = frame[col].replace("", before)
         return frame
@@ -370,16 +381,3 @@ def _summary_key_of_line(raw: bytes) -> tuple[str, str] | None:
 # Text columns that came later, and what rows written before them were: every
 # older row is graph classification scored by accuracy.
 _TEXT_BEFORE = {"task": "graph", "metric": "acc"}
-# Integer columns and the value of a blank: protocol_folds and protocol_runs
-# are 0 (unknown) in rows written before they existed.
-_INT = {
-    "fold": -1,
-    "run": -1,
-    "seed": -1,
-    "best_epoch": -1,
-    "epochs": -1,
-    "params": -1,
-    "protocol_folds": 0,
-    "protocol_runs": 0,
-}
-_FLOAT = {f.name for f in fields(ResultRow) if f.type in ("float", float)}

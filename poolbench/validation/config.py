@@ -24,6 +24,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
+from poolbench.data import loader_facts
 from poolbench.errors import PoolbenchError
 from poolbench.training.config import TrainerConfig
 from poolbench.validation.values import (
@@ -282,7 +283,7 @@ def check_own_model(values: dict) -> None:
         )
     cls = _target("model", {"_target_": target})
     loader = _target("dataset", values["dataset"])
-    if target in NOT_FOR_REGRESSION and getattr(loader, "target", "") == "regression":
+    if target in NOT_FOR_REGRESSION and loader_facts(loader)[1] == "regression":
         why, instead = NOT_FOR_REGRESSION[target]
         raise PoolbenchError(
             f"model {cls.__name__} cannot regress {dataset_label(values, loader)}'s "
@@ -315,8 +316,7 @@ def check_task(values: dict, protocol) -> None:
         )
     check_section(Spec.of("task", TASK_CONFIGS[name]), section)
     loader = _target("dataset", values["dataset"])
-    kind = getattr(loader, "dataset_kind", "graphs")
-    target = getattr(loader, "target", "classification")
+    kind, target = loader_facts(loader)
     dataset = dataset_label(values, loader)
     if kind != DATASET_KIND[name]:
         what = "one graph with node labels" if kind == "nodes" else "many graphs"
