@@ -7,6 +7,7 @@ Bad input ends with one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 EXIT_BAD_INPUT = 2
@@ -77,6 +78,10 @@ def main(argv: list[str] | None = None) -> None:
         fail(str(exc))
     except StoreWriteError as exc:  # a result could not be written: stop, exit 1
         print(f"poolbench: error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except BrokenPipeError:  # the reader of stdout stopped (| head): no error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so exit's flush cannot fail again
         raise SystemExit(1) from None
     except KeyboardInterrupt:  # Ctrl-C outside a run (a run writes its row)
         print(

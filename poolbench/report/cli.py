@@ -197,7 +197,15 @@ def table_command(argv: list[str]) -> None:
             + (f" ({exc.filename})" if exc.filename else "")
             + "; every file written is whole, the rest are as they were"
         ) from None
-    print_tables(tables, console)  # outside: a closed pipe is no write failure
+    try:
+        print_tables(tables, console)
+    except BrokenPipeError:
+        raise  # the reader stopped (| head): poolbench.cli ends quietly
+    except OSError as exc:
+        raise StoreWriteError(
+            f"could not print the tables: {describe_os_error(exc)}; the files "
+            f"in {out} are written"
+        ) from None
     console.print(
         f"{len(chosen)} runs from {store.path} → {len(written)} files: "
         f"tables in {out}" + ("" if args.no_figures else f", figures in {figures}")

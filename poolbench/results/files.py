@@ -47,8 +47,16 @@ def replace_atomically(path: Path, data: bytes) -> None:
 
 
 def _umask() -> int:
-    """The process umask (read by setting it and putting it back): a new file
-    gets the mode ``open`` would give it, not a fixed world-readable one."""
+    """The process umask, so a new file gets the mode ``open`` would give it,
+    not a fixed world-readable one. Read from /proc where it can be: setting
+    it to read it back would change it for other threads for a moment."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

@@ -213,6 +213,15 @@ class CsvStore:
             )
         if parsed.header_state in ("repaired", "recovered"):
             notes.append("its header line is damaged: read by the known columns")
+        if parsed.header_state == "unknown":
+            missing = [c for c in self.columns if c not in parsed.columns]
+            extra = [c for c in parsed.columns if c not in self.columns]
+            notes.append(
+                "its header is not this version's (a later one, or a damaged "
+                "name): read by its own names"
+                + (f"; columns {', '.join(missing)} read as blank" if missing else "")
+                + (f"; columns {', '.join(extra)} not shown" if extra else "")
+            )
         if not notes:
             return ""
         return f"poolbench: warning: {self.path}: " + "; ".join(notes)

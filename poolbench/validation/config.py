@@ -200,9 +200,13 @@ def check_store_files(value: str) -> None:
         real = Path(os.path.realpath(path)).parent
         if path.is_symlink() and real != folder.resolve():
             # a linked store is locked, and rewritten, beside its target
+            lock = real / f".{Path(os.path.realpath(path)).name}.lock"
             try:
                 with tempfile.TemporaryFile(dir=real):
                     pass
+                if lock.exists():  # made by another user: may be read-only
+                    with open(lock, "ab"):
+                        pass
             except OSError as exc:
                 raise PoolbenchError(
                     f"{path} links into {real}, where its lock and rewrites go, "

@@ -3,8 +3,12 @@ stops with one line and no fragment, and edited data files are runs to redo."""
 
 from __future__ import annotations
 
+import os
 import random
+import shlex
 import shutil
+import subprocess
+import sys
 
 from poolbench.results.lines import encode_line
 from poolbench.results.row import COLUMNS
@@ -129,3 +133,24 @@ def test_a_disk_without_room_for_a_run_is_refused_before_it_starts(cli):
     assert line.startswith("poolbench: error: results.dir=results is not writable")
     assert line.endswith("give a writable directory, or free space")
     assert not list(cli.cwd.rglob(".hydra")) and not list(cli.cwd.rglob("*.csv"))
+
+
+def test_tables_printed_to_a_full_or_closed_stdout(cli):
+    """Printing the tables to a full device was a traceback; a reader that
+    stops early (| head) must not be reported as an error."""
+    assert cli("train", "pooler=topk", "dataset=mutag", *HOLDOUT).returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    command = [sys.executable, "-m", "poolbench", "table", "--no-figures"]
+    with open("/dev/full", "w") as full:
+        out = subprocess.run(
+            command, cwd=cli.cwd, env=env, stdout=full, stderr=subprocess.PIPE,
+            text=True, timeout=300,
+        )  # fmt: skip
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith("poolbench: error: could not print the tables: ")
+    piped = subprocess.run(
+        f"{shlex.join(command)} | head -c 10", shell=True, cwd=cli.cwd, env=env,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert "Traceback" not in piped.stderr and piped.stderr.strip() == ""

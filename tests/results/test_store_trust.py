@@ -130,6 +130,11 @@ def test_a_renamed_column_is_not_taken_for_a_damaged_name(tmp_path, edit):
     before = store.path.read_bytes()
     assert store.read().run.tolist() == [0]
     assert store.last_read.header_state == "unknown"
+    # said, with what cannot be shown: the table would print blanks silently
+    warning = store.read_warning()
+    assert "its header is not this version's" in warning
+    if set(edit[0].split(b",")) != set(edit[1].split(b",")):  # a rename
+        assert f"columns {edit[0].decode()} read as blank" in warning
     with pytest.raises(StoreWriteError, match="another version"):
         store.append(row(1))
     assert store.path.read_bytes() == before
