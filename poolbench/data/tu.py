@@ -151,8 +151,9 @@ def _tu_dataset(root: Path, name: str, mirror: str | None):
     foreign one is deleted and rebuilt from the checked raw files).
 
     PyG reads ``processed/data.pt`` through ``fs.torch_load`` but
-    ``pre_transform.pt`` and ``pre_filter.pt`` through ``torch.load(...,
-    weights_only=False)`` itself, so both are replaced while the set loads.
+    ``pre_transform.pt`` and ``pre_filter.pt`` through an unrestricted
+    ``torch.load`` call of its own, so both loaders are held to weights-only
+    while the set loads (a planted pickle there ran at every load).
     """
     import pickle
     import shutil
