@@ -174,7 +174,7 @@ def run_experiment(cfg: DictConfig) -> dict:
         f"[bold]{exp.name}[/] {exp.model_name} on {dataset.name} "
         f"({len(dataset)} graphs), protocol {protocol_label(protocol)}: {todo} of "
         f"{total} runs "
-        f"to do, device {device}, config {exp.config_hash}, "
+        f"to do, device {device_label(device)}, config {exp.config_hash}, "
         f"data {dataset.fingerprint}"
     )
     if todo and done:
@@ -202,8 +202,8 @@ def run_experiment(cfg: DictConfig) -> dict:
     if protocol.grid:  # every grid candidate is a row of selection.csv
         candidates = CsvStore(cfg.results.dir, "selection.csv", CandidateRow)
         done_points = candidates_done(candidates.read())
-        if candidates.read_warning():  # those candidates are trained again
-            print(candidates.read_warning(), file=sys.stderr)
+        if warning := candidates.read_warning():  # those are trained again
+            print(warning, file=sys.stderr)
         selection = SelectionLog(candidates.append, done_points)
     try:
         with ProgressHooks(exp.name, todo, exp.trainer.max_epochs) as progress:
