@@ -22,6 +22,7 @@ from poolbench.experiment import Experiment, config_hash, config_identity, load_
 from poolbench.report.console import table_console
 from poolbench.report.summary import mean_std_text, summarize
 from poolbench.report.tables import table_protocols
+from poolbench.results.claims import FoldClaims
 from poolbench.results.configs import save_identity
 from poolbench.results.row import METRIC_FAMILIES, METRICS, distinct_devices
 from poolbench.results.store import CsvStore, ResultsStore, completed_runs
@@ -198,6 +199,7 @@ def run_experiment(cfg: DictConfig) -> dict:
             directory=str(cfg.results.dir),  # wandb adds its own wandb/ folder
             entity=cfg.logger.entity,
         )
+    claims = FoldClaims(cfg.results.dir, exp.config_hash, dataset.fingerprint)
     selection = None
     if protocol.grid:  # every grid candidate is a row of selection.csv
         candidates = CsvStore(cfg.results.dir, "selection.csv", CandidateRow)
@@ -209,8 +211,9 @@ def run_experiment(cfg: DictConfig) -> dict:
         with ProgressHooks(exp.name, todo, exp.trainer.max_epochs) as progress:
             hooks = Hooks(progress, sink)
             run_protocol(
-                exp, protocol, device, provenance, done, store.record, hooks, selection
-            )
+                exp, protocol, device, provenance, done, store.record, hooks,
+                selection, claims,
+            )  # fmt: skip
         rows = store.latest()
         mine = rows[
             (rows["config_hash"] == exp.config_hash)
@@ -218,6 +221,7 @@ def run_experiment(cfg: DictConfig) -> dict:
         ]
         summary = summarize(mine)
         print_summary(summary, table_console(), total)
+        say_folds_elsewhere(claims, protocol.folds)
         record = summary.iloc[0].to_dict() if len(summary) else {}
         store.append_summary(record)
     except FailFast as exc:
@@ -241,6 +245,21 @@ def run_experiment(cfg: DictConfig) -> dict:
         # unfinished, so it gets no summary line.
         return {}
     return record
+
+
+def say_folds_elsewhere(claims: FoldClaims, folds: int) -> None:
+    """After the summary: folds another command of this config still runs, so
+    the summary above lacks their runs for now."""
+    busy = claims.held_elsewhere(range(folds))
+    if busy:
+        who = "; ".join(sorted(set(busy.values())))
+        folds_are = "fold {} is" if len(busy) == 1 else "folds {} are"
+        print(
+            f"poolbench: {folds_are.format(', '.join(map(str, sorted(busy))))} "
+            f"still being run by another process ({who}), so the table above "
+            "lacks their runs; `poolbench table` shows them once it is done",
+            file=sys.stderr,
+        )
 
 
 def protocol_label(protocol: ProtocolConfig) -> str:

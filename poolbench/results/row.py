@@ -76,11 +76,8 @@ class ResultRow:
 
     @property
     def label(self) -> str:
-        """The run in words, for progress and error lines. A custom experiment
-        name (a reproduction's, shared by all its cells) gets the cell added."""
-        name = self.experiment
-        if name != f"{self.dataset}-{self.pooler}":
-            name += f" ({self.pooler} on {self.dataset})"
+        """The run in words, for progress and error lines."""
+        name = cell_label(self.experiment, self.dataset, self.pooler)
         return f"{name} fold {self.fold} run {self.run}"
 
 
@@ -159,3 +156,11 @@ OLD_SCHEMAS: list[list[str]] = [
         "git_commit started_at finished_at wandb_id error status"
     ).split(),
 ]
+
+
+def cell_label(experiment: str, dataset: str, pooler: str) -> str:
+    """An experiment in words: a custom name (a reproduction's, shared by all
+    its cells) gets the cell added."""
+    if experiment != f"{dataset}-{pooler}":
+        return f"{experiment} ({pooler} on {dataset})"
+    return experiment

@@ -56,6 +56,7 @@ def _fold_worker(
     on_row,
     selection,
     worker_hooks,
+    claims,
 ):
     import torch
 
@@ -72,8 +73,9 @@ def _fold_worker(
         # Slurm signals every process of the job: workers record their runs too.
         with stop_on_signals():
             return run_fold(
-                exp, protocol, job, split, device, provenance, on_row, hooks, selection
-            )
+                exp, protocol, job, split, device, provenance, on_row, hooks,
+                selection, claims,
+            )  # fmt: skip
     except (PoolbenchError, FailFast, StoreWriteError):
         raise
     except BaseException as exc:  # exotic exceptions may not unpickle in the parent
@@ -81,8 +83,9 @@ def _fold_worker(
 
 
 def run_folds_in_processes(
-    exp, protocol, jobs, splits, device, provenance, on_row, hooks, selection=None
-) -> list[ResultRow]:
+    exp, protocol, jobs, splits, device, provenance, on_row, hooks, selection=None,
+    claims=None,
+) -> list[ResultRow]:  # fmt: skip
     """Run one fold per job in ``protocol.n_jobs`` processes; rows in fold order."""
     from poolbench.training.concurrency import plan_workers
     from poolbench.training.device import run_threads, usable_cores, visible_gpus
@@ -126,6 +129,7 @@ def run_folds_in_processes(
                 on_row,
                 selection,
                 worker_hooks,
+                claims,
             ): job
             for i, job in enumerate(jobs)
         }

@@ -62,6 +62,11 @@ class ProgressHooks:
 
         return on_epoch
 
+    def runs_skipped(self, count: int) -> None:
+        """Runs another process of the same config took: not this bar's."""
+        total = self.progress.tasks[self.runs].total or 0
+        self.progress.update(self.runs, total=max(0, total - count))
+
     def run_finished(self, row: ResultRow) -> None:
         self.progress.advance(self.runs)
         score = f"test_{row.metric}"
@@ -101,3 +106,8 @@ class Hooks:
     def run_finished(self, row):
         for h in self.hooks:
             h.run_finished(row)
+
+    def runs_skipped(self, count):
+        for h in self.hooks:
+            if hasattr(h, "runs_skipped"):
+                h.runs_skipped(count)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +24,8 @@ from time import perf_counter
 import torch
 
 from poolbench.errors import PoolbenchError, RunFailure
-from poolbench.results.row import ResultRow
+from poolbench.results.claims import FoldClaims
+from poolbench.results.row import ResultRow, cell_label
 from poolbench.training.device import PeakMemory, device_label
 from poolbench.training.outcome import dense_memory_verdict, failure_status
 from poolbench.training.seeding import run_seed, seed_everything
@@ -211,8 +213,50 @@ def run_fold(
     on_row,
     hooks=None,
     selection: SelectionLog | None = None,
+    claims: FoldClaims | None = None,
 ) -> list[ResultRow]:
-    """Select on validation (when a grid is given), then the fold's final runs."""
+    """Select on validation (when a grid is given), then the fold's final runs.
+
+    With ``claims``, the fold is held while it runs; a fold another process
+    holds, and runs it finished since the store was read, are left out.
+    """
+    if claims is None:
+        return _run_fold(exp, protocol, job, split, device, provenance, on_row,
+                         hooks, selection)  # fmt: skip
+    where = f"{cell_label(exp.name, exp.dataset.name, exp.pooler_name)} fold {job.fold}"
+    with claims.fold(job.fold) as holder:
+        if holder is not None:
+            _skipped(hooks, len(job.runs))
+            print(
+                f"poolbench: {where} is being run by another process ({holder}): "
+                "left to it; its rows go to the same store",
+                file=sys.stderr,
+            )
+            return []
+        finished = claims.runs_done(job.fold)
+        left = [run for run in job.runs if run not in finished]
+        if len(left) < len(job.runs):
+            _skipped(hooks, len(job.runs) - len(left))
+            print(
+                f"poolbench: {where}: {len(job.runs) - len(left)} run(s) were "
+                "finished by another process since this command started: not "
+                "run again",
+                file=sys.stderr,
+            )
+        if not left:
+            return []
+        return _run_fold(exp, protocol, FoldJob(job.fold, left), split, device,
+                         provenance, on_row, hooks, selection)  # fmt: skip
+
+
+def _skipped(hooks, count: int) -> None:
+    if hooks is not None and hasattr(hooks, "runs_skipped"):
+        hooks.runs_skipped(count)
+
+
+def _run_fold(
+    exp, protocol, job, split, device, provenance, on_row, hooks, selection
+) -> list[ResultRow]:
     memory = PeakMemory(device)
     base_seed = int(exp.cfg.seed)
     halted = None  # a stop signal during model selection
@@ -311,10 +355,13 @@ def run_protocol(
     on_row: Callable[[ResultRow], None],
     hooks=None,
     selection: SelectionLog | None = None,
+    claims: FoldClaims | None = None,
 ) -> list[ResultRow]:
     """Run every (fold, run) not in ``done``; hand each finished row to ``on_row``.
 
     ``selection`` receives every grid candidate and holds those already done.
+    ``claims`` (:mod:`poolbench.results.claims`): each fold is held while it
+    runs, so a second command on the same config takes other folds.
     A stop signal (:mod:`poolbench.training.signals`) writes the run in
     progress as failed and raises :class:`Interrupted` out of here.
     With ``protocol.n_jobs > 1`` the folds run in that many spawned processes;
@@ -325,19 +372,22 @@ def run_protocol(
     """
     with stop_on_signals():
         return _run_folds(
-            exp, protocol, device, provenance, done, on_row, hooks, selection
+            exp, protocol, device, provenance, done, on_row, hooks, selection, claims
         )
 
 
-def _run_folds(exp, protocol, device, provenance, done, on_row, hooks, selection):
+def _run_folds(
+    exp, protocol, device, provenance, done, on_row, hooks, selection, claims
+):
     splits = exp.splits()
     jobs = pending_folds(exp, protocol, done)
     if protocol.n_jobs > 1 and len(jobs) > 1:
         from poolbench.training.parallel_folds import run_folds_in_processes
 
         return run_folds_in_processes(
-            exp, protocol, jobs, splits, device, provenance, on_row, hooks, selection
-        )
+            exp, protocol, jobs, splits, device, provenance, on_row, hooks,
+            selection, claims,
+        )  # fmt: skip
     rows: list[ResultRow] = []
     for job in jobs:
         rows += run_fold(
@@ -350,5 +400,6 @@ def _run_folds(exp, protocol, device, provenance, done, on_row, hooks, selection
             on_row,
             hooks,
             selection,
+            claims,
         )
     return rows
