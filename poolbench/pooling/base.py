@@ -101,6 +101,8 @@ class Pooler(nn.Module):
     expressive: ClassVar[bool] = False
     # False only for poolers whose output depends on node order by design (the
     # random controls); the contract test checks invariance for all others.
+    # Exactly tied scores at a score pooler's cut are the exception: one of
+    # the tied nodes must be kept, and keep_top takes the first in the graph.
     order_invariant: ClassVar[bool] = True
     # False for poolers whose K is not set by ratio: score-family ones that do
     # not keep ceil(ratio * N) nodes (EdgePool), dense ones whose K is data

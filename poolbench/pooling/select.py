@@ -258,11 +258,31 @@ def select_ndp(adj: Tensor, mask: Tensor, tol: float = 1e-8) -> Tensor:
 
 
 def keep_top(score: Tensor, ratio: float, batch: Tensor) -> Tensor:
-    """The ``ceil(ratio * N_g)`` top-scored nodes of each graph, graph by graph.
+    """The ``ceil(ratio * N_g)`` top-scored nodes of each graph, graph by graph,
+    each graph's in descending score (PyG's ``topk`` order).
 
-    PyG's ``topk`` reads a ratio ``>= 1`` as a node count, so ``ratio = 1.0``
-    would keep a single node per graph; here it keeps every node.
+    Equal scores are ranked by position in their graph. PyG's ``topk`` sorts
+    the whole batch with an unstable sort, so which of several tied nodes it
+    kept moved with the batch size and the graph's place in the batch (8 tied
+    nodes kept the first half, 40 the second); nodes that message passing
+    cannot tell apart tie exactly (86 of MUTAG's 188 graphs at the cut, at
+    initialisation), so a graph's embedding depended on the batch it was in.
+    PyG's ``topk`` also reads a ratio ``>= 1`` as a node count, so ``ratio =
+    1.0`` would keep a single node per graph; here it keeps every node.
     """
-    from torch_geometric.nn.pool.select.topk import topk
-
-    return topk(score, ratio if ratio < 1 else max(1, score.numel()), batch)
+    score = score.view(-1)
+    if score.numel() == 0:
+        return torch.zeros(0, dtype=torch.long, device=score.device)
+    counts = torch.bincount(batch, minlength=int(batch.max()) + 1)
+    if ratio >= 1:
+        k = counts
+    else:  # in the score's dtype, as PyG does, so K agrees with its poolers
+        k = (float(ratio) * counts.to(score.dtype)).ceil().to(torch.long)
+    order = torch.sort(score, descending=True, stable=True).indices
+    order = order[torch.sort(batch[order], stable=True).indices]
+    graph = batch[order]
+    rank = (
+        torch.arange(order.numel(), device=score.device)
+        - (torch.cumsum(counts, 0) - counts)[graph]
+    )
+    return order[rank < k[graph]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch_geometric.data import Batch
+from torch_geometric.data import Batch, Data
 
 from poolbench.pooling import PoolOutput, discover
 from tests.pooling.graphs import EDGE_CASES, path_graph, random_graph, with_weights
@@ -279,3 +279,36 @@ def test_lift_follows_the_nodes_when_they_are_permuted(name):
         with torch.no_grad():
             outs.append(_lift(pooler, Batch.from_data_list([d]))[1])
     torch.testing.assert_close(outs[0][perm], outs[1], atol=1e-5, rtol=1e-4)
+
+
+def _tied_cycle(n: int) -> Data:
+    """A cycle whose nodes carry one feature vector: every node has the same
+    score under any scorer, as nodes message passing cannot tell apart do."""
+    src = torch.arange(n)
+    ring = torch.stack([src, (src + 1) % n])
+    return Data(
+        x=torch.linspace(-1, 1, FEATURES).repeat(n, 1),
+        edge_index=torch.cat([ring, ring.flip(0)], 1),
+    )
+
+
+@pytest.mark.parametrize(
+    "name", [n for n, c in REGISTRY.items() if c.family == "score" and c.keeps_ratio]
+)
+def test_a_graph_keeps_the_same_tied_nodes_whatever_batch_it_is_in(name):
+    """Among equal scores, the kept nodes are chosen by position in the graph,
+    never by the batch: PyG's unstable sort kept nodes 0-3 of a tied 8-cycle
+    alone and 4-7 after a graph of 16 or 100 nodes, so a graph's embedding
+    changed with its batch."""
+    cls = REGISTRY[name]
+    if not cls.order_invariant:
+        pytest.skip(f"{name} draws its scores by node position")
+    graph = _tied_cycle(8)
+    kept = []
+    for graphs in ([graph], [_tied_cycle(16), graph], [_tied_cycle(100), graph]):
+        pooler = build(cls).eval()
+        with torch.no_grad():
+            out = pool(pooler, Batch.from_data_list(graphs))
+        mine = out.info["cluster"][-graph.num_nodes :]  # the last graph's nodes
+        kept.append(sorted((mine >= 0).nonzero().view(-1).tolist()))
+    assert kept[0] == kept[1] == kept[2]

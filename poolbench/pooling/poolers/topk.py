@@ -2,8 +2,9 @@
 
 Paper: https://arxiv.org/abs/1905.05178
 
-- SEL: score ``y = tanh(X p / ||p||)``; keep the ``ceil(ratio * N)`` top nodes
-  of each graph, ``idx``.
+- SEL: score ``y = tanh(X p / ||p||)`` (Cangea et al.; Gao & Ji's gPool uses
+  a sigmoid: ``pooler.nonlinearity=sigmoid``); keep the ``ceil(ratio * N)``
+  top nodes of each graph, ``idx``; equal scores by position in the graph.
 - RED: ``X' = X[idx] * y[idx]`` (the gate lets gradients reach ``p``).
 - CON: ``A' = A[idx, idx]``.
 """
@@ -13,9 +14,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 from torch_geometric.nn.pool import TopKPooling
+from torch_geometric.nn.pool.select import SelectOutput
 
 from poolbench.pooling.base import Pooler, PoolOutput
 from poolbench.pooling.registry import register
+from poolbench.pooling.select import keep_top
 
 
 def score_output(
@@ -56,5 +59,21 @@ class TopKPool(Pooler):
     def forward(
         self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor
     ) -> PoolOutput:
-        out_x, ei, ew, b, perm, score = self.pool(x, edge_index, edge_weight, batch)
-        return score_output(out_x, ei, ew, b, perm, score, x.size(0))
+        # PyG's TopKPooling.forward, with its selection by keep_top: PyG's
+        # unstable sort kept a batch-dependent node among tied scores.
+        select = self.pool.select
+        score = select.act((x * select.weight).sum(-1) / select.weight.norm(p=2))
+        perm = keep_top(score, self.ratio, batch)
+        kept = SelectOutput(
+            node_index=perm,
+            num_nodes=x.size(0),
+            cluster_index=torch.arange(perm.numel(), device=x.device),
+            num_clusters=perm.numel(),
+            weight=score[perm],
+        )
+        con = self.pool.connect(kept, edge_index, edge_weight, batch)
+        out_x = x[perm] * score[perm].unsqueeze(-1)
+        return score_output(
+            out_x, con.edge_index, con.edge_attr, con.batch, perm, score[perm],
+            x.size(0),
+        )  # fmt: skip

@@ -23,6 +23,7 @@ from poolbench.pooling.poolers.maxcut import (
 from poolbench.pooling.poolers.pan import PANPool
 from poolbench.pooling.poolers.sag import SAGPool
 from poolbench.pooling.poolers.sparse_random import SparseRandomPool
+from poolbench.pooling.poolers.topk import TopKPool
 from tests.pooling.graphs import (
     path_graph,
     random_graph,
@@ -64,6 +65,29 @@ def test_sag_keeps_top_scored_nodes_whatever_the_weight_sign(sign):
     torch.testing.assert_close(
         out.x, b.x[out.info["perm"]] * torch.tanh(y)[out.info["perm"], None]
     )
+
+
+@pytest.mark.parametrize("gate", ["tanh", "sigmoid"])
+def test_topk_gates_the_kept_nodes_by_its_nonlinearity(gate):
+    """tanh is Cangea et al.'s gate, sigmoid Gao & Ji's gPool
+    (experiment=gao_ji2019): the kept features are scaled, not sign-flipped."""
+    torch.manual_seed(0)
+    pooler = TopKPool(4, ratio=0.5, nonlinearity=gate)
+    b = with_weights(mixed_batch(), seed=3)
+    out = pooler(b.x, b.edge_index, b.edge_weight, b.batch)
+    p = pooler.pool.select.weight.view(-1)
+    y = getattr(torch, gate)(b.x @ p / p.norm())
+    perm = out.info["perm"]
+    assert sorted(perm.tolist()) == top_per_graph(y, b.batch, 0.5)
+    torch.testing.assert_close(out.x, b.x[perm] * y[perm, None])
+    # the pooled edges are those between kept nodes, weights kept
+    kept = torch.full((b.num_nodes,), -1)
+    kept[perm] = torch.arange(perm.numel())
+    both = (kept[b.edge_index] >= 0).all(0)
+    want = sorted(
+        zip(*kept[b.edge_index[:, both]].tolist(), b.edge_weight[both].tolist())
+    )
+    assert sorted(zip(*out.edge_index.tolist(), out.edge_weight.tolist())) == want
 
 
 @pytest.mark.parametrize("weighted", [False, True])
