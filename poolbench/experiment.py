@@ -284,6 +284,12 @@ class Experiment:
 
     def make_model(self, device: torch.device) -> torch.nn.Module:
         """The task's model (hierarchical GNN, U-Net or MP + one pooler)."""
+        return self.build_model(device).to(device)
+
+    def build_model(self, device: torch.device) -> torch.nn.Module:
+        """The model for ``device``, still on the CPU: checks the settings
+        without taking device memory (a parent whose folds run in workers
+        would hold a CUDA context outside their shares)."""
         # Both stay CUDA only. torch.compile does work on the CPU (inductor with
         # g++), but for MUTAG x mincut its first epoch took 142 s and the later
         # ones were no faster than eager (0.074 against 0.071 s): not worth it.
@@ -297,7 +303,7 @@ class Experiment:
             model = self.task.build_model(self)
         except (TypeError, ValueError) as exc:
             raise PoolbenchError(f"bad model config: {exc}") from None
-        return model.to(device)
+        return model
 
     def own_model(self) -> torch.nn.Module:
         """A model named by ``model._target_`` (poolbench.models.errica...).

@@ -159,7 +159,7 @@ def run_experiment(cfg: DictConfig) -> dict:
     exp.task.check(exp)  # e.g. a pooler that cannot cluster, K above N
     exp.splits()  # data that the protocol cannot split fails before any output
     _ = exp.trainer  # bad trainer, model or pooler settings fail before any row
-    exp.make_model(device)
+    exp.build_model(device)
     store = ResultsStore(cfg.results.dir)
     done, recorded = resume_point(store, exp.config_hash, dataset.fingerprint)
     # what the hash stands for, so tables can name config variants

@@ -27,4 +27,6 @@ def edge_aggregate(x: Tensor, edge_index: Tensor, edge_weight: Tensor | None):
     msg = x.index_select(0, edge_index[0])
     if edge_weight is not None:
         msg = msg * edge_weight.view(-1, 1)
-    return x.new_zeros(x.shape[0], msg.shape[1]).index_add_(0, edge_index[1], msg)
+    # msg's dtype, not x's: under bf16 autocast x is bf16 after a layer but
+    # the weights stay float32, and index_add_ refuses mixed dtypes
+    return msg.new_zeros(x.shape[0], msg.shape[1]).index_add_(0, edge_index[1], msg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, fields
 
 
@@ -87,10 +88,14 @@ COLUMNS = [f.name for f in fields(ResultRow)]
 def distinct_devices(labels) -> set[str]:
     """The devices that tell runs apart. Rows written before the CPU thread
     count was recorded say ``cpu``: that matches any ``cpu (N threads)``, so
-    an older store is not marked mixed for the label's new form alone."""
+    an older store is not marked mixed for the label's new form alone; rows
+    written before the GPU model was recorded say ``cuda`` or ``cuda:<i>``,
+    which match any ``cuda (<model>)``."""
     found = {str(label) for label in labels if str(label)}
     if any(label.startswith("cpu (") for label in found):
         found.discard("cpu")
+    if any(label.startswith("cuda (") for label in found):
+        found = {d for d in found if not re.fullmatch(r"cuda(:\d+)?", d)}
     return found
 
 

@@ -180,12 +180,14 @@ class GraphRegression(GraphLevel):
         return GraphRegression(self.targets, train.mean(0).float(), std.float())
 
     def _standard(self, y: Tensor, like: Tensor) -> Tensor:
-        y = y.view(like.shape).to(like.dtype)
+        # at least float32: under trainer.amp the predictions are bf16, and
+        # targets rounded to bf16 keep about 3 significant digits
+        y = y.view(like.shape).to(torch.promote_types(like.dtype, torch.float32))
         return (y - self.mean.to(like.device)) / self.std.to(like.device)
 
     def loss(self, out, batch) -> Tensor:
-        target = self._standard(batch.y, out.logits)
-        return F.mse_loss(out.logits, target) + aux_total(out)
+        pred = out.logits.to(torch.promote_types(out.logits.dtype, torch.float32))
+        return F.mse_loss(pred, self._standard(batch.y, pred)) + aux_total(out)
 
     def tally(self, out, batch) -> tuple:
         return out.logits.detach(), batch.y

@@ -31,6 +31,10 @@ def device_label(device: torch.device) -> str:
     part of it: torch splits a reduction differently over 1 and 2 threads, so
     the same seed gives numbers that differ in the last digits, and the tables
     mark a cell that mixes thread counts (§) as they mark mixed devices."""
+    if device.type == "cuda":
+        # the GPU's model, not its index: folds run on cuda:0 and cuda:1 of
+        # one machine are the same device, an A100 and an H100 are not
+        return f"cuda ({torch.cuda.get_device_name(device).replace(',', ' ')})"
     if device.type != "cpu":
         return str(device)
     threads = torch.get_num_threads()
@@ -118,10 +122,19 @@ class PeakMemory:
 
 
 def available_memory_mb(device: torch.device) -> float:
-    """Memory a run may still take: free GPU memory, or available system RAM."""
+    """Memory a run may still take: free GPU memory, or available system RAM.
+
+    On a GPU, memory this process's caching allocator holds but no tensor
+    uses is free to the run (an earlier fold's blocks: counting them as taken
+    made later folds of a big dense pooler ``oom`` rows without a try), and a
+    fold worker capped at a share of the GPU has at most what its cap leaves.
+    """
     if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return free / 2**20
+        free, total = torch.cuda.mem_get_info(device)
+        used = torch.cuda.memory_allocated(device)
+        have = free + torch.cuda.memory_reserved(device) - used
+        cap = torch.cuda.get_per_process_memory_fraction(device) * total - used
+        return max(0.0, min(have, cap)) / 2**20
     import psutil
 
     return psutil.virtual_memory().available / 2**20

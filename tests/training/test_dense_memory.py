@@ -82,3 +82,22 @@ def test_a_run_that_runs_out_of_memory_is_an_oom_row(exc, status):
     from poolbench.training.outcome import failure_status
 
     assert failure_status(exc)[0] == status
+
+
+@pytest.mark.parametrize("fraction, want_mb", [(1.0, 3500), (0.2, 1500), (0.01, 0)])
+def test_gpu_memory_counts_this_process_cache_as_free_and_keeps_to_its_cap(
+    monkeypatch, fraction, want_mb
+):
+    """1000 MiB free on the GPU, 3000 MiB held by this process's allocator of
+    which 500 in use, 10000 MiB in all: 3500 MiB are the run's, or what a
+    fold worker's cap (its share of the 10000) leaves above the 500 in use."""
+    from poolbench.training import device as device_mod
+
+    mib = 2**20
+    cuda = torch.cuda
+    monkeypatch.setattr(cuda, "mem_get_info", lambda d: (1000 * mib, 10000 * mib))
+    monkeypatch.setattr(cuda, "memory_allocated", lambda d: 500 * mib)
+    monkeypatch.setattr(cuda, "memory_reserved", lambda d: 3000 * mib)
+    monkeypatch.setattr(cuda, "get_per_process_memory_fraction", lambda d: fraction)
+    got = device_mod.available_memory_mb(torch.device("cuda:0"))
+    assert got == pytest.approx(want_mb)

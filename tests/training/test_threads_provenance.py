@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from poolbench.results.row import distinct_devices
 from poolbench.training.device import device_label
 from tests.cli_helpers import QUICK, rows
 
@@ -22,6 +23,18 @@ def test_the_cpu_label_carries_the_thread_count():
         assert device_label(torch.device("cpu")) == "cpu (2 threads)"
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_gpu_label_names_the_model_not_the_index(monkeypatch):
+    """Folds on cuda:0 and cuda:1 of one machine are one device; older rows'
+    ``cuda``/``cuda:1`` match it, another model does not."""
+    names = {0: "NVIDIA H200", 1: "NVIDIA H200", 2: "NVIDIA A100-SXM4-80GB"}
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda d: names[d.index])
+    labels = {device_label(torch.device(f"cuda:{i}")) for i in (0, 1)}
+    assert labels == {"cuda (NVIDIA H200)"}
+    assert distinct_devices(labels | {"cuda", "cuda:1"}) == labels
+    other = device_label(torch.device("cuda:2"))
+    assert distinct_devices(labels | {other}) == labels | {other}
 
 
 def test_a_cell_run_on_two_thread_counts_is_said_and_marked(cli):

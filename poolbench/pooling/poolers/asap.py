@@ -111,15 +111,20 @@ class ASAPool(Pooler):
         keep = col[dst] >= 0
         # indices in range by construction: check_invariants=False skips the
         # check and torch's per-process warning that it is skipped
-        s = torch.sparse_coo_tensor(
-            torch.stack([src[keep], col[dst[keep]]]),
-            att[keep],
-            (n, k),
-            check_invariants=False,
-        )
-        ones = torch.ones_like(att) if edge_weight is None else edge_weight
-        a = torch.sparse_coo_tensor(edge_index, ones, (n, n), check_invariants=False)
-        a_pool = torch.sparse.mm(s.t(), torch.sparse.mm(a, s)).coalesce()
+        # in float32 with autocast off: sparse products have no bf16 kernel
+        # on the CPU (trainer.amp), and the pooled weights are sums anyway
+        with torch.autocast(x.device.type, enabled=False):
+            s = torch.sparse_coo_tensor(
+                torch.stack([src[keep], col[dst[keep]]]),
+                att[keep].float(),
+                (n, k),
+                check_invariants=False,
+            )
+            ones = torch.ones_like(att) if edge_weight is None else edge_weight
+            a = torch.sparse_coo_tensor(
+                edge_index, ones.float(), (n, n), check_invariants=False
+            )
+            a_pool = torch.sparse.mm(s.t(), torch.sparse.mm(a, s)).coalesce()
         ei, ew = a_pool.indices(), a_pool.values()
         if pool.add_self_loops:
             ei, ew = add_remaining_self_loops(ei, ew, num_nodes=k)

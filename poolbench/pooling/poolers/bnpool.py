@@ -135,7 +135,10 @@ class BNPool(SoftClusterPooler):
         # Handed to aux_losses, which runs next in the same forward.
         self._posterior = (alpha, beta)
         if self.training:
-            v = Beta(alpha, beta).rsample()
+            # float32: no bf16 Dirichlet kernel (trainer.amp). No argument
+            # checks: the clamp above keeps both in range, and each check is
+            # a host sync on a GPU (9 per step)
+            v = Beta(alpha.float(), beta.float(), validate_args=False).rsample()
         else:
             v = alpha / (alpha + beta)
         return stick_breaking(v)

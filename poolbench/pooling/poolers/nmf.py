@@ -176,7 +176,7 @@ class NMFPool(SoftClusterPooler):
         self, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor
     ) -> dict[str, Tensor]:
         """S ``[N, K]`` (rows of the real nodes) and the pooled graph of a batch."""
-        ones = torch.ones(batch.numel(), 1)
+        ones = torch.ones(batch.numel(), 1, device=batch.device)
         _, adj, mask = to_padded(ones, edge_index, edge_weight, batch)
         s = nmf_assignment(adj, mask, self.num_clusters, self.iterations).float()
         sas = s.transpose(1, 2) @ (adj @ s)
