@@ -16,11 +16,17 @@ Paper: https://arxiv.org/abs/1904.13107; authors' code: github.com/alge24/eigenp
 - No auxiliary loss; nothing is learned, so it is precomputed.
 
 As the authors' code (and tgp): a cluster smaller than ``H`` repeats its last
-eigenvector for the missing modes, and a single-node cluster's coefficients
-are its self-loop weight (0 without one, so its features do not pass). Two
-deviations from tgp, both so the pooled graph does not depend on node order or
-on a random draw: tgp clusters with scikit-learn's SpectralClustering (random
-k-means starts, ``n_init=10``, unseeded); here the same spectral embedding
+eigenvector for the missing modes. A single-node cluster's coefficient is 1,
+the eigenvector of its 1 x 1 Laplacian (``singleton: eigenvector``, the
+paper's definition). The authors' code and tgp put its self-loop weight there
+instead (``singleton: self_loop``): 0 without a loop, so its features do not
+pass. With K fixed per dataset that matters: every graph with ``N <= K`` is
+all singletons, and on PROTEINS (K = 20) 412 of 1,113 graphs pooled to zero
+features (the authors gave each graph ``N / pooling_size`` clusters, so
+singletons were rare there). Two more deviations from tgp, both so the pooled
+graph does not depend on node order or on a random draw: tgp clusters with
+scikit-learn's SpectralClustering (random k-means starts, ``n_init=10``,
+unseeded); here the same spectral embedding
 (eigenvectors of ``I - D^{-1/2} A D^{-1/2}`` scaled by ``D^{-1/2}``) goes
 through Lloyd's k-means from a farthest-point start (the node with the largest
 embedding norm first). tgp (like the authors) makes each eigenvector's first
@@ -90,14 +96,24 @@ def spectral_clusters(adj: np.ndarray, k: int) -> np.ndarray:
     return rank[labels]
 
 
-def mode_coefficients(adj: np.ndarray, labels: np.ndarray, modes: int) -> np.ndarray:
-    """Each node's first ``modes`` eigenvector entries in its cluster ``[N, H]``."""
+SINGLETONS = ("eigenvector", "self_loop")
+
+
+def mode_coefficients(
+    adj: np.ndarray, labels: np.ndarray, modes: int, singleton: str = "eigenvector"
+) -> np.ndarray:
+    """Each node's first ``modes`` eigenvector entries in its cluster ``[N, H]``.
+
+    A one-node cluster: ``eigenvector`` gives it 1 (the eigenvector of its 1 x 1
+    Laplacian, as the paper defines the modes), ``self_loop`` its self-loop
+    weight (the authors' code and tgp: 0 without a loop, its features lost).
+    """
     theta = np.zeros((adj.shape[0], modes))
     for c in np.unique(labels):
         nodes = np.flatnonzero(labels == c)
         sub = adj[np.ix_(nodes, nodes)]
         if nodes.size == 1:
-            theta[nodes[0]] = sub[0, 0]
+            theta[nodes[0]] = 1.0 if singleton == "eigenvector" else sub[0, 0]
             continue
         _, vectors = np.linalg.eigh(normalised_laplacian(sub)[0])
         for m in range(modes):
@@ -124,11 +140,17 @@ class EigenPool(TopologyPooler):
         ratio: float = 0.5,
         avg_nodes: float = 0.0,
         num_modes: int = 5,
+        singleton: str = "eigenvector",
     ):
         super().__init__(in_channels, ratio, avg_nodes)
         if num_modes < 1:
             raise ValueError(f"num_modes must be >= 1, got {num_modes}")
+        if singleton not in SINGLETONS:
+            raise ValueError(
+                f"singleton must be one of {', '.join(SINGLETONS)}, got {singleton!r}"
+            )
         self.num_modes = num_modes
+        self.singleton = singleton
 
     @property
     def out_channels(self) -> int:
@@ -152,7 +174,9 @@ class EigenPool(TopologyPooler):
             sub = adj[np.ix_(nodes, nodes)]
             labels = spectral_clusters(sub, k)
             cluster[nodes] = labels + g * k
-            theta[nodes] = mode_coefficients(sub, labels, self.num_modes)
+            theta[nodes] = mode_coefficients(
+                sub, labels, self.num_modes, self.singleton
+            )
         device = edge_index.device
         cluster_t = torch.as_tensor(cluster, device=device)
         num = num_graphs * k
@@ -191,4 +215,7 @@ class EigenPool(TopologyPooler):
         )
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, num_modes={self.num_modes}"
+        return (
+            f"{super().extra_repr()}, num_modes={self.num_modes}, "
+            f"singleton={self.singleton}"
+        )

@@ -13,10 +13,14 @@ Paper: https://arxiv.org/abs/2208.03523
 - CON: ``A' = S^T A S`` without self-loops (parallel edges summed).
 - No auxiliary loss.
 
-Deviations from tgp's KMISPooling: tgp weights each node's features by its
-score inside RED (``S`` holds the scores, so with the degree scorer isolated
-nodes are zeroed); here ``S`` is one-hot, which keeps RED = ``S^T X``. Ties in
-the score fall to the node index (tgp uses an unstable sort).
+Deviations from tgp's KMISPooling: tgp's (and PyG's) default scorer is a
+learned linear map of the features whose score also gates them; here the
+score is the topology's alone (the paper's parameter-free pooler, so it is
+precomputable and counted as parameter-free). tgp weights each node's
+features by its score inside RED (``S`` holds the scores, so with the degree
+scorer isolated nodes are zeroed); here ``S`` is one-hot, which keeps RED =
+``S^T X``. Ties in the score fall to the node index (tgp uses an unstable
+sort).
 """
 
 from __future__ import annotations

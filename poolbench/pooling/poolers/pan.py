@@ -6,7 +6,11 @@ The maximal entropy transition (MET) matrix of PANConv is built inside the
 pooler from the (binary) input graph, with learnable path weights ``w``
 ``[L + 1]``: ``M = sum_{n=0}^{L} (w_0 ... w_n) A^n``, normalised as
 ``M <- Z^{-1/2} M Z^{-1/2}`` with ``Z_ii`` the number of stored entries of row
-``i`` (exactly PyG's PANConv, which also ignores edge weights).
+``i`` (exactly PyG's PANConv, which also ignores edge weights). The paper
+normalises by the row sums of ``M`` instead; PyG's count makes ``M``'s column
+sums far from 1 (0.32-0.36 on a 4-node path, against 0.95-1.05), and those
+sums are half of the selection score. Kept as PyG's, the implementation
+users compare with.
 
 - SEL: ``score = beta_0 * X p + beta_1 * 1^T M`` ``[N]`` (column sums of ``M``),
   ``y = tanh(score)``; keep the ``ceil(ratio * N)`` top nodes of each graph,

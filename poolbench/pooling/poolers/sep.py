@@ -22,9 +22,13 @@ Paper: https://proceedings.mlr.press/v162/wu22b/wu22b.pdf
 - CON: ``A' = D^{-1/2} (S^T A S - diag) D^{-1/2}`` on the edge list.
 - No auxiliary loss.
 
-Matches tgp's SEPPooling (the same greedy merge, heap tie-breaks and
-compression, tested partition for partition); supernodes are numbered by
-their smallest node, where tgp numbers them by tree-node id. Each pooling
+The greedy merge does not always reach the lowest-entropy partition (two
+triangles joined by an edge give {0,1,2,3},{4,5}, entropy 2.02, not the two
+triangles, 1.70), and among equal merge gains the heap's order decides, so
+node order can mirror a split. Matches tgp's SEPPooling (the same greedy
+merge, heap tie-breaks and compression, tested partition for partition);
+supernodes are numbered by their smallest node, where tgp numbers them by
+tree-node id. Each pooling
 level builds its own tree on the level's input graph (tgp's ``forward``; the
 paper's deeper trees correspond to its multi-level pre-coarsening).
 """

@@ -8,6 +8,7 @@ import torch
 from torch_geometric.data import Batch, Data
 from torch_geometric.utils import to_undirected
 
+from poolbench.pooling.poolers.eigenpool import EigenPool
 from poolbench.pooling.poolers.graclus import GraclusPool
 from poolbench.pooling.poolers.graclus_complement import (
     GraclusComplementPool,
@@ -266,3 +267,19 @@ def test_a_batch_pools_each_graph_as_if_alone(cls):
     torch.testing.assert_close(
         dense(whole.edge_index, whole.edge_weight, offset), torch.block_diag(*adjs)
     )
+
+
+@pytest.mark.parametrize("singleton, scale", [("eigenvector", 1.0), ("self_loop", 0.0)])
+def test_a_graph_smaller_than_k_keeps_its_features_through_eigenpool(singleton, scale):
+    """A 3-node path with K = 5 is three singleton clusters: each pooled node
+    carries its own features in every mode block (the 1 x 1 Laplacian's
+    eigenvector is 1); the authors' code and tgp give it its self-loop
+    weight, 0 here, and the graph pools to zeros."""
+    g = path_graph(3, features=2, seed=0)
+    pool = EigenPool(2, ratio=1.0, avg_nodes=5, num_modes=3, singleton=singleton)
+    out = pool(g.x, g.edge_index, None, torch.zeros(3, dtype=torch.long))
+    rows = out.x[out.info["cluster"]]  # each node's own supernode [3, H F]
+    torch.testing.assert_close(rows, scale * g.x.repeat(1, 3))
+    assert out.x.size(0) == 5  # two supernodes left empty
+    with pytest.raises(ValueError, match="singleton must be one of"):
+        EigenPool(2, singleton="zero")

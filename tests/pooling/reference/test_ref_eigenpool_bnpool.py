@@ -118,14 +118,16 @@ def test_eigenpool_theta_red_con_lift_equal_tgp_given_the_clusters():
 
 
 def test_eigenpool_singletons_and_small_clusters_follow_the_authors():
-    """A singleton's modes are its self-loop weight; a 2-node cluster repeats
-    its last eigenvector for modes 3.. (authors' code, tgp)."""
+    """With ``singleton=self_loop`` a singleton's modes are its self-loop
+    weight (authors' code, tgp); by default the 1 x 1 Laplacian's eigenvector,
+    1. A 2-node cluster repeats its last eigenvector for modes 3.. (both)."""
     adj = np.zeros((3, 3))
     adj[0, 1] = adj[1, 0] = 2.0
     labels = np.array([0, 0, 1])
     from poolbench.pooling.poolers.eigenpool import mode_coefficients
 
-    theta = mode_coefficients(adj, labels, 4)
+    np.testing.assert_allclose(mode_coefficients(adj, labels, 4)[2], 1.0)
+    theta = mode_coefficients(adj, labels, 4, singleton="self_loop")
     np.testing.assert_allclose(theta[2], 0.0)
     r = 1 / np.sqrt(2)
     np.testing.assert_allclose(np.abs(theta[:2]), r)
