@@ -92,6 +92,29 @@ def _model_not_identity(resolved: dict) -> set[str]:
     return {"head_dropout"} if resolved["model"].get("head_dropout") is None else set()
 
 
+# what the model gives every pooler, not set by its config
+_INJECTED = {"self", "in_channels", "ratio", "avg_nodes"}
+
+
+def _pooler_identity(pooler: dict) -> dict:
+    """The pooler's config plus the code defaults of the constructor arguments
+    its YAML leaves out: a default changed in the code (a pooler being
+    written) then changes the hash, rather than serving rows made with the
+    old value as current. Shipped YAMLs list every argument (tested)."""
+    try:
+        params = inspect.signature(get_class(str(pooler.get("_target_"))).__init__)
+    except Exception:  # an unknown target is refused elsewhere, with a message
+        return pooler
+    defaults = {
+        name: p.default
+        for name, p in params.parameters.items()
+        if name not in _INJECTED
+        and name not in pooler
+        and p.default is not inspect.Parameter.empty
+    }
+    return {**pooler, **defaults}
+
+
 def _clustering_baseline(resolved: dict) -> bool:
     """A community run of a baseline (k-means, spectral): it clusters the raw
     input, so no model is built and nothing is trained."""
@@ -118,7 +141,7 @@ def config_identity(cfg: DictConfig) -> dict:
     identity = {
         "dataset": resolved["dataset"],
         "model": _without(resolved["model"], _model_not_identity(resolved)),
-        "pooler": resolved["pooler"],
+        "pooler": _pooler_identity(resolved["pooler"]),
         "trainer": _without(resolved["trainer"], _trainer_not_identity(resolved)),
         "protocol": _protocol_identity(resolved["protocol"]),
         "seed": resolved["seed"],
@@ -388,7 +411,7 @@ class Experiment:
         """
         cfg = copy.deepcopy(self.cfg)
         # open: a grid may search a constructor argument its YAML leaves to
-        # the default (kmeans.yaml suggests +pooler.n_init)
+        # the default (a pooler of the user's own may leave one out)
         with open_dict(cfg):
             for key, value in overrides.items():
                 OmegaConf.update(cfg, key, value, merge=False)

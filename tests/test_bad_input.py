@@ -185,7 +185,7 @@ CASES = {
     ),
     "temperature zero": Case(["pooler.temp=0"], "pooler.temp must be > 0"),
     "no k-means restart": Case(
-        ["pooler=kmeans", "+pooler.n_init=0"], "pooler.n_init must be ≥ 1"
+        ["pooler=kmeans", "pooler.n_init=0"], "pooler.n_init must be ≥ 1"
     ),
     "a value the pooler refuses": Case(
         ["pooler=nmf", "pooler.iterations=-1"],

@@ -81,3 +81,20 @@ def test_a_clustering_baseline_is_not_rerun_for_settings_it_never_reads(baseline
     # a trained pooler does read them
     trained = ["task=community", "dataset=sbm", "pooler=dmon"]
     assert hash_of([*trained, "trainer.lr=0.1"]) != hash_of(trained)
+
+
+def test_a_pooler_default_its_yaml_leaves_out_is_part_of_the_hash(monkeypatch):
+    """A YAML that leaves out a constructor argument (a pooler being written,
+    a user's own) hashes its code default: changing that default in the code
+    is another run, not a reuse of rows made with the old value."""
+    from poolbench.pooling.poolers.kmeans import KMeansPool
+
+    listed = hash_of(["pooler=kmeans"])  # kmeans.yaml lists n_init: 10
+    left_out = ["pooler=kmeans", "~pooler.n_init"]
+    assert hash_of(left_out) == listed  # the default is the value it runs with
+    assert hash_of(["pooler=kmeans", "pooler.n_init=1"]) != listed
+    defaults = KMeansPool.__init__.__defaults__
+    assert defaults[-1] == 10
+    monkeypatch.setattr(KMeansPool.__init__, "__defaults__", (*defaults[:-1], 3))
+    assert hash_of(left_out) != listed
+    assert hash_of(["pooler=kmeans"]) == listed  # the YAML's own value rules

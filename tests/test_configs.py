@@ -34,6 +34,10 @@ def test_pooler_configs_match_their_class_signature(name):
     params = target_params(cfg.pooler._target_)
     assert keys <= params, f"{name}.yaml keys not taken by the class: {keys - params}"
     assert {"in_channels", "ratio", "avg_nodes"} <= params
+    # every other argument is listed: overridable without +, and in the hash
+    # with the value the YAML shows
+    unlisted = params - keys - {"in_channels", "ratio", "avg_nodes"}
+    assert not unlisted, f"{name}.yaml leaves out constructor arguments {unlisted}"
     assert name_of(get_class(cfg.pooler._target_)) == name
 
 

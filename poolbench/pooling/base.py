@@ -129,6 +129,10 @@ class Pooler(nn.Module):
         self.in_channels = in_channels
         self.ratio = ratio
         self.avg_nodes = avg_nodes
+        # the contract a model relies on, checked on this pooler's first outputs
+        self._contract_hook = self.register_forward_hook(
+            _check_first_output, with_kwargs=True
+        )
 
     @property
     def num_clusters(self) -> int:
@@ -385,3 +389,47 @@ class PaddedGraph:
                 self.edge_index, self.edge_weight, self.batch, self.s.dtype
             )
         return self._entries
+
+
+def _check_first_output(pooler: Pooler, args, kwargs, out) -> None:
+    """What a model needs from a pooler and no shape check sees, checked on
+    its first output (and, for the losses, its first in training), then never
+    again: a wrong batch vector or a loss left out otherwise trains "ok".
+
+    ``out.batch`` must group the pooled nodes by graph in order (readouts such
+    as sort and GMT need it) and keep every input graph; a pooler that
+    declares ``has_aux_loss`` returns its losses in training, and one that
+    does not returns none (the catalogue shows the flag).
+    """
+    name = type(pooler).__dict__.get("registry_name") or type(pooler).__name__
+    batch = args[3] if len(args) > 3 else kwargs.get("batch")
+    if not isinstance(out, PoolOutput) or batch is None:
+        return
+    if not getattr(pooler, "_batch_checked", False):
+        pooled = out.batch
+        if pooled.numel() > 1 and bool((pooled[1:] < pooled[:-1]).any()):
+            raise ValueError(
+                f"pooler {name}: PoolOutput.batch must list the pooled nodes "
+                "graph by graph (non-decreasing graph ids)"
+            )
+        lost = set(batch.unique().tolist()) - set(pooled.unique().tolist())
+        if lost:
+            raise ValueError(
+                f"pooler {name}: PoolOutput.batch has no pooled node for "
+                f"{len(lost)} of the input graphs (e.g. graph {min(lost)}); each "
+                "graph keeps at least one node, with its own graph id"
+            )
+        pooler._batch_checked = True
+    if pooler.training:
+        if bool(out.aux_loss) != pooler.has_aux_loss:
+            fix = (
+                "return them in PoolOutput.aux_loss"
+                if pooler.has_aux_loss
+                else "set has_aux_loss = True on the class"
+            )
+            said = "declares" if pooler.has_aux_loss else "does not declare"
+            raise ValueError(
+                f"pooler {name} {said} auxiliary losses but returned "
+                f"{'none' if not out.aux_loss else sorted(out.aux_loss)}; {fix}"
+            )
+        pooler._contract_hook.remove()

@@ -237,6 +237,12 @@ def unknown_override(key: str, overrides: list[str], compose) -> PoolbenchError:
         node = OmegaConf.select(cfg, section) if section else cfg
         if not isinstance(node, DictConfig):
             return PoolbenchError(f"unknown key {key}: the config has no {section}")
+        if section == "pooler" and leaf in _constructor_args(node.get("_target_")):
+            value = dict(o.partition("=")[::2] for o in overrides).get(key, "VALUE")
+            return PoolbenchError(
+                f"{key} is an argument of {node._target_} that its pooler YAML "
+                f"does not list: write +{key}={value} (or add {leaf} to the YAML)"
+            )
         return unknown_key(section, leaf, [k for k in node if k != "hydra" or section])
     return PoolbenchError(f"unknown key {key}")
 
@@ -305,3 +311,15 @@ def check_plain_name(key: str, name: str) -> None:
             f"{key}={name!r} must be a plain name (no '/', '\\' or '..'); "
             "it names a folder under data.root"
         )
+
+
+def _constructor_args(target) -> set[str]:
+    """The keyword arguments a pooler class takes ('' when it cannot be had)."""
+    import inspect
+
+    from hydra.utils import get_class
+
+    try:
+        return set(inspect.signature(get_class(str(target)).__init__).parameters)
+    except Exception:  # an unknown target is refused elsewhere, with a message
+        return set()

@@ -279,8 +279,9 @@ def test_a_grid_null_is_none_not_the_text_none(tmp_path):
     point = exp.with_overrides({"model.head_dropout": None, "model.mp": "gcn"})
     assert point.cfg.model.head_dropout is None  # was the string 'None'
     assert point.cfg.model.mp == "gcn" and exp.cfg.model.head_dropout == 0.3
-    # a constructor argument the pooler's YAML leaves out (as +pooler.n_init)
-    kmeans = make_exp(tmp_path, ["pooler=kmeans"]).with_overrides({"pooler.n_init": 2})
+    # a constructor argument the pooler's YAML leaves out (a user's own YAML)
+    left_out = make_exp(tmp_path, ["pooler=kmeans", "~pooler.n_init"])
+    kmeans = left_out.with_overrides({"pooler.n_init": 2})
     assert kmeans.cfg.pooler.n_init == 2
 
 
