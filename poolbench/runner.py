@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import subprocess
@@ -66,7 +67,10 @@ def place_sweep_job(device: str) -> str:
 
 @cache
 def git_commit() -> str:
-    """The commit of the poolbench source tree, ``+dirty`` with local edits."""
+    """The commit of the poolbench source tree; with local edits ``+dirty.``
+    and 8 hex digits of the diff, so rows made by two states of uncommitted
+    code (a pooler being written) are told apart, and a cell mixing them is
+    marked (§) like one mixing commits."""
     src = Path(poolbench.__file__).resolve().parent
     try:
         head = subprocess.run(
@@ -78,14 +82,16 @@ def git_commit() -> str:
         )
         if head.returncode != 0:
             return ""
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=src,
+        diff = subprocess.run(
+            ["git", "diff", "HEAD", "--no-ext-diff", "--", "."],
+            cwd=src.parent,
             capture_output=True,
-            text=True,
             timeout=10,
         )
-        return head.stdout.strip()[:12] + ("+dirty" if dirty.stdout.strip() else "")
+        commit = head.stdout.strip()[:12]
+        if diff.returncode != 0 or not diff.stdout:
+            return commit
+        return f"{commit}+dirty.{hashlib.sha1(diff.stdout).hexdigest()[:8]}"
     except (OSError, subprocess.TimeoutExpired):
         return ""
 

@@ -82,3 +82,37 @@ def test_rows_from_before_the_thread_count_are_not_called_mixed(cli):
     assert cli("table", "--no-figures").returncode == 0
     cells = (cli.cwd / "results" / "tables" / "accuracy-holdout.md").read_text()
     assert "§" not in cells
+
+
+def test_uncommitted_code_is_recorded_by_the_state_of_its_edits(tmp_path, monkeypatch):
+    """Two states of uncommitted code (a pooler being written) are two code
+    versions in the rows, not one ``+dirty``."""
+    import subprocess
+
+    import poolbench
+    from poolbench.runner import git_commit
+
+    def git(*args):
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=tmp_path, capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+
+    source = tmp_path / "poolbench" / "pool.py"
+    source.parent.mkdir()
+    source.write_text("K = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "one")
+    monkeypatch.setattr(poolbench, "__file__", str(source.parent / "__init__.py"))
+    read = git_commit.__wrapped__  # uncached
+    head = git("rev-parse", "HEAD")[:12]
+    assert read() == head
+    source.write_text("K = 2\n")
+    first = read()
+    source.write_text("K = 3\n")
+    second = read()
+    assert first.startswith(f"{head}+dirty.") and second.startswith(f"{head}+dirty.")
+    assert first != second
+    source.write_text("K = 1\n")
+    assert read() == head
