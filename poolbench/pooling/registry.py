@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import get_args
 
 from poolbench.errors import PoolbenchError
-from poolbench.pooling.base import Pooler
+from poolbench.pooling.base import Family, Pooler
 
 _REGISTRY: dict[str, type[Pooler]] = {}
 
@@ -22,6 +23,13 @@ def register(name: str):
     def wrap(cls: type[Pooler]) -> type[Pooler]:
         if not issubclass(cls, Pooler):
             raise TypeError(f"{cls.__name__} must subclass poolbench Pooler")
+        families = get_args(Family)
+        if getattr(cls, "family", None) not in families:
+            # found here, at import, not as an AttributeError in the catalogue
+            raise PoolbenchError(
+                f"pooler {name} ({cls.__module__}): declare family = one of "
+                f"{', '.join(map(repr, families))}"
+            )
         if name in _REGISTRY and _REGISTRY[name] is not cls:
             raise ValueError(f"pooler name {name!r} is registered twice")
         cls.registry_name = name

@@ -312,3 +312,65 @@ def test_a_graph_keeps_the_same_tied_nodes_whatever_batch_it_is_in(name):
         mine = out.info["cluster"][-graph.num_nodes :]  # the last graph's nodes
         kept.append(sorted((mine >= 0).nonzero().view(-1).tolist()))
     assert kept[0] == kept[1] == kept[2]
+
+
+@pytest.mark.parametrize("case", EDGE_CASES)
+@pytest.mark.parametrize("name", [n for n, c in REGISTRY.items() if c.expressive])
+def test_an_expressive_pooler_assigns_every_node_with_constant_row_sums(name, case):
+    """What ``expressive`` claims in the catalogue (Bianchi & Lachi 2023): every
+    node is assigned, S's rows sum to one constant. A sigmoid in place of a
+    softmax would keep the flag and break the claim."""
+    batch = EDGE_CASES[case]()
+    out = pool(build(REGISTRY[name]), batch)
+    if out.s is not None:
+        sums = out.s.sum(-1)[out.info["mask"]]
+        assert torch.allclose(sums, sums[0].expand_as(sums), atol=1e-5), (
+            f"{name}: S row sums {sums.min():.4f}..{sums.max():.4f}, not one constant"
+        )
+        assert sums[0] > 0
+    else:
+        cluster = out.info["cluster"]
+        assert (cluster >= 0).all(), f"{name} drops nodes yet declares expressive"
+
+
+@pytest.mark.parametrize("name", REGISTRY)
+def test_a_sparse_pooler_says_where_each_node_went(name):
+    """``info["cluster"]`` (or a dense S) is what LIFT and the evaluations read;
+    a pooler without it trains on graphs and fails only in a U-Net."""
+    out = pool(build(REGISTRY[name]), EDGE_CASES["mixed_batch"]())
+    if out.s is None:
+        cluster = out.info.get("cluster")
+        assert cluster is not None, f"{name}: set info['cluster'] [N]"
+        assert cluster.shape == (EDGE_CASES["mixed_batch"]().num_nodes,)
+
+
+def test_every_pooler_class_in_the_package_is_registered():
+    """An unregistered class under poolers/ trains through its import path,
+    files its rows under it, and the contract tests above skip it."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from poolbench.pooling import Pooler, poolers
+
+    registered = set(REGISTRY.values())
+    for module in pkgutil.iter_modules(poolers.__path__):
+        mod = importlib.import_module(f"{poolers.__name__}.{module.name}")
+        for _, cls in inspect.getmembers(mod, inspect.isclass):
+            if cls.__module__ == mod.__name__ and issubclass(cls, Pooler):
+                assert cls in registered, f"{cls.__qualname__} lacks @register"
+
+
+def test_a_pooler_without_a_family_is_refused_when_registered():
+    """Found at import, in one line; it was an AttributeError in `list poolers`
+    and the catalogue, for every pooler."""
+    from poolbench.errors import PoolbenchError
+    from poolbench.pooling import Pooler
+    from poolbench.pooling.registry import register
+
+    class NoFamily(Pooler):
+        pass
+
+    with pytest.raises(PoolbenchError, match="declare family = one of 'none'"):
+        register("no_family_here")(NoFamily)
+    assert "no_family_here" not in discover()
