@@ -49,7 +49,8 @@ def fold_scores(
             "pooler": means["label"],
             "dataset": means["dataset"],
             "fold": means["fold"],
-            "score": (100 if info.percent else 1) * means["score"],
+            # as recorded: the statistics scale the means, as the table does
+            "score": means["score"],
             "higher_is_better": info.higher_is_better,
         }
     )
@@ -83,10 +84,11 @@ def rank_table(
     scores = fold_scores(latest, part[whole], metric)
     if scores.empty or scores["pooler"].nunique() < 2:
         return None
-    # ranked on the digits the score table prints (scores are in its units)
+    # ranked on the means the score table prints: its scale, its digits
     decimals = printed_decimals(METRICS[metric])
-    ties = compare_per_dataset(scores, ALPHA, decimals)
-    over = compare_over_datasets(scores, ALPHA, decimals)
+    scale = 100.0 if METRICS[metric].percent else 1.0
+    ties = compare_per_dataset(scores, ALPHA, decimals, scale)
+    over = compare_over_datasets(scores, ALPHA, decimals, scale)
     rows = sorted(
         scores["pooler"].unique(), key=lambda r: over.avg_ranks.get(r, math.inf)
     )

@@ -63,14 +63,19 @@ def rounded(values, decimals: int):
     return values.map(lambda v: v if pd.isna(v) else round(float(v), decimals))
 
 
-def score_matrix(frame: pd.DataFrame, decimals: int = DECIMALS) -> pd.DataFrame:
-    """Datasets × methods: the mean over folds, oriented (higher is better)."""
+def score_matrix(
+    frame: pd.DataFrame, decimals: int = DECIMALS, scale: float = 1.0
+) -> pd.DataFrame:
+    """Datasets × methods: the mean over folds, oriented (higher is better),
+    times ``scale`` (100 for a score printed in %: the mean of the fractions
+    scaled, as the score table prints it; the mean of scaled folds can round
+    the other way at a half-way value, 14.375 against 14.374999...)."""
     oriented = _oriented(frame)
     # rounded: means that differ only in float noise rank as ties
     means = oriented.pivot_table(
         index="dataset", columns="pooler", values="score", aggfunc="mean"
     )
-    return rounded(means, decimals)
+    return rounded(scale * means, decimals)
 
 
 @dataclass
@@ -89,7 +94,10 @@ class DatasetComparison:
 
 
 def compare_per_dataset(
-    frame: pd.DataFrame, alpha: float = 0.05, decimals: int = DECIMALS
+    frame: pd.DataFrame,
+    alpha: float = 0.05,
+    decimals: int = DECIMALS,
+    scale: float = 1.0,
 ):
     """Per dataset: which methods are inside the noise of the best one.
 
@@ -105,7 +113,7 @@ def compare_per_dataset(
         table = part.pivot_table(
             index="fold", columns="pooler", values="score", aggfunc="mean"
         )
-        means = rounded(table.mean(), decimals)
+        means = rounded(scale * table.mean(), decimals)
         ranks = means.rank(ascending=False, method="average")
         best = means.idxmax()
         raw, shared = {}, {}
@@ -128,7 +136,10 @@ def compare_per_dataset(
         for name in table.columns:
             p = adjusted.get(name, math.nan)
             n = shared.get(name, int(table[name].notna().sum()))
-            tested = name == best or n >= 2
+            # a mean equal to the best's (as printed) is a best too, whichever
+            # of the equals idxmax named: tied, tested or not
+            level = name == best or means[name] == means[best]
+            tested = level or n >= 2
             out.append(
                 DatasetComparison(
                     dataset=str(dataset),
@@ -137,9 +148,7 @@ def compare_per_dataset(
                     rank=float(ranks[name]),
                     folds=int(table[name].notna().sum()),
                     p_vs_best=p,
-                    tied_with_best=name == best
-                    or tested
-                    and (math.isnan(p) or p >= alpha),
+                    tied_with_best=level or tested and (math.isnan(p) or p >= alpha),
                     shared=n,
                     tested=tested,
                 )
@@ -173,14 +182,17 @@ class RankComparison:
 
 
 def compare_over_datasets(
-    frame: pd.DataFrame, alpha: float = 0.05, decimals: int = DECIMALS
+    frame: pd.DataFrame,
+    alpha: float = 0.05,
+    decimals: int = DECIMALS,
+    scale: float = 1.0,
 ) -> RankComparison:
     """Average ranks over the datasets all methods have; the tests when defined.
 
     Friedman needs at least 3 methods and 2 datasets; the Wilcoxon test needs
     at least 2 datasets per pair (and says little below about 6).
     """
-    matrix = score_matrix(frame, decimals).dropna(axis=0, how="any")
+    matrix = score_matrix(frame, decimals, scale).dropna(axis=0, how="any")
     methods = [str(c) for c in matrix.columns]
     ranks = matrix.rank(axis=1, ascending=False, method="average")
     avg = {str(m): float(ranks[m].mean()) for m in matrix.columns}

@@ -27,6 +27,8 @@ from poolbench.reproduce.run import CellRun, tidy_scores
 from poolbench.reproduce.spec import Budget, Reproduction
 from poolbench.reproduce.verdict import ALPHA, MIN_STD, Verdict, judge
 
+OURS_DECIMALS = 2  # our scores (in %) as the report prints them
+
 HEADER = (
     "method",
     "dataset",
@@ -86,9 +88,10 @@ def evaluate(spec: Reproduction, budget: Budget, runs: list[CellRun]) -> Outcome
         budget,
         runs,
         verdicts,
-        compare_over_datasets(scores, ALPHA),
+        # ranked on the 2 decimals the report prints (in %), as the tables do
+        compare_over_datasets(scores, ALPHA, OURS_DECIMALS),
         compare_over_datasets(paper, ALPHA),
-        compare_per_dataset(scores, ALPHA) if len(scores) else [],
+        compare_per_dataset(scores, ALPHA, OURS_DECIMALS) if len(scores) else [],
     )
 
 
@@ -116,7 +119,7 @@ def _tied(t) -> str:
 def cells_text(out: Outcome) -> list[list[str]]:
     rows = []
     for run, v in zip(out.runs, out.verdicts):
-        ours = mean_std_text(v.ours_mean, v.ours_std, 2) if v.n else "—"
+        ours = mean_std_text(v.ours_mean, v.ours_std, OURS_DECIMALS) if v.n else "—"
         rows.append(
             [
                 run.cell.method,
@@ -249,7 +252,7 @@ def write_report(
             "|:---|:---|---:|---:|---:|---:|:---|",
         ]
         lines += [
-            f"| {t.dataset} | {t.pooler} | {t.mean:.2f} | {t.rank:.1f} | "
+            f"| {t.dataset} | {t.pooler} | {t.mean:.{OURS_DECIMALS}f} | {t.rank:.1f} | "
             f"{t.folds} | {_p(t.p_vs_best)} | {_tied(t)} |"
             for t in out.ties
         ]

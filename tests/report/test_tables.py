@@ -366,3 +366,41 @@ def test_one_variant_on_two_datasets_is_one_row():
     acc = acc[0][0]
     assert acc.rows == ["a · trainer.lr=0.001", "a · trainer.lr=0.01"]
     assert acc.text("a · trainer.lr=0.01", "D2").startswith("70.00")
+
+
+def test_the_ranks_table_rounds_a_half_way_mean_as_the_score_table_prints_it():
+    """a's folds average 0.14375: the score table prints 100 x mean =
+    14.374999... as 14.37, level with b's 14.3698; the mean of the folds in %
+    is 14.375 and rounded to 14.38, which made a the sole winner in the ranks
+    table while the score table bolded both."""
+    sizes = [17, 17, 18, 18, 19, 19, 17, 18, 16, 16]
+    a = [0] * 8 + [7, 16]
+    b = [3, 2, 2, 1, 4, 4, 2, 0, 3, 4]
+    data = frame(
+        rows("a", "D", [[k / n] for k, n in zip(a, sizes)], shape=(10, 1)),
+        rows("b", "D", [[k / n] for k, n in zip(b, sizes)], shape=(10, 1)),
+    )
+    tables = build_tables(data)[0]
+    acc, ranks = tables[0], tables[-1]
+    assert acc.text("a", "D").startswith("14.37 ") and acc.text("b", "D").startswith(
+        "14.37 "
+    )
+    assert acc.best == {("a", "D"), ("b", "D")}
+    assert ranks.text("a", "D").startswith("1.5") and ranks.text("b", "D").startswith(
+        "1.5"
+    )
+    assert ranks.text("a", "avg. rank") == ranks.text("b", "avg. rank") == "1.50"
+
+
+def test_two_poolers_level_on_one_run_of_one_split_are_both_tied():
+    """Equal means are both the best, whichever the code met first: one was
+    '(tied)' and bold, the other '(untested: 1 shared)'."""
+    data = frame(
+        rows("first", "D", [[0.6842]], shape=(1, 1)),
+        rows("second", "D", [[0.6842]], shape=(1, 1)),
+        rows("worse", "D", [[0.5]], shape=(1, 1)),
+    )
+    ranks = build_tables(data)[0][-1]
+    assert ranks.text("first", "D") == ranks.text("second", "D") == "1.5 (tied)"
+    assert {("first", "D"), ("second", "D")} <= ranks.best
+    assert ranks.text("worse", "D") == "3 (untested: 1 shared)"
