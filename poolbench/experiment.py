@@ -284,7 +284,7 @@ class Experiment:
             ) from None
 
     def dense_memory_mb(self) -> float:
-        """Estimated peak memory of a dense pooler's first level, in MB.
+        """Estimated peak memory of a dense pooler's first level, in MiB.
 
         Dense poolers pad each batch to ``B x N_max``; most also build
         ``B x N_max^2`` adjacencies (PyG 5101): with the largest graphs batched

@@ -127,7 +127,7 @@ def print_summary(frame, console: Console, expected: int) -> None:
     spread = frame["spread"].iloc[0] if len(frame) else "folds"
     table = Table(title=f"poolbench results (mean ± std over {spread})")
     columns = ["dataset", "pooler", *(m.label for m in family)]
-    for col in columns + ["folds", "ok runs", "failed", "s/epoch", "peak MB"]:
+    for col in columns + ["folds", "ok runs", "failed", "s/epoch", "peak MiB"]:
         table.add_column(
             col, no_wrap=True, justify="left" if col == "pooler" else "right"
         )

@@ -45,7 +45,7 @@ def main() -> None:
     grown = peak_mb() - before
     pairs = graphs * n * n
     print(
-        f"{graphs} graphs x {n} nodes: peak memory +{grown:.0f} MB "
+        f"{graphs} graphs x {n} nodes: peak memory +{grown:.0f} MiB "
         f"({grown * 2**20 / (4 * pairs):.1f} floats per node pair)"
     )
 

@@ -99,7 +99,7 @@ def render_headline(d: dict) -> str:
         f"{100 * m['mean']:.2f} ± {100 * m['std']:.2f} % test accuracy on "
         f"{m['dataset']} over {m['folds']} folds ({m['runs']} runs), "
         f"{m['sec_per_epoch']:.4f} s per training epoch, peak RSS "
-        f"{m['peak_mem_mb']} MB.\n"
+        f"{m['peak_mem_mb']} MiB.\n"
     )
 
 

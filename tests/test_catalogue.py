@@ -25,7 +25,7 @@ def test_catalogue_has_a_row_per_pooler_with_its_capabilities_and_costs():
             if line.startswith("| `")}  # fmt: skip
     assert set(rows) == set(registry)
     cells = rows["mincut"].split(" | ")
-    assert "cut, ortho" in cells and "0.042 s · 301 MB" in rows["mincut"]
+    assert "cut, ortho" in cells and "0.042 s · 301 MiB" in rows["mincut"]
     assert rows["mincut"].rstrip(" |").endswith("not measured")  # PROTEINS
     # can cluster / can lift come from the classes.
     assert cells[8] == "yes" and rows["topk"].split(" | ")[8] == "–"

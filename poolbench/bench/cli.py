@@ -231,7 +231,7 @@ def _epochs(args, console: Console) -> None:
     for col in (
         "dataset", "pooler", f"PyG default ({details[0].threads_default} thr)",
         "PyG tuned (1 thr)", "poolbench", "× default", "× tuned",
-        "overhead poolbench", "overhead PyG tuned", "precompute s", "peak MB pb / PyG",
+        "overhead poolbench", "overhead PyG tuned", "precompute s", "peak MiB pb / PyG",
     ):  # fmt: skip
         table.add_column(col, justify="left" if col == "pooler" else "right")
     for d in details:

@@ -232,7 +232,7 @@ def save_scaling(points: list[ScalingPoint], out_dir: Path) -> tuple[Path, Path]
     fig, axes = plt.subplots(2, len(graphs), figsize=(6 * len(graphs), 9))
     for col, graph in enumerate(graphs):
         for row, (attr, label) in enumerate(
-            [("sec", "seconds per forward+backward"), ("peak_mem_mb", "peak MB")]
+            [("sec", "seconds per forward+backward"), ("peak_mem_mb", "peak MiB")]
         ):
             ax = axes[row][col]
             floor = 1e-4 if attr == "sec" else 1e-2  # log axes: no zeros

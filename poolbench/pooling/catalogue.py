@@ -88,7 +88,7 @@ def _yes(flag: bool) -> str:
 def _cost(cost: Cost | None) -> str:
     if cost is None:
         return "not measured"
-    return f"{cost.sec_per_epoch:.3f} s · {cost.peak_mem_mb:.0f} MB"
+    return f"{cost.sec_per_epoch:.3f} s · {cost.peak_mem_mb:.0f} MiB"
 
 
 LEGEND = """\

@@ -140,7 +140,7 @@ def peak_memory(summary: pd.DataFrame, out_dir: Path, stem: str) -> list[Path]:
     fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(table) + 2), 4))
     table.plot.bar(ax=ax, rot=45, width=0.8)
     plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
-    ax.set_ylabel(f"peak memory (MB, {kinds})")
+    ax.set_ylabel(f"peak memory (MiB, {kinds})")
     ax.set_xlabel("pooler")
     ax.grid(axis="y", alpha=0.3)
     # Beside the plot, not on it: inside it covered the tallest bars.

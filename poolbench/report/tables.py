@@ -328,9 +328,14 @@ def score_cell(r, info: MetricInfo) -> str:
     mean, std = getattr(r, f"{info.name}_mean"), getattr(r, f"{info.name}_std")
     text = _fmt(info, mean, std) if r.folds else MISSING
     if r.runs != r.expected or r.failed:
-        failures = f", {r.statuses}" if r.failed else ""
-        text += f" ({r.runs}/{r.expected}{failures})"
+        text += shortfall(r)
     return text
+
+
+def shortfall(r) -> str:
+    """`` (ok/expected, failures)`` of a cell short of its protocol."""
+    failures = f", {r.statuses}" if r.failed else ""
+    return f" ({r.runs}/{r.expected}{failures})"
 
 
 def task_tag(task: str, metric: str) -> str:
@@ -440,10 +445,22 @@ def _tables_for_protocol(
     for key, r in by_cell.items():
         if r.runs == 0:
             continue
-        time_values[key] = round(r.sec_per_epoch, 4)
-        time_cells[key] = mean_std_text(r.sec_per_epoch, r.sec_per_epoch_std, 4)
-        mem_values[key] = round(r.peak_mem_mb)
-        mem_cells[key] = f"{r.peak_mem_mb:.0f}"
+        # a short cell's cost is over the runs that survived (an oom run's
+        # memory is not among them): shown with its count, never the best
+        short_of = "" if complete(r) else shortfall(r)
+        time_cells[key] = (
+            mean_std_text(r.sec_per_epoch, r.sec_per_epoch_std, 4) + short_of
+        )
+        mem_cells[key] = f"{r.peak_mem_mb:.0f}{short_of}"
+        if complete(r):
+            time_values[key] = round(r.sec_per_epoch, 4)
+            mem_values[key] = round(r.peak_mem_mb)
+    short_cost = (
+        " (ok/expected, failures): over the ok runs of a cell short of its "
+        "protocol; never bold."
+        if short
+        else ""
+    )
     kinds = sorted(set(part["mem_kind"]) - {""})
     older = int(part["unrecorded_rows"].sum())
     time_mixed = mark_mixed(time_cells, mixed)  # time and memory differ most
@@ -459,7 +476,7 @@ def _tables_for_protocol(
         "Seconds per training epoch (the training pass only, without the "
         "validation pass; first epoch left out as warm-up): mean ± std over the "
         f"ok final runs (device: {_distinct(part['devices'])}). Bold: fastest per "
-        f"dataset. {described}."
+        f"dataset. {described}.{short_cost}"
         + (
             f" {older} row(s) come from an older poolbench whose seconds per "
             "epoch include the validation pass."
@@ -470,16 +487,18 @@ def _tables_for_protocol(
     )
     mem_table = Table(
         f"peak-memory-{suffix}",
-        table_title("Peak memory (MB)", protocol, task, metric),
+        table_title("Peak memory (MiB)", protocol, task, metric),
         "pooler",
         rows,
         cols,
         mem_cells,
         _best(mem_cells, mem_values, rows, cols, lower_is_better=True),
-        "Peak memory (MB), the largest over the ok final runs; "
+        "Peak memory (MiB = 2^20 bytes), the largest over the ok final runs; "
         f"kind: {', '.join(kinds) or 'n/a'} (cuda = max allocated tensor memory; "
         "cpu_rss = peak resident set of the process, which includes the Python "
-        f"and torch baseline). Bold: lowest per dataset. {described}." + mem_mixed,
+        f"and torch baseline). Bold: lowest per dataset. {described}."
+        + short_cost
+        + mem_mixed,
     )
 
     count_cells = {}

@@ -41,6 +41,6 @@ def dense_memory_verdict(exp, device) -> str:
     if need <= 0.8 * have:
         return ""
     return (
-        f"estimated {need:.0f} MB for the dense pooler's padded batches exceeds "
-        f"80% of the {have:.0f} MB available; lower trainer.batch_size"
+        f"estimated {need:.0f} MiB for the dense pooler's padded batches exceeds "
+        f"80% of the {have:.0f} MiB available; lower trainer.batch_size"
     )

@@ -46,7 +46,7 @@ def test_loss_costs_times_every_piece(data_root, mirror):
 
 def test_bnpool_memory_reports_floats_per_pair():
     out = run_script("bnpool_memory.py", 300)
-    assert re.search(r"8 graphs x 300 nodes: peak memory \+\d+ MB", out)
+    assert re.search(r"8 graphs x 300 nodes: peak memory \+\d+ MiB", out)
 
 
 def test_softmax_width_times_both_forms_per_width():

@@ -404,3 +404,18 @@ def test_two_poolers_level_on_one_run_of_one_split_are_both_tied():
     assert ranks.text("first", "D") == ranks.text("second", "D") == "1.5 (tied)"
     assert {("first", "D"), ("second", "D")} <= ranks.best
     assert ranks.text("worse", "D") == "3 (untested: 1 shared)"
+
+
+def test_a_cell_short_of_its_protocol_is_never_the_fastest_or_leanest():
+    """b's oom run is not in its memory or time: b shows its count and the
+    complete cell a is the best, though b's surviving run was cheaper."""
+    a = rows("a", "D", [[0.7, 0.7]], shape=(1, 2))
+    b = rows("b", "D", [[0.7, 0.0]], shape=(1, 2), status={(0, 1): "oom"})
+    for row in b:
+        row["peak_mem_mb"], row["sec_per_epoch"] = 50.0, 0.05
+    tables = {t.name.split("-cv")[0]: t for t in build_tables(frame(a, b))[0]}
+    memory, seconds = tables["peak-memory"], tables["sec-per-epoch"]
+    assert memory.text("b", "D") == "50 (1/2, 1 oom)"
+    assert memory.best == {("a", "D")} and seconds.best == {("a", "D")}
+    assert seconds.text("b", "D").endswith(" (1/2, 1 oom)")
+    assert "never bold" in memory.note and "MiB" in memory.title
