@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import re
 from contextlib import contextmanager
@@ -274,9 +275,9 @@ class ResultsStore(CsvStore):
     def _valid(self, record: dict[str, str]) -> bool:
         """Besides numbers that parse: the run's key is whole, its headline
         metric is one this poolbench knows (a later version's metric would
-        break every table), and an ok row holds its score: an ok row without
-        one would count as a run yet stay out of the mean (the writer puts
-        ``nan`` for a missing number, never a blank)."""
+        break every table), and an ok row holds a finite score: an ok row
+        without one (blank, ``nan``, ``inf``) would count as a run yet stay
+        out of the mean (the runner writes such a run as ``nan``)."""
         if not super()._valid(record):
             return False
         if any(record.get(k, "") == "" for k in ("config_hash", "fold", "run")):
@@ -285,7 +286,10 @@ class ResultsStore(CsvStore):
         if metric not in METRIC_FAMILIES:
             return False
         if record.get("status") == "ok":
-            return record.get(f"test_{metric}", "") != ""
+            try:
+                return math.isfinite(float(record.get(f"test_{metric}", "")))
+            except ValueError:
+                return False
         return True
 
     def record(self, row: ResultRow) -> None:

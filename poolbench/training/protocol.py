@@ -314,6 +314,10 @@ def _run_fold(
             row.val_loss, row.test_loss = res.val.loss, test.loss
             fill_scores(row, "val", res.val.scores)
             fill_scores(row, "test", test.scores)
+            if not math.isfinite(getattr(row, f"test_{row.metric}")):
+                # an ok row must carry its score: a NaN would count as a run
+                # yet stay out of the mean
+                raise RunFailure("nan", f"non-finite test {row.metric}")
             row.sec_per_epoch = res.sec_per_epoch
             row.avg_nodes_in = res.avg_nodes_in
             row.avg_nodes_pooled = res.avg_nodes_pooled

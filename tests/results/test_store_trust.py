@@ -75,6 +75,8 @@ def test_a_failure_after_an_ok_row_of_the_same_run_does_not_hide_it(tmp_path):
         {"config_hash": ""},
         {"metric": "bogus"},
         {"test_acc": ""},  # an ok row without its score
+        {"test_acc": "nan"},  # ... or with one the mean leaves out
+        {"test_acc": "inf"},
     ],
     ids=lambda c: ",".join(f"{k}={v!r}" for k, v in c.items()),
 )
