@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from poolbench.report.summary import GROUP  # noqa: E402
+from poolbench.report.tables import complete, table_suffix  # noqa: E402
 from poolbench.results.files import replace_atomically  # noqa: E402
 from poolbench.results.row import METRICS, MetricInfo  # noqa: E402
 
@@ -95,11 +96,24 @@ def accuracy_vs_time(
         timed = part["sec_per_epoch"].map(lambda v: math.isfinite(v) and v > 0)
         untrained, part = part[~timed], part[timed].reset_index(drop=True)
         xs, ys = part["sec_per_epoch"].tolist(), _scaled(info, part["mean"])
-        ax.errorbar(
-            xs, ys, yerr=_scaled(info, part["std"]), fmt="o", color="tab:blue",
-            alpha=0.7,
-        )  # fmt: skip
-        front = pareto_front([(x, sign * y) for x, y in zip(xs, ys)])
+        whole = [complete(r) for r in part.itertuples()]
+        for full, face in ((True, "tab:blue"), (False, "none")):
+            idx = [i for i, w in enumerate(whole) if w == full]
+            if idx:
+                ax.errorbar(
+                    [xs[i] for i in idx], [ys[i] for i in idx],
+                    yerr=[_scaled(info, part["std"])[i] for i in idx], fmt="o",
+                    color="tab:blue", alpha=0.7, markerfacecolor=face,
+                )  # fmt: skip
+        # as the tables: a cell short of its protocol (hollow) is no winner
+        front = [
+            i
+            for i in pareto_front(
+                [(x, sign * y) if w else (math.inf, -math.inf)
+                 for x, y, w in zip(xs, ys, whole)]
+            )
+            if whole[i]
+        ]  # fmt: skip
         ax.plot(
             [xs[i] for i in front],
             [ys[i] for i in front],
@@ -108,8 +122,9 @@ def accuracy_vs_time(
             drawstyle="steps-post",
             label="Pareto front",
         )
-        for x, y, label in zip(xs, ys, part["label"]):
-            ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4))
+        for x, y, label, w, r in zip(xs, ys, part["label"], whole, part.itertuples()):
+            text = label if w else f"{label} ({r.runs}/{r.expected})"
+            ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4))
         # A baseline that trains nothing (k-means, spectral) has no time per
         # epoch to place it by: a dashed line at its score, outside the front.
         for y, label in zip(_scaled(info, untrained["mean"]), untrained["label"]):
@@ -185,7 +200,9 @@ def draw_figures(
     for (protocol, task, metric), part in summary.groupby(
         ["table_protocol", "task", "metric"], sort=True
     ):
-        stem = protocol if (task, metric) == ("graph", "acc") else f"{protocol}-{task}"
+        # the tables' own suffix: accuracy-vs-time-cv10-regression beside
+        # rmse-cv10-regression (it said -graph)
+        stem = table_suffix(protocol, task, metric)
         part_folds = folds.merge(part[GROUP], on=GROUP)
         if (part["folds"] > 0).any():
             paths += accuracy_vs_time(part, out_dir, stem, metric)

@@ -419,3 +419,35 @@ def test_a_cell_short_of_its_protocol_is_never_the_fastest_or_leanest():
     assert memory.best == {("a", "D")} and seconds.best == {("a", "D")}
     assert seconds.text("b", "D").endswith(" (1/2, 1 oom)")
     assert "never bold" in memory.note and "MiB" in memory.title
+
+
+def test_a_figure_draws_a_short_cell_hollow_and_off_the_pareto_front(
+    tmp_path, monkeypatch
+):
+    """As in the tables, a cell short of its protocol is no winner: 'fast'
+    lost a run to oom, so its one surviving run's 90 % does not make the
+    front; and regression figures are named as their tables are."""
+    from poolbench.report import figures
+    from poolbench.report.summary import fold_means
+
+    fast = rows("fast", "D", [[0.9, 0.0]], shape=(1, 2), status={(0, 1): "oom"})
+    for row in fast:
+        row["sec_per_epoch"] = 0.01
+    slow = rows("slow", "D", [[0.7, 0.7]], shape=(1, 2))
+    _, summary = build_tables(frame(fast, slow))
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, out, stem: drawn.append(fig))
+    figures.accuracy_vs_time(summary, tmp_path, "cv")
+    front = next(
+        ln for ln in drawn[0].axes[0].lines if ln.get_label() == "Pareto front"
+    )
+    assert list(front.get_ydata()) == [70.0]
+    stems = []
+    monkeypatch.setattr(
+        figures, "_save", lambda fig, out, stem: stems.append(stem) or []
+    )
+    regression = rows("a", "D", [[0.0]], shape=(1, 1))
+    regression[0].update(metric="rmse", test_rmse=1.5, test_acc=float("nan"))
+    _, summary = build_tables(frame(regression))
+    figures.draw_figures(summary, fold_means(pd.DataFrame(regression)), tmp_path)
+    assert stems and all(s.endswith("-regression") for s in stems)
