@@ -22,7 +22,7 @@ from poolbench.errors import PoolbenchError, StoreWriteError
 from poolbench.experiment import Experiment, config_hash, config_identity, load_dataset
 from poolbench.report.console import table_console
 from poolbench.report.summary import mean_std_text, summarize
-from poolbench.report.tables import table_protocols
+from poolbench.report.tables import printed_decimals, table_protocols
 from poolbench.results.claims import FoldClaims
 from poolbench.results.configs import save_identity
 from poolbench.results.row import METRIC_FAMILIES, METRICS, distinct_devices
@@ -135,8 +135,9 @@ def print_summary(frame, console: Console, expected: int) -> None:
         scores = []
         for m in family:
             mean, std = getattr(r, f"{m.name}_mean"), getattr(r, f"{m.name}_std")
-            scale, digits = (100, 2) if m.percent else (1, 4)
-            scores.append(mean_std_text(mean, std, digits, scale))
+            # the digits `poolbench table` prints: one number, one spelling
+            scale = 100 if m.percent else 1
+            scores.append(mean_std_text(mean, std, printed_decimals(m), scale))
         table.add_row(
             r.dataset,
             r.pooler,

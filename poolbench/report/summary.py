@@ -39,7 +39,10 @@ def mean_std_text(mean: float, std: float, digits: int, scale: float = 1.0) -> s
     if math.isnan(mean):
         return "—"
     spread = "n/a" if math.isnan(std) else f"{scale * std:.{digits}f}"
-    return f"{scale * mean:.{digits}f} ± {spread}"
+    shown = scale * mean
+    if round(shown, digits) == 0:  # -0.000 (an ARI a hair below 0) reads 0.000
+        shown = 0.0
+    return f"{shown:.{digits}f} ± {spread}"
 
 
 def fold_means(frame: pd.DataFrame) -> pd.DataFrame:

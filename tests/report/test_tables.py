@@ -451,3 +451,10 @@ def test_a_figure_draws_a_short_cell_hollow_and_off_the_pareto_front(
     _, summary = build_tables(frame(regression))
     figures.draw_figures(summary, fold_means(pd.DataFrame(regression)), tmp_path)
     assert stems and all(s.endswith("-regression") for s in stems)
+
+
+def test_a_mean_that_rounds_to_zero_prints_without_a_sign():
+    from poolbench.report.summary import mean_std_text
+
+    assert mean_std_text(-0.0001, 0.0002, 3) == "0.000 ± 0.000"  # was -0.000
+    assert mean_std_text(-0.0006, 0.0002, 3) == "-0.001 ± 0.000"
