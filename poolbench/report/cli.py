@@ -59,6 +59,10 @@ def parse_filters(items: list[str]) -> dict[str, list[str]]:
         key, sep, value = item.partition("=")
         if not sep or not value:
             raise PoolbenchError(f"filter {item!r} must look like KEY=VALUE[,VALUE]")
+        if key == "results.dir":  # train's spelling of the store's place
+            raise PoolbenchError(
+                f"table reads its store with --results-dir {value}, not {item}"
+            )
         if key not in FILTER_KEYS:
             raise PoolbenchError(
                 f"unknown filter {key!r}; use one of {', '.join(FILTER_KEYS)}"

@@ -138,6 +138,7 @@ def test_a_filtered_table_leaves_the_full_tables_alone(swept, data_root, mirror)
     "args, message",
     [
         (["colour=red"], "unknown filter 'colour'"),
+        (["results.dir=elsewhere"], "table reads its store with --results-dir"),
         (["dataset=proteins"], "no rows of results/results.csv match"),
         (["--results-dir=nowhere"], "no results in nowhere/results.csv"),
         (["--kind=eval", "pooler=topk"], "filters apply to --kind runs only"),
