@@ -105,14 +105,33 @@ def _pooler_identity(pooler: dict) -> dict:
         params = inspect.signature(get_class(str(pooler.get("_target_"))).__init__)
     except Exception:  # an unknown target is refused elsewhere, with a message
         return pooler
-    defaults = {
-        name: p.default
-        for name, p in params.parameters.items()
-        if name not in _INJECTED
-        and name not in pooler
-        and p.default is not inspect.Parameter.empty
-    }
+    defaults = {}
+    for name, p in params.parameters.items():
+        if name in _INJECTED or name in pooler or p.default is inspect.Parameter.empty:
+            continue
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        stable = _stable_default(p.default)
+        if stable is not _UNSTABLE:
+            defaults[name] = stable
     return {**pooler, **defaults}
+
+
+_UNSTABLE = object()
+
+
+def _stable_default(value):
+    """A default as the same text in every process: plain values as they are,
+    a function or class by its import path (its repr holds a memory address,
+    which changed the hash at every run); anything else stays out."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        items = [_stable_default(v) for v in value]
+        return _UNSTABLE if any(v is _UNSTABLE for v in items) else items
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
+    return _UNSTABLE
 
 
 def _clustering_baseline(resolved: dict) -> bool:

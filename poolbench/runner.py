@@ -7,7 +7,7 @@ import math
 import os
 import subprocess
 import sys
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import pandas as pd
@@ -37,7 +37,12 @@ from poolbench.training.device import (
 )
 from poolbench.training.progress import Hooks, ProgressHooks
 from poolbench.training.protocol import FailFast, ProtocolConfig, run_protocol
-from poolbench.training.selection import CandidateRow, SelectionLog, candidates_done
+from poolbench.training.selection import (
+    CandidateRow,
+    SelectionLog,
+    candidates_done,
+    stored_candidates,
+)
 from poolbench.training.signals import Interrupted
 from poolbench.validation.config import check_config
 
@@ -82,18 +87,40 @@ def git_commit() -> str:
         )
         if head.returncode != 0:
             return ""
-        diff = subprocess.run(
-            ["git", "diff", "HEAD", "--no-ext-diff", "--", "."],
-            cwd=src.parent,
-            capture_output=True,
-            timeout=10,
-        )
         commit = head.stdout.strip()[:12]
-        if diff.returncode != 0 or not diff.stdout:
-            return commit
-        return f"{commit}+dirty.{hashlib.sha1(diff.stdout).hexdigest()[:8]}"
+        edits = _local_edits(src.parent)
+        return f"{commit}+dirty.{edits}" if edits else commit
     except (OSError, subprocess.TimeoutExpired):
         return ""
+
+
+# what a run's numbers come from: the package and its configs (an edit to
+# the README or the tests is not another version of the code)
+CODE_PATHS = ("poolbench", "conf")
+
+
+def _local_edits(root: Path) -> str:
+    """8 hex digits of the uncommitted changes to :data:`CODE_PATHS`, new
+    untracked files included (a pooler being written); "" without any."""
+
+    def git(*args) -> bytes:
+        out = subprocess.run(
+            ["git", *args, "--", *CODE_PATHS], cwd=root, capture_output=True,
+            timeout=10,
+        )  # fmt: skip
+        return out.stdout if out.returncode == 0 else b""
+
+    digest = hashlib.sha1(git("diff", "HEAD", "--no-ext-diff"))
+    untracked = sorted(git("ls-files", "-o", "--exclude-standard", "-z").split(b"\0"))
+    for name in filter(None, untracked):
+        digest.update(name)
+        try:
+            digest.update((root / name.decode()).read_bytes())
+        except OSError:
+            pass
+    if digest.hexdigest() == hashlib.sha1(b"").hexdigest():
+        return ""
+    return digest.hexdigest()[:8]
 
 
 def every_run_failed(cfgs: list[DictConfig]) -> str:
@@ -213,7 +240,11 @@ def run_experiment(cfg: DictConfig) -> dict:
         done_points = candidates_done(candidates.read())
         if warning := candidates.read_warning():  # those are trained again
             print(warning, file=sys.stderr)
-        selection = SelectionLog(candidates.append, done_points)
+        selection = SelectionLog(
+            candidates.append,
+            done_points,
+            partial(stored_candidates, str(cfg.results.dir)),
+        )
     try:
         with ProgressHooks(exp.name, todo, exp.trainer.max_epochs) as progress:
             hooks = Hooks(progress, sink)

@@ -555,7 +555,8 @@ def test_only_a_command_with_no_ok_run_fails(tmp_path):
     assert "every run failed (1 runs; the first failed: boom)" in every_run_failed(
         [cfg]
     )
-    store.append(ResultRow(**ident, fold=1, run=0, seed=0, config_hash=key))
+    ok = dict(fold=1, run=0, seed=0, config_hash=key, test_acc=0.5)
+    store.append(ResultRow(**ident, **ok))  # an ok row carries its score
     assert every_run_failed([cfg]) == ""
     store.append(
         ResultRow(

@@ -10,6 +10,7 @@ other than graph, a split other than the default).
 from __future__ import annotations
 
 import pytest
+import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 
 from poolbench.config_files import CONF_DIR
@@ -98,3 +99,23 @@ def test_a_pooler_default_its_yaml_leaves_out_is_part_of_the_hash(monkeypatch):
     monkeypatch.setattr(KMeansPool.__init__, "__defaults__", (*defaults[:-1], 3))
     assert hash_of(left_out) != listed
     assert hash_of(["pooler=kmeans"]) == listed  # the YAML's own value rules
+
+
+class ReluTopK:
+    """A user's pooler whose YAML leaves out a function default."""
+
+    def __init__(self, in_channels, ratio=0.5, avg_nodes=0.0, act=F.relu, k=(1, 2)):
+        pass
+
+
+def test_a_function_default_is_hashed_by_its_name_not_its_address():
+    """Its repr holds a memory address that differs in every process: the
+    hash changed at every run and resume never skipped a finished one."""
+    from poolbench.experiment import config_identity
+
+    over = ["pooler=topk", "pooler._target_=tests.test_config_hash.ReluTopK"]
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        identity = config_identity(compose("config", overrides=over))
+    assert identity["pooler"]["act"] == "torch.nn.functional.relu"
+    assert identity["pooler"]["k"] == [1, 2]
+    assert "0x" not in str(identity)

@@ -18,6 +18,7 @@ import errno
 import fcntl
 import os
 import socket
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -60,7 +61,7 @@ class FoldClaims:
             yield None
             return
         with handle:
-            held = _try_lock(handle)
+            held = _try_lock(handle, 5 if sign else 1)
             if held is False:  # another process has it
                 handle.seek(0)
                 yield handle.read().strip() or "another process"
@@ -97,14 +98,21 @@ class FoldClaims:
         }
 
 
-def _try_lock(handle) -> bool | None:
+def _try_lock(handle, attempts: int = 5) -> bool | None:
     """True: locked; False: another process holds it; None: no lock possible
-    here (the fold runs unclaimed)."""
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        return False if exc.errno in _HELD else None
-    return True
+    here (the fold runs unclaimed). A few tries 20 ms apart: another
+    command's :meth:`FoldClaims.held_elsewhere` takes the lock for a moment
+    to look, and must not make this one leave a fold nobody runs."""
+    for attempt in range(attempts):
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError as exc:
+            if exc.errno not in _HELD:
+                return None
+        if attempt + 1 < attempts:
+            time.sleep(0.02)
+    return False
 
 
 def _sign(handle) -> None:

@@ -143,6 +143,10 @@ def run_folds_in_processes(
                     for hook in parent_hooks:
                         hook.run_started(row)
                         hook.run_finished(row)
+                if len(rows) < len(job.runs):  # left to another command
+                    for hook in parent_hooks:
+                        if hasattr(hook, "runs_skipped"):
+                            hook.runs_skipped(len(job.runs) - len(rows))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return [row for fold in sorted(by_fold) for row in by_fold[fold]]

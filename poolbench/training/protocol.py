@@ -245,6 +245,8 @@ def run_fold(
             )
         if not left:
             return []
+        if selection is not None:  # grid points a former holder finished
+            selection.refresh()
         return _run_fold(exp, protocol, FoldJob(job.fold, left), split, device,
                          provenance, on_row, hooks, selection)  # fmt: skip
 

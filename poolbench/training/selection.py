@@ -113,14 +113,31 @@ def choose(candidates: list[CandidateRow], rule: SelectionRule) -> CandidateRow 
 
 @dataclass
 class SelectionLog:
-    """Where candidates go, and those a previous attempt already finished."""
+    """Where candidates go, and those a previous attempt already finished.
+
+    ``reread`` (picklable, for fold workers) gives the finished candidates as
+    the store holds them now: a fold taken over from another command, which
+    may have trained some since this one read the store, reuses them.
+    """
 
     on_candidate: Callable[[CandidateRow], None] | None = None
     done: dict[tuple, CandidateRow] = field(default_factory=dict)
+    reread: Callable[[], dict[tuple, CandidateRow]] | None = None
 
     def record(self, candidate: CandidateRow) -> None:
         if self.on_candidate is not None:
             self.on_candidate(candidate)
+
+    def refresh(self) -> None:
+        if self.reread is not None:
+            self.done.update(self.reread())
+
+
+def stored_candidates(directory: str) -> dict[tuple, CandidateRow]:
+    """The finished candidates of ``<directory>/selection.csv`` now."""
+    from poolbench.results.store import CsvStore
+
+    return candidates_done(CsvStore(directory, "selection.csv", CandidateRow).read())
 
 
 def candidates_done(frame) -> dict[tuple, CandidateRow]:

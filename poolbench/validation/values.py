@@ -314,12 +314,20 @@ def check_plain_name(key: str, name: str) -> None:
 
 
 def _constructor_args(target) -> set[str]:
-    """The keyword arguments a pooler class takes ('' when it cannot be had)."""
+    """The arguments a pooler's config may set (none when the class cannot be
+    had)."""
     import inspect
 
     from hydra.utils import get_class
 
     try:
-        return set(inspect.signature(get_class(str(target)).__init__).parameters)
+        params = inspect.signature(get_class(str(target)).__init__).parameters
     except Exception:  # an unknown target is refused elsewhere, with a message
         return set()
+    # poolbench sets these itself (model.pool_ratio, the data): no + hint
+    injected = {"self", "in_channels", "ratio", "avg_nodes"}
+    return {
+        name
+        for name, p in params.items()
+        if name not in injected and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }

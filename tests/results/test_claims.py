@@ -146,3 +146,34 @@ def test_a_second_command_leaves_the_held_fold_and_a_rerun_takes_it(cli, holder)
     assert shared.test_acc.tolist() == whole.sort_values("fold").test_acc.tolist()
     assert "still being run" not in out.stderr
     assert os.path.exists(cli.cwd / "shared" / ".claims")
+
+
+def test_a_look_that_holds_the_lock_for_a_moment_does_not_cost_the_fold(tmp_path):
+    """Another command's end-of-run look (held_elsewhere) takes the lock for
+    an instant: a claim tried then waits it out rather than leave the fold."""
+    import fcntl
+    import threading
+
+    claims = FoldClaims(tmp_path, "c0ffee", "d1")
+    claims.dir.mkdir(parents=True)
+    look = open(claims.path(1), "a+")
+    fcntl.flock(look, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    threading.Timer(0.04, look.close).start()  # closing drops the lock
+    with claims.fold(1) as who:
+        assert who is None
+
+
+def test_a_fold_taken_over_rereads_the_grid_points_finished_meanwhile(tmp_path):
+    """A command that takes a fold over (its former holder died mid-selection)
+    reuses the candidates that holder wrote after this command read
+    selection.csv, rather than train them again."""
+    from poolbench.training.selection import SelectionLog
+
+    exp = make_exp(tmp_path)
+    claims = FoldClaims(tmp_path / "results", exp.config_hash, exp.dataset.fingerprint)
+    finished = {("point", 0): "written by the former holder"}
+    log = SelectionLog(None, {}, reread=lambda: finished)
+    run_fold(exp, ProtocolConfig(name="holdout", folds=1, runs=1), FoldJob(0, [0]),
+             exp.splits()[0], CPU, provenance(exp), lambda row: None,
+             selection=log, claims=claims)  # fmt: skip
+    assert log.done == finished

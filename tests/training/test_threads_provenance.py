@@ -101,6 +101,7 @@ def test_uncommitted_code_is_recorded_by_the_state_of_its_edits(tmp_path, monkey
     source = tmp_path / "poolbench" / "pool.py"
     source.parent.mkdir()
     source.write_text("K = 1\n")
+    (tmp_path / "README.md").write_text("words\n")
     git("init", "-q")
     git("add", ".")
     git("commit", "-q", "-m", "one")
@@ -116,3 +117,8 @@ def test_uncommitted_code_is_recorded_by_the_state_of_its_edits(tmp_path, monkey
     assert first != second
     source.write_text("K = 1\n")
     assert read() == head
+    (tmp_path / "README.md").write_text("other words\n")  # not code
+    assert read() == head
+    new = source.parent / "new_pool.py"  # a pooler being written, untracked
+    new.write_text("K = 4\n")
+    assert read().startswith(f"{head}+dirty.")
