@@ -142,7 +142,7 @@ def table_command(argv: list[str]) -> None:
     from poolbench.errors import StoreWriteError
     from poolbench.report.figures import draw_figures
     from poolbench.report.render import print_tables, to_csv, to_latex, to_markdown
-    from poolbench.report.summary import fold_means
+    from poolbench.report.summary import spread_values
     from poolbench.report.tables import build_tables, table_protocols
     from poolbench.results.configs import load_identities
     from poolbench.results.files import describe_os_error, replace_atomically
@@ -194,7 +194,7 @@ def table_command(argv: list[str]) -> None:
                 replace_atomically(path, render(table).encode())
                 written.append(path)
         if not args.no_figures:
-            written += draw_figures(summary, fold_means(chosen), figures)
+            written += draw_figures(summary, spread_values(chosen, summary), figures)
     except OSError as exc:
         raise StoreWriteError(
             f"could not write the tables: {describe_os_error(exc)}"

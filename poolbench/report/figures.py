@@ -172,7 +172,9 @@ def fold_boxplots(
     stem: str,
     metric: str = "acc",
 ) -> list[Path]:
-    """Per dataset: a box of the per-fold mean headline scores of each pooler."""
+    """Per dataset: a box of each pooler's values its std is over: the
+    per-fold means, or the runs of a one-split protocol (one box of one line
+    each, before: the std the table printed was not to be seen)."""
     info = METRICS[metric]
     labelled = folds.merge(summary[GROUP + ["label"]], on=GROUP)
     datasets = sorted(labelled["dataset"].unique())
@@ -186,7 +188,8 @@ def fold_boxplots(
         ax.tick_params(axis="x", rotation=45)
         plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
         ax.set_title(dataset)
-        ax.set_ylabel(f"per fold: {info.label}")
+        over = set(summary.loc[summary["dataset"] == dataset, "spread"])
+        ax.set_ylabel(f"per {'run' if over == {'runs'} else 'fold'}: {info.label}")
         ax.grid(axis="y", alpha=0.3)
     name = "accuracy" if metric == "acc" else metric
     return _save(fig, out_dir, f"fold-{name}-{stem}")

@@ -19,7 +19,7 @@ from poolbench.report.statistics import (
     compare_per_dataset,
     rank_lines,
 )
-from poolbench.report.summary import GROUP, fold_means
+from poolbench.report.summary import GROUP, spread_values
 from poolbench.results.row import METRICS
 
 ALPHA = 0.05
@@ -37,12 +37,7 @@ def fold_scores(
     """
     info = METRICS[metric]
     rows = latest[latest["metric"] == metric]
-    if len(part) and set(part["spread"]) == {"runs"}:
-        ok = rows[rows["status"] == "ok"]
-        means = ok.groupby(GROUP + ["run"], dropna=False)[f"test_{metric}"].mean()
-        means = means.rename("score").reset_index().rename(columns={"run": "fold"})
-    else:
-        means = fold_means(rows)
+    means = spread_values(rows, part)
     means = means.merge(part[GROUP + ["label"]], on=GROUP, how="inner")
     return pd.DataFrame(
         {

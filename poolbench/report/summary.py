@@ -60,6 +60,31 @@ def fold_means(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def spread_values(frame: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """The values each cell's std is over (``fold``, ``score``): per-fold means
+    where its protocol has folds, the runs themselves (as ``fold``) where it
+    has one split, as :func:`summarize` decided in ``spread``."""
+    runs_cells = summary.loc[summary["spread"] == "runs", GROUP]
+    per_fold = fold_means(frame)
+    if runs_cells.empty:
+        return per_fold
+    ok = frame[frame["status"] == "ok"]
+    singles = ok.merge(runs_cells, on=GROUP)
+    parts = [
+        per_fold.merge(runs_cells, on=GROUP, how="left", indicator=True)
+        .query("_merge == 'left_only'")
+        .drop(columns="_merge")
+    ]
+    for metric, rows in singles.groupby("metric", sort=True):
+        values = rows.groupby(GROUP + ["run"], sort=True, dropna=False)[
+            f"test_{metric}"
+        ].mean()
+        parts.append(
+            values.rename("score").reset_index().rename(columns={"run": "fold"})
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
 def _spread(rows: pd.DataFrame, ok: pd.DataFrame) -> str:
     """What the std of a cell is over: the protocol its rows recorded decides
     (one split: its runs; k folds: the folds), never the folds that happen to

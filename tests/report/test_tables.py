@@ -458,3 +458,23 @@ def test_a_mean_that_rounds_to_zero_prints_without_a_sign():
 
     assert mean_std_text(-0.0001, 0.0002, 3) == "0.000 ± 0.000"  # was -0.000
     assert mean_std_text(-0.0006, 0.0002, 3) == "-0.001 ± 0.000"
+
+
+def test_box_plots_show_what_a_cells_std_is_over(tmp_path, monkeypatch):
+    """One split: its runs (the box was one line per pooler, while the table
+    printed a std over the runs); k folds: the per-fold means."""
+    from poolbench.report import figures
+    from poolbench.report.summary import spread_values
+
+    one_split = rows("a", "D", [[0.5, 0.6, 0.7]], shape=(1, 3))
+    folds = rows("b", "E", [[0.5, 0.7], [0.9, 0.9]], shape=(2, 2))
+    latest = frame(one_split, folds)
+    _, summary = build_tables(latest)
+    values = spread_values(latest, summary)
+    assert sorted(values[values.pooler == "a"].score) == [0.5, 0.6, 0.7]
+    assert sorted(values[values.pooler == "b"].score) == pytest.approx([0.6, 0.9])
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, out, stem: drawn.append(fig))
+    part = summary[summary.pooler == "a"]
+    figures.fold_boxplots(part, values.merge(part[["experiment"]]), tmp_path, "x")
+    assert drawn[0].axes[0].get_ylabel().startswith("per run")
