@@ -39,3 +39,18 @@ def test_the_checked_in_costs_cover_every_pooler_on_both_datasets():
         if (name, d) not in costs
     ]  # fmt: skip
     assert not missing, f"run make catalogue-costs for {missing}"
+
+
+def test_the_readme_counts_the_registered_poolers():
+    """ "the 30 registered poolers (25 plus 5 controls ...)" goes stale when a
+    pooler joins unless something checks it."""
+    import re
+
+    text = " ".join((REPO / "README.md").read_text().split())
+    found = re.search(r"the (\d+) registered poolers \((\d+) plus (\d+) controls", text)
+    assert found, "the README's pooler count sentence moved"
+    total, papers, controls = map(int, found.groups())
+    registry = discover()
+    assert total == len(registry)
+    assert controls == sum(c.family == "control" for c in registry.values())
+    assert papers + controls == total
