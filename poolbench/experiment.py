@@ -26,7 +26,7 @@ from poolbench.data.dataset import GraphDataset
 from poolbench.data.splits import SCAFFOLD_METHOD, Split
 from poolbench.errors import PoolbenchError
 from poolbench.models.hierarchical import HierarchicalGNN
-from poolbench.pooling.base import Pooler
+from poolbench.pooling.base import Pooler, config_args
 from poolbench.pooling.precompute import cache_key, load_or_compute
 from poolbench.pooling.registry import name_of
 from poolbench.tasks import make_task
@@ -92,24 +92,18 @@ def _model_not_identity(resolved: dict) -> set[str]:
     return {"head_dropout"} if resolved["model"].get("head_dropout") is None else set()
 
 
-# what the model gives every pooler, not set by its config
-_INJECTED = {"self", "in_channels", "ratio", "avg_nodes"}
-
-
 def _pooler_identity(pooler: dict) -> dict:
     """The pooler's config plus the code defaults of the constructor arguments
     its YAML leaves out: a default changed in the code (a pooler being
     written) then changes the hash, rather than serving rows made with the
     old value as current. Shipped YAMLs list every argument (tested)."""
     try:
-        params = inspect.signature(get_class(str(pooler.get("_target_"))).__init__)
+        params = config_args(get_class(str(pooler.get("_target_"))))
     except Exception:  # an unknown target is refused elsewhere, with a message
         return pooler
     defaults = {}
-    for name, p in params.parameters.items():
-        if name in _INJECTED or name in pooler or p.default is inspect.Parameter.empty:
-            continue
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+    for name, p in params.items():
+        if name in pooler or p.default is inspect.Parameter.empty:
             continue
         stable = _stable_default(p.default)
         if stable is not _UNSTABLE:

@@ -10,6 +10,7 @@ from hydra.utils import get_class, get_method
 from omegaconf import OmegaConf
 
 from poolbench.hydra_app import CONF_DIR, choices
+from poolbench.pooling.base import INJECTED_ARGS, config_args
 from poolbench.pooling.registry import discover, name_of
 
 
@@ -33,10 +34,10 @@ def test_pooler_configs_match_their_class_signature(name):
     keys = set(cfg.pooler) - {"_target_"}
     params = target_params(cfg.pooler._target_)
     assert keys <= params, f"{name}.yaml keys not taken by the class: {keys - params}"
-    assert {"in_channels", "ratio", "avg_nodes"} <= params
+    assert set(INJECTED_ARGS) <= params
     # every other argument is listed: overridable without +, and in the hash
     # with the value the YAML shows
-    unlisted = params - keys - {"in_channels", "ratio", "avg_nodes"}
+    unlisted = set(config_args(get_class(cfg.pooler._target_))) - keys
     assert not unlisted, f"{name}.yaml leaves out constructor arguments {unlisted}"
     assert name_of(get_class(cfg.pooler._target_)) == name
 

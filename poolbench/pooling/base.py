@@ -9,6 +9,7 @@ its kind.
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
@@ -32,6 +33,27 @@ from poolbench.pooling.reduce import cluster_reduce
 from poolbench.pooling.select import DenseSelect
 
 Family = Literal["none", "soft_clustering", "one_over_k", "score", "control"]
+
+# What poolbench gives every pooler's constructor, never its config: the
+# source of each, for the message that refuses setting one.
+INJECTED_ARGS = {
+    "in_channels": "model.hidden",
+    "ratio": "model.pool_ratio",
+    "avg_nodes": "the dataset",
+}
+
+
+def config_args(cls: type) -> dict[str, inspect.Parameter]:
+    """The constructor arguments a pooler's config may set: all but ``self``,
+    :data:`INJECTED_ARGS` and ``*args``/``**kwargs``."""
+    params = inspect.signature(cls.__init__).parameters
+    return {
+        name: p
+        for name, p in params.items()
+        if name != "self"
+        and name not in INJECTED_ARGS
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
 
 
 @dataclass

@@ -448,7 +448,7 @@ def check_pooler(section: dict, model: dict | None = None) -> None:
     """The pooler's keys against its constructor, then one trial construction,
     so that a value its class refuses (``pooler.iterations=-1``) stops the
     command before the data is read rather than at the first fold."""
-    from poolbench.pooling.base import Pooler
+    from poolbench.pooling.base import INJECTED_ARGS, Pooler
 
     cls = _target("pooler", section)
     if not (isinstance(cls, type) and issubclass(cls, Pooler)):
@@ -456,13 +456,8 @@ def check_pooler(section: dict, model: dict | None = None) -> None:
             f"pooler._target_={section['_target_']} must subclass "
             "poolbench.pooling.Pooler"
         )
-    injected = {
-        "in_channels": "model.hidden",
-        "ratio": "model.pool_ratio",
-        "avg_nodes": "the dataset",
-    }
     params = {k: v for k, v in section.items() if k != "_target_"}
-    check_section(Spec.of("pooler", cls, injected), params)
+    check_section(Spec.of("pooler", cls, INJECTED_ARGS), params)
     try_pooler(cls, params, model or {})
 
 

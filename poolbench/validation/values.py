@@ -315,19 +315,12 @@ def check_plain_name(key: str, name: str) -> None:
 
 def _constructor_args(target) -> set[str]:
     """The arguments a pooler's config may set (none when the class cannot be
-    had)."""
-    import inspect
-
+    had); what poolbench injects gets no + hint."""
     from hydra.utils import get_class
 
+    from poolbench.pooling.base import config_args
+
     try:
-        params = inspect.signature(get_class(str(target)).__init__).parameters
+        return set(config_args(get_class(str(target))))
     except Exception:  # an unknown target is refused elsewhere, with a message
         return set()
-    # poolbench sets these itself (model.pool_ratio, the data): no + hint
-    injected = {"self", "in_channels", "ratio", "avg_nodes"}
-    return {
-        name
-        for name, p in params.items()
-        if name not in injected and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    }
