@@ -121,8 +121,10 @@ class Pooler(nn.Module):
     # operator (given a WL-expressive MP before it): every node is assigned with
     # constant row sums of S, and RED = S^T X.
     expressive: ClassVar[bool] = False
-    # False only for poolers whose output depends on node order by design (the
-    # random controls); the contract test checks invariance for all others.
+    # False only for poolers whose output depends on node order by design:
+    # the random controls, and a matching on unweighted edges (every weight
+    # ties, and select_graclus's last tie-break is the node index). The
+    # contract test checks invariance for all others, on weighted graphs.
     # Exactly tied scores at a score pooler's cut are the exception: one of
     # the tied nodes must be kept, and keep_top takes the first in the graph.
     order_invariant: ClassVar[bool] = True

@@ -101,26 +101,37 @@ def _canonical(out: PoolOutput) -> tuple[torch.Tensor, torch.Tensor]:
     return x[order], adj
 
 
+def _relabelled_graphs():
+    """(graph, perm, the graph with node i renamed perm^-1[i]) on weighted
+    random graphs of three sizes, two orders each: one graph let a pooler
+    that broke ties by node index pass (EigenPool's two-node clusters)."""
+    for seed, n in ((4, 12), (101, 10), (105, 18)):
+        data = with_weights(random_graph(n, p=0.35, seed=seed), seed=seed + 1)
+        for perm_seed in (6, 7):
+            gen = torch.Generator().manual_seed(perm_seed)
+            perm = torch.randperm(n, generator=gen)
+            inv = torch.empty_like(perm)
+            inv[perm] = torch.arange(n)
+            permuted = data.clone()
+            permuted.x = data.x[perm]
+            permuted.edge_index = inv[data.edge_index]
+            yield data, perm, permuted
+
+
 @pytest.mark.parametrize("name", REGISTRY)
 def test_pooled_graph_does_not_depend_on_node_order(name):
     cls = REGISTRY[name]
     if not cls.order_invariant:
-        pytest.skip(f"{name} depends on node order by design (a random control)")
-    data = with_weights(random_graph(12, p=0.35, seed=4), seed=5)
-    perm = torch.randperm(data.num_nodes, generator=torch.Generator().manual_seed(6))
-    inv = torch.empty_like(perm)
-    inv[perm] = torch.arange(perm.numel())
-    permuted = data.clone()
-    permuted.x = data.x[perm]
-    permuted.edge_index = inv[data.edge_index]
-    outs = []
-    for d in (data, permuted):
-        pooler = build(cls, avg_nodes=12).eval()
-        b = Batch.from_data_list([d])
-        with torch.no_grad():
-            outs.append(_canonical(pool(pooler, b)))
-    torch.testing.assert_close(outs[0][0], outs[1][0], atol=1e-5, rtol=1e-4)
-    torch.testing.assert_close(outs[0][1], outs[1][1], atol=1e-5, rtol=1e-4)
+        pytest.skip(f"{name} depends on node order by design")
+    for data, _, permuted in _relabelled_graphs():
+        outs = []
+        for d in (data, permuted):
+            pooler = build(cls, avg_nodes=d.num_nodes).eval()
+            b = Batch.from_data_list([d])
+            with torch.no_grad():
+                outs.append(_canonical(pool(pooler, b)))
+        torch.testing.assert_close(outs[0][0], outs[1][0], atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(outs[0][1], outs[1][1], atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize("name", REGISTRY)
@@ -265,20 +276,14 @@ def test_lift_passes_gradients_to_the_pooled_features_and_the_input(name):
 def test_lift_follows_the_nodes_when_they_are_permuted(name):
     cls = REGISTRY[name]
     if not cls.order_invariant:
-        pytest.skip(f"{name} depends on node order by design (a random control)")
-    data = with_weights(random_graph(12, p=0.35, seed=4), seed=5)
-    perm = torch.randperm(data.num_nodes, generator=torch.Generator().manual_seed(6))
-    inv = torch.empty_like(perm)
-    inv[perm] = torch.arange(perm.numel())
-    permuted = data.clone()
-    permuted.x = data.x[perm]
-    permuted.edge_index = inv[data.edge_index]
-    outs = []
-    for d in (data, permuted):
-        pooler = build(cls, avg_nodes=12).eval()
-        with torch.no_grad():
-            outs.append(_lift(pooler, Batch.from_data_list([d]))[1])
-    torch.testing.assert_close(outs[0][perm], outs[1], atol=1e-5, rtol=1e-4)
+        pytest.skip(f"{name} depends on node order by design")
+    for data, perm, permuted in _relabelled_graphs():
+        outs = []
+        for d in (data, permuted):
+            pooler = build(cls, avg_nodes=d.num_nodes).eval()
+            with torch.no_grad():
+                outs.append(_lift(pooler, Batch.from_data_list([d]))[1])
+        torch.testing.assert_close(outs[0][perm], outs[1], atol=1e-5, rtol=1e-4)
 
 
 def _tied_cycle(n: int) -> Data:

@@ -30,7 +30,8 @@ unseeded); here the same spectral embedding
 (eigenvectors of ``I - D^{-1/2} A D^{-1/2}`` scaled by ``D^{-1/2}``) goes
 through Lloyd's k-means from a farthest-point start (the node with the largest
 embedding norm first). tgp (like the authors) makes each eigenvector's first
-node positive; here its largest-magnitude entry is positive. Tested: the
+node positive; here its largest-magnitude entry is positive (among equal
+magnitudes, the entry of the node of highest degree). Tested: the
 partitions equal scikit-learn's on graphs with clear clusters, and Θ, RED, CON
 and LIFT equal tgp's given the same clusters, up to that sign. Eigenvectors of
 repeated eigenvalues (symmetric subgraphs) are not unique; there the modes can
@@ -99,6 +100,21 @@ def spectral_clusters(adj: np.ndarray, k: int) -> np.ndarray:
 SINGLETONS = ("eigenvector", "self_loop")
 
 
+def oriented(v: np.ndarray, keys: tuple[np.ndarray, ...]) -> np.ndarray:
+    """``v`` or ``-v``, whichever has its largest-magnitude entry positive.
+
+    An eigenvector's sign is arbitrary, and ``eigh`` picks it by node order.
+    Entries of equal magnitude (a two-node cluster's second mode is always
+    ``[1, -1] / sqrt 2``) are told apart by ``keys``, compared in turn: the
+    node with the largest first key leads, the second key breaks its ties.
+    Only nodes equal in every key fall to node order.
+    """
+    magnitude = np.abs(v)
+    tied = np.flatnonzero(magnitude >= magnitude.max() - 1e-9)
+    lead = tied[np.lexsort(tuple(key[tied] for key in reversed(keys)))[-1]]
+    return -v if v[lead] < 0 else v
+
+
 def mode_coefficients(
     adj: np.ndarray, labels: np.ndarray, modes: int, singleton: str = "eigenvector"
 ) -> np.ndarray:
@@ -109,6 +125,11 @@ def mode_coefficients(
     weight (the authors' code and tgp: 0 without a loop, its features lost).
     """
     theta = np.zeros((adj.shape[0], modes))
+    # Order-free node keys for the sign of a mode (see oriented): weighted
+    # degree in the whole graph, then the sum of the neighbours' degrees,
+    # rounded so that float summation order cannot tell equal keys apart.
+    degree = adj.sum(axis=0)
+    keys = (np.round(degree, 9), np.round(adj @ degree, 9))
     for c in np.unique(labels):
         nodes = np.flatnonzero(labels == c)
         sub = adj[np.ix_(nodes, nodes)]
@@ -118,9 +139,7 @@ def mode_coefficients(
         _, vectors = np.linalg.eigh(normalised_laplacian(sub)[0])
         for m in range(modes):
             v = vectors[:, min(m, nodes.size - 1)]
-            if v[np.argmax(np.abs(v))] < 0:
-                v = -v
-            theta[nodes, m] = v
+            theta[nodes, m] = oriented(v, tuple(key[nodes] for key in keys))
     return theta
 
 

@@ -44,6 +44,8 @@ class GraclusComplementPool(TopologyPooler):
     reference = "control; RED and CON as tgp (test_ref_one_over_k.py)"
     family = "control"
     expressive = True
+    # The complement is unweighted: its matching's ties fall to node index.
+    order_invariant = False
 
     def precompute(
         self, edge_index: Tensor, edge_weight: Tensor | None, batch: Tensor

@@ -3,6 +3,9 @@ hand-checkable graphs and the invariants of their greedy selections."""
 
 from __future__ import annotations
 
+import itertools
+
+import numpy as np
 import pytest
 import torch
 from torch_geometric.data import Batch, Data
@@ -283,3 +286,23 @@ def test_a_graph_smaller_than_k_keeps_its_features_through_eigenpool(singleton, 
     assert out.x.size(0) == 5  # two supernodes left empty
     with pytest.raises(ValueError, match="singleton must be one of"):
         EigenPool(2, singleton="zero")
+
+
+def test_a_two_node_cluster_is_led_by_its_node_of_higher_degree_in_either_order():
+    """A two-node cluster's second mode is [1, -1] / sqrt 2 whatever the graph:
+    its sign cannot come from the magnitudes. Path 0-1-2 split {0, 1} | {2}:
+    node 1 (degree 2) leads node 0 (degree 1), so the mode is +1/sqrt 2 on
+    node 1 however the nodes are numbered (eigh alone gave node 0 the plus
+    sign in one order and the minus sign in the other)."""
+    from poolbench.pooling.poolers.eigenpool import mode_coefficients
+
+    adj = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=float)
+    root = 1 / np.sqrt(2)
+    for perm in itertools.permutations(range(3)):
+        perm = np.array(perm)
+        relabelled = adj[np.ix_(perm, perm)]  # new node i is old node perm[i]
+        labels = np.where(perm == 2, 1, 0)
+        theta = mode_coefficients(relabelled, labels, 2)
+        old = np.empty(3)
+        old[perm] = theta[:, 1]
+        np.testing.assert_allclose(old, [-root, root, 1.0])
