@@ -15,10 +15,10 @@ import math
 import torch
 
 from poolbench.data.splits import Split
-from poolbench.errors import PoolbenchError
 from poolbench.models.community import CommunityGNN
 from poolbench.tasks.base import Metric, Metrics, Task, aux_total
 from poolbench.tasks.clustering_metrics import clustering_scores
+from poolbench.tasks.config import check_can_cluster, check_cluster_count
 from poolbench.tasks.whole_graph import WholeGraph
 
 
@@ -53,25 +53,8 @@ class CommunityDetection(Task):
 
     def check(self, exp) -> None:
         """What only the loaded data and the pooler class can tell."""
-        cls = exp.pooler_class
-        if not (cls.can_cluster or cls.clustering_baseline):
-            from poolbench.pooling.registry import discover
-
-            able = [n for n, c in discover().items() if c.can_cluster] + [
-                f"{n} (baseline)"
-                for n, c in discover().items()
-                if c.clustering_baseline
-            ]
-            raise PoolbenchError(
-                f"pooler {exp.pooler_name} has no clustering objective, so "
-                f"task=community cannot train it; use one of {', '.join(able)}"
-            )
-        n, k = exp.dataset.num_nodes, self.num_clusters
-        if not 1 < k <= n:
-            raise PoolbenchError(
-                f"task.num_clusters={k} must lie in [2, {n}] for {exp.dataset.name} "
-                f"({n} nodes)"
-            )
+        check_can_cluster(exp.pooler_class, exp.pooler_name)
+        check_cluster_count(self.num_clusters, exp.dataset.num_nodes, exp.dataset.name)
 
     def model_name(self, model) -> str:
         layers = self.settings.get("mp_layers", 1)

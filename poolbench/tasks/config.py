@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from poolbench.errors import PoolbenchError
 from poolbench.results.row import METRIC_FAMILIES
 
 
@@ -72,3 +73,48 @@ def monitors(task: str, target: str) -> list[str]:
 def split_kinds(task: str, target: str) -> tuple[str, ...]:
     """``protocol.split`` values that apply; ``auto`` is the first."""
     return SPLITS.get((task, target), ("stratified",))
+
+
+# Each rule below is checked twice: before any work from the config and the
+# loader's declared facts (validation/config.py), and by the task once the data
+# is loaded (a user's loader declares nothing). One wording for both.
+UNET = "poolbench.models.unet.GraphUNet"
+
+
+def check_node_model(model_target: str | None) -> None:
+    if model_target != UNET:
+        raise PoolbenchError(
+            "task=node classifies nodes with a Graph U-Net: use model=unet"
+        )
+
+
+def check_can_cluster(pooler_class: type, pooler_name: str) -> None:
+    """task=community trains S on the pooler's own objective, or runs a
+    clustering baseline; any other pooler has nothing to train."""
+    if pooler_class.can_cluster or pooler_class.clustering_baseline:
+        return
+    from poolbench.pooling.registry import discover  # torch: on refusal only
+
+    registry = discover()
+    able = [n for n, c in registry.items() if c.can_cluster] + [
+        f"{n} (baseline)" for n, c in registry.items() if c.clustering_baseline
+    ]
+    raise PoolbenchError(
+        f"pooler {pooler_name} has no clustering objective, so task=community "
+        f"cannot train it; use one of {', '.join(able)}"
+    )
+
+
+def check_cluster_count(k: int, nodes: int, dataset: str) -> None:
+    if not 1 < k <= nodes:
+        raise PoolbenchError(
+            f"task.num_clusters={k} must lie in [2, {nodes}] for {dataset} "
+            f"({nodes} nodes)"
+        )
+
+
+def scaffold_refused(dataset: str) -> PoolbenchError:
+    return PoolbenchError(
+        f"protocol.split=scaffold needs molecules; {dataset} has no SMILES "
+        "(use protocol.split=auto)"
+    )

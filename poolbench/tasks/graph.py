@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from poolbench.data.splits import load_or_build_splits, splits_path
 from poolbench.errors import PoolbenchError
 from poolbench.tasks.base import Metric, Metrics, Task, aux_total
+from poolbench.tasks.config import scaffold_refused
 
 
 def forward_graphs(model: nn.Module, batch):
@@ -71,10 +72,7 @@ class GraphLevel(Task):
         kind = self.split_kind(p.get("split", "auto"))
         groups = exp.dataset.groups
         if kind == "scaffold" and groups is None:
-            raise PoolbenchError(
-                f"protocol.split=scaffold needs molecules; {exp.dataset.name} has "
-                "no SMILES (use protocol.split=auto)"
-            )
+            raise scaffold_refused(exp.dataset.name)
         labels = exp.dataset.labels.numpy()
         seed = int(exp.cfg.seed)
         path = splits_path(

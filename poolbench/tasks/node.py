@@ -19,9 +19,8 @@ from poolbench.data.splits import Split, read_or_save_splits
 from poolbench.errors import PoolbenchError
 from poolbench.models.unet import GraphUNet
 from poolbench.tasks.base import Metric, Metrics, Task, aux_total
+from poolbench.tasks.config import check_node_model
 from poolbench.tasks.whole_graph import WholeGraph
-
-UNET = "poolbench.models.unet.GraphUNet"
 
 
 def random_node_splits(
@@ -49,10 +48,7 @@ class NodeClassification(Task):
         return "node classification"
 
     def check(self, exp) -> None:
-        if exp.cfg.model.get("_target_") != UNET:
-            raise PoolbenchError(
-                "task=node classifies nodes with a Graph U-Net: add model=unet"
-            )
+        check_node_model(exp.cfg.model.get("_target_"))
         p = exp.cfg.protocol
         split = p.get("split", "auto")
         if split in ("auto", "public") and exp.dataset.public_split is None:

@@ -275,7 +275,7 @@ def check_own_model(values: dict) -> None:
     """A graph model of its own (``model._target_``, e.g. a paper's) against
     the pooler it builds in (``builtin_pooler``; none by default): a run must
     not be filed under a pooler it never used. The U-Net is the node task's."""
-    from poolbench.tasks.node import UNET
+    from poolbench.tasks.config import UNET
 
     target = values["model"].get("_target_")
     task = (values.get("task") or {}).get("name", "graph")
@@ -308,7 +308,10 @@ def check_task(values: dict, protocol) -> None:
     from poolbench.tasks.config import (
         DATASET_KIND,
         TASK_CONFIGS,
+        check_can_cluster,
+        check_node_model,
         monitors,
+        scaffold_refused,
         split_kinds,
     )
 
@@ -341,37 +344,16 @@ def check_task(values: dict, protocol) -> None:
             f"protocol.select_on={protocol.select_on} does not apply to {what} "
             f"on {dataset}; use auto or one of {', '.join(allowed)}"
         )
-    if name == "node" and values["model"].get("_target_") != (
-        "poolbench.models.unet.GraphUNet"
-    ):
-        raise PoolbenchError(
-            "task=node classifies nodes with a Graph U-Net: use model=unet"
-        )
+    if name == "node":
+        check_node_model(values["model"].get("_target_"))
     if name == "community":
-        pooler = _target("pooler", values["pooler"])
-        if not (pooler.can_cluster or pooler.clustering_baseline):
-            from poolbench.pooling.registry import discover
-
-            able = [n for n, c in discover().items() if c.can_cluster] + [
-                f"{n} (baseline)"
-                for n, c in discover().items()
-                if c.clustering_baseline
-            ]
-            raise PoolbenchError(
-                f"pooler {pooler_name(values)} has no "
-                f"clustering objective, so task=community cannot train it; use "
-                f"one of {', '.join(able)}"
-            )
-    if name == "community":
-        check_cluster_count(values, loader)
+        check_can_cluster(_target("pooler", values["pooler"]), pooler_name(values))
+        declared_cluster_count(values, loader)
     # poolbench's own loaders say whether their graphs carry scaffolds; a
     # user's loader is trusted until its dataset is loaded
     own = getattr(loader, "__module__", "").startswith("poolbench.")
     if protocol.split == "scaffold" and own and not getattr(loader, "molecules", False):
-        raise PoolbenchError(
-            f"protocol.split=scaffold needs molecules; {dataset} has no SMILES "
-            "(use protocol.split=auto)"
-        )
+        raise scaffold_refused(dataset)
     if name == "community" and protocol.folds != 1:
         raise PoolbenchError(
             f"task=community uses every node and no split, so protocol.folds="
@@ -392,7 +374,7 @@ def dataset_label(values: dict, loader) -> str:
     return str(name) if name else loader.__name__.removeprefix("load_")
 
 
-def check_cluster_count(values: dict, loader) -> None:
+def declared_cluster_count(values: dict, loader) -> None:
     """K against the graph's nodes, where the loader can tell the count from
     its settings (``node_count``); otherwise the task checks it after loading."""
     k = (values.get("task") or {}).get("num_clusters")
@@ -401,11 +383,10 @@ def check_cluster_count(values: dict, loader) -> None:
         return
     settings = {key: v for key, v in values["dataset"].items() if key != "_target_"}
     n = count(**settings)
-    if n is not None and not 1 < k <= n:
-        raise PoolbenchError(
-            f"task.num_clusters={k} must lie in [2, {n}] for "
-            f"{dataset_label(values, loader)} ({n} nodes)"
-        )
+    if n is not None:
+        from poolbench.tasks.config import check_cluster_count
+
+        check_cluster_count(k, n, dataset_label(values, loader))
 
 
 def check_protocol(section: dict):
