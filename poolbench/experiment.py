@@ -31,6 +31,7 @@ from poolbench.pooling.precompute import cache_key, load_or_compute
 from poolbench.pooling.registry import name_of
 from poolbench.tasks import make_task
 from poolbench.tasks.base import Task
+from poolbench.training.device import CUDA_ONLY, check_cuda_only
 from poolbench.training.protocol import flatten_grid
 from poolbench.training.trainer import TrainerConfig
 
@@ -326,15 +327,7 @@ class Experiment:
         """The model for ``device``, still on the CPU: checks the settings
         without taking device memory (a parent whose folds run in workers
         would hold a CUDA context outside their shares)."""
-        # Both stay CUDA only. torch.compile does work on the CPU (inductor with
-        # g++), but for MUTAG x mincut its first epoch took 142 s and the later
-        # ones were no faster than eager (0.074 against 0.071 s): not worth it.
-        for flag in ("compile", "amp"):
-            if getattr(self.trainer, flag) and device.type != "cuda":
-                raise PoolbenchError(
-                    f"trainer.{flag}=true needs a CUDA device (got {device}); "
-                    f"set trainer.{flag}=false on the CPU"
-                )
+        check_cuda_only({f: getattr(self.trainer, f) for f in CUDA_ONLY}, device)
         try:
             model = self.task.build_model(self)
         except (TypeError, ValueError) as exc:

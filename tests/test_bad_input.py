@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.cli_helpers import QUICK, REPO, rows, run_cli
 from tests.data.tu_files import edit_line, mutag_copy, toy_graphs, write_tu
@@ -395,6 +396,33 @@ CASES = {
         ["dataset=ptc_mr,mutag", "protocol=cv10", "protocol.folds=100"],
         "class 0 of MUTAG has 63",
         flags=["-m"],
+    ),
+    # CUDA-only settings on a machine without a GPU: found before any data is
+    # processed or any job of a sweep trains (they were found at model build)
+    **(
+        {}
+        if torch.cuda.is_available()
+        else {
+            "amp on the CPU": Case(
+                ["trainer.amp=true"], "trainer.amp=true needs a CUDA device"
+            ),
+            "compile on the CPU": Case(
+                ["trainer.compile=true"], "trainer.compile=true needs a CUDA device"
+            ),
+            "device=cuda without a GPU": Case(["device=cuda"], "no GPU is visible"),
+            "sweep with amp on its second job": Case(
+                ["trainer.amp=false,true"],
+                "trainer.amp=true needs a CUDA device",
+                flags=["-m"],
+            ),
+            "sweep over devices": Case(
+                ["device=cpu,cuda"], "no GPU is visible", flags=["-m"]
+            ),
+            "grid over amp": Case(
+                ["+protocol.grid.trainer.amp=[false,true]"],
+                "protocol.grid.trainer.amp value True: trainer.amp=true needs",
+            ),
+        }
     ),
     # a paper's own model against the pooler
     "a pooler for a model without pooling": Case(

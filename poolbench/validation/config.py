@@ -84,6 +84,7 @@ def check_config(cfg: DictConfig) -> None:
     check_root(values)
     check_ranges(values)
     check_trainer(values["trainer"])
+    check_device(values)
     summary = check_dataset(values)
     protocol = check_protocol(values["protocol"])
     check_task(values, protocol)
@@ -102,11 +103,12 @@ def check_eval_config(cfg: DictConfig, settings: DictConfig, dataset: bool) -> N
     their point clouds) and its own ``eval.`` settings."""
     values = plain(cfg)
     check_root(values)
+    check_ranges(values)
+    check_trainer(values["trainer"])
+    check_device(values)
     if dataset:
         check_dataset(values)
-    check_ranges(values)
     check_ranges({"eval": OmegaConf.to_container(settings, resolve=True)})
-    check_trainer(values["trainer"])
     check_model(values["model"])
     check_pooler(values["pooler"], values["model"])
 
@@ -216,6 +218,15 @@ def check_store_files(value: str) -> None:
 
 def check_trainer(section: dict) -> None:
     check_section(Spec.of("trainer", TrainerConfig), section)
+
+
+def check_device(values: dict, trainer: dict | None = None) -> None:
+    """``device=cuda`` without a GPU, and the CUDA-only trainer flags on the
+    CPU (of ``trainer``, a grid's candidate, else the config's own)."""
+    from poolbench.training.device import check_cuda_only, resolve_device
+
+    trainer = values["trainer"] if trainer is None else trainer
+    check_cuda_only(trainer, resolve_device(values["device"]))
 
 
 def _target(section: str, values: dict):
@@ -526,8 +537,13 @@ def wandb_modes() -> list[str]:
 
 def check_grid(values: dict, protocol) -> None:
     """Each value a grid searches is checked like the section it replaces."""
+
+    def trainer(section: dict) -> None:
+        check_trainer(section)
+        check_device(values, section)
+
     checks = {
-        "trainer": check_trainer,
+        "trainer": trainer,
         "model": check_model,
         "pooler": lambda section: check_pooler(section, values["model"]),
     }
