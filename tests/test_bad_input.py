@@ -449,6 +449,34 @@ CASES = {
     "community with folds": Case(
         ["task=community", "dataset=sbm", "protocol=cv10"], "use protocol=seeds"
     ),
+    "community cluster count that is no number": Case(
+        ["task=community", "dataset=sbm", "pooler=dmon", "task.num_clusters=abc"],
+        "task.num_clusters must be an integer or classes, got 'abc'",
+    ),
+    "community with a grid": Case(
+        [
+            "task=community",
+            "dataset=sbm",
+            "pooler=dmon",
+            "+protocol.grid.trainer.lr=[0.01,0.001]",
+        ],
+        "task=community has no validation set, so protocol.grid",
+    ),  # fmt: skip
+    "node task repeating the public split": Case(
+        ["task=node", "dataset=cora", "protocol=cv10"],
+        "task=node on the public split has one split, so protocol.folds=10",
+    ),
+    "node task with a pooler that cannot lift": Case(
+        ["task=node", "dataset=cora", "pooler=custom", "pooler._target_=nolift.NoLift"],
+        "pooler nolift.NoLift cannot map pooled features back",
+        lambda case: (
+            (case / "nolift.py").write_text(
+                "from poolbench.pooling.poolers.topk import TopKPool\n\n\n"
+                "class NoLift(TopKPool):\n    can_lift = False\n"
+            )
+            and None
+        ),
+    ),
     "more clusters than nodes": Case(
         ["task=community", "dataset=sbm", "pooler=dmon", "task.num_clusters=5000"],
         "task.num_clusters=5000 must lie in [2, 1000]",

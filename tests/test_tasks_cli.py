@@ -53,6 +53,21 @@ def test_community_sweep_with_a_baseline_on_an_sbm(cli):
     assert sorted(rows(cli.cwd).pooler) == ["kmeans", "mincut", "mincut"]
 
 
+def test_a_community_run_whose_last_step_diverges_is_a_nan_row(cli):
+    """No validation pass runs between steps here: a step that makes the
+    weights non-finite was scored as an ok run (every node argmax'd into
+    cluster 0: NMI 0, conductance 0, the best there is)."""
+    out = cli(
+        "train", "task=community", "dataset=sbm", "dataset.nodes=200",
+        "task.num_clusters=5", "pooler=dmon", "protocol.runs=1",
+        "trainer.max_epochs=1", "trainer.lr=1e30",
+    )  # fmt: skip
+    assert out.returncode == 1, out.stderr
+    frame = rows(cli.cwd)
+    assert frame.status.tolist() == ["nan"]
+    assert "non-finite test nmi" in frame.error.iloc[0]
+
+
 def test_graph_regression_on_esol_ranks_lower_rmse_first(cli):
     pytest.importorskip("rdkit")
     out = cli(

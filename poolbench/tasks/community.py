@@ -118,6 +118,11 @@ class CommunityDetection(Task):
         (batch,) = loader
         batch = batch.to(device)
         out = self.forward(model, batch)
+        if not torch.isfinite(out.s).all():
+            # weights gone non-finite (a last step that diverged: nothing
+            # validates between steps here). argmax would put every node in
+            # cluster 0, which scores conductance 0, the best there is.
+            return Metrics(math.nan, {m.name: math.nan for m in self.metrics})
         clusters = out.s.argmax(-1)
         scores = clustering_scores(
             batch.y, clusters, batch.edge_index, batch.edge_weight

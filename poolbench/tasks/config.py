@@ -38,7 +38,7 @@ class CommunityTaskConfig:
     """
 
     name: Literal["community"] = "community"
-    num_clusters: int | str = 16
+    num_clusters: int | Literal["classes"] = 16
     mp_layers: int = 1  # MP layers before the pooler
     activation: Literal["relu", "selu"] = "relu"  # after each MP layer
 
@@ -85,6 +85,27 @@ def check_node_model(model_target: str | None) -> None:
     if model_target != UNET:
         raise PoolbenchError(
             "task=node classifies nodes with a Graph U-Net: use model=unet"
+        )
+
+
+def check_can_lift(pooler_class: type, pooler_name: str) -> None:
+    """The U-Net maps pooled features back through the pooler's LIFT."""
+    if not getattr(pooler_class, "can_lift", True):
+        raise PoolbenchError(
+            f"pooler {pooler_name} cannot map pooled features back to the nodes "
+            "(can_lift is False), which task=node's U-Net needs; use a pooler "
+            "that lifts (poolbench list poolers)"
+        )
+
+
+def check_node_split(split: str, folds: int) -> None:
+    """The public split is one split: folds over it would be one run repeated
+    and tabled as if it were cross-validation."""
+    if split in ("auto", "public") and folds != 1:
+        raise PoolbenchError(
+            f"task=node on the public split has one split, so protocol.folds="
+            f"{folds} would repeat it: use protocol=public (protocol.runs=N "
+            "seeds) or protocol=random (protocol.folds=N random splits)"
         )
 
 

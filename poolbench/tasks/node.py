@@ -19,7 +19,7 @@ from poolbench.data.splits import Split, read_or_save_splits
 from poolbench.errors import PoolbenchError
 from poolbench.models.unet import GraphUNet
 from poolbench.tasks.base import Metric, Metrics, Task, aux_total
-from poolbench.tasks.config import check_node_model
+from poolbench.tasks.config import check_can_lift, check_node_model, check_node_split
 from poolbench.tasks.whole_graph import WholeGraph
 
 
@@ -49,8 +49,10 @@ class NodeClassification(Task):
 
     def check(self, exp) -> None:
         check_node_model(exp.cfg.model.get("_target_"))
+        check_can_lift(exp.pooler_class, exp.pooler_name)
         p = exp.cfg.protocol
         split = p.get("split", "auto")
+        check_node_split(split, p.folds)
         if split in ("auto", "public") and exp.dataset.public_split is None:
             raise PoolbenchError(
                 f"{exp.dataset.name} has no public split: use protocol=random"

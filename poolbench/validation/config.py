@@ -320,7 +320,9 @@ def check_task(values: dict, protocol) -> None:
         DATASET_KIND,
         TASK_CONFIGS,
         check_can_cluster,
+        check_can_lift,
         check_node_model,
+        check_node_split,
         monitors,
         scaffold_refused,
         split_kinds,
@@ -357,6 +359,7 @@ def check_task(values: dict, protocol) -> None:
         )
     if name == "node":
         check_node_model(values["model"].get("_target_"))
+        check_can_lift(_target("pooler", values["pooler"]), pooler_name(values))
     if name == "community":
         check_can_cluster(_target("pooler", values["pooler"]), pooler_name(values))
         declared_cluster_count(values, loader)
@@ -370,12 +373,19 @@ def check_task(values: dict, protocol) -> None:
             f"task=community uses every node and no split, so protocol.folds="
             f"{protocol.folds} means nothing: use protocol=seeds"
         )
+    if name == "community" and protocol.grid:
+        raise PoolbenchError(
+            "task=community has no validation set, so protocol.grid has nothing "
+            "to select on: sweep the values with -m (one row per value) instead"
+        )
     kinds = split_kinds(name, target)
     if protocol.split != "auto" and protocol.split not in kinds:
         raise PoolbenchError(
             f"protocol.split={protocol.split} does not apply to {what} on "
             f"{dataset}; use auto or one of {', '.join(kinds)}"
         )
+    if name == "node":
+        check_node_split(protocol.split, protocol.folds)
 
 
 def dataset_label(values: dict, loader) -> str:

@@ -178,6 +178,8 @@ def describe(annotation) -> str:
     if origin in (typing.Union, types.UnionType):
         return " or ".join(describe(a) for a in args)
     if origin is typing.Literal:
+        if len(args) == 1:
+            return str(args[0])
         return "one of " + ", ".join(str(a) for a in args)
     if annotation in (list, tuple) or origin in (list, tuple, Sequence):
         items = [a for a in args if a is not Ellipsis]
