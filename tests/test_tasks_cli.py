@@ -53,6 +53,23 @@ def test_community_sweep_with_a_baseline_on_an_sbm(cli):
     assert sorted(rows(cli.cwd).pooler) == ["kmeans", "mincut", "mincut"]
 
 
+def test_two_settings_of_a_generated_graph_are_two_datasets(cli, data_root):
+    """Different SBMs were one 'SBM' column (ranked together) and one split
+    folder (the second size's random splits were refused as made for other
+    data)."""
+    out = cli(
+        "train", "-m", "task=node", "dataset=sbm", "dataset.nodes=300,400",
+        "protocol=random", "protocol.folds=2", "protocol.runs=1",
+        "model.depth=1", "model.ratios=[0.5]", "pooler=topk", *QUICK,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    frame = rows(cli.cwd)
+    assert sorted(set(frame.dataset)) == ["SBM-nodes300", "SBM-nodes400"]
+    assert (frame.status == "ok").all() and len(frame) == 4
+    for name in ("SBM-nodes300", "SBM-nodes400"):
+        assert list((data_root / "splits" / name).glob("random2_*.json")), name
+
+
 def test_a_community_run_whose_last_step_diverges_is_a_nan_row(cli):
     """No validation pass runs between steps here: a step that makes the
     weights non-finite was scored as an ok run (every node argmax'd into

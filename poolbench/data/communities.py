@@ -14,6 +14,8 @@ about the communities and only the graph does. Everything is seeded.
 
 from __future__ import annotations
 
+import inspect
+
 import networkx as nx
 import numpy as np
 import torch
@@ -33,6 +35,24 @@ def _features(
     component = communities if aligned else rng.integers(0, k, size=communities.size)
     x = centres[component] + rng.normal(size=(communities.size, dim))
     return torch.tensor(x, dtype=torch.float32)
+
+
+def variant_name(base: str, loader, params: dict) -> str:
+    """``base`` plus each setting that differs from the loader's default, in
+    the loader's argument order (``SBM-nodes200-p_out0.05``): other settings
+    make another graph, and tables, ranks and split files tell datasets apart
+    by name (two p_out values under one name were ranked as one dataset)."""
+    parts = [base]
+    for key, arg in inspect.signature(loader).parameters.items():
+        if key not in params or params[key] == arg.default:
+            continue
+        value = params[key]
+        if isinstance(value, bool):
+            value = str(value).lower()
+        elif isinstance(value, float):
+            value = format(value, "g")
+        parts.append(f"{key}{value}")
+    return "-".join(parts)
 
 
 def _graph(g: nx.Graph, n: int) -> torch.Tensor:
@@ -75,7 +95,7 @@ def load_sbm(
         feature_dim=feature_dim, feature_signal=feature_signal, aligned=aligned,
         seed=seed,
     )  # fmt: skip
-    return NodeDataset("SBM", graph, blocks, params)
+    return NodeDataset(variant_name("SBM", load_sbm, params), graph, blocks, params)
 
 
 def load_lfr(
@@ -129,7 +149,8 @@ def load_lfr(
         feature_dim=feature_dim, feature_signal=feature_signal, aligned=aligned,
         seed=seed,
     )  # fmt: skip
-    return NodeDataset("LFR", graph, len(ordered), params)
+    name = variant_name("LFR", load_lfr, params)
+    return NodeDataset(name, graph, len(ordered), params)
 
 
 def node_count(nodes: int = 1000, **_) -> int:

@@ -40,6 +40,20 @@ def test_sbm_plants_its_blocks_and_aligns_features_on_request():
     assert load_sbm.node_count() == load_sbm("unused").num_nodes == 1000
 
 
+def test_a_generated_graph_is_named_by_the_settings_it_does_not_share():
+    """Two p_out values are two datasets: under one name they were ranked
+    in one table column and shared one folder of split files."""
+    assert load_sbm("unused").name == "SBM"
+    assert load_sbm("unused", feature_signal=3).name == "SBM"  # 3 == 3.0
+    harder = load_sbm("unused", nodes=200, p_out=0.05, aligned=False)
+    assert harder.name == "SBM-nodes200-p_out0.05-alignedfalse"
+    assert load_sbm("unused", seed=1).name == "SBM-seed1"
+    assert load_lfr("unused", nodes=250, average_degree=5, max_degree=30,
+                    min_community=20, max_community=80).name == (
+        "LFR-nodes250-average_degree5-max_degree30-max_community80"
+    )  # fmt: skip
+
+
 def test_lfr_generates_its_communities():
     d = load_lfr("unused", nodes=250, average_degree=5, max_degree=30,
                  min_community=20, max_community=80)  # fmt: skip
