@@ -453,6 +453,10 @@ CASES = {
         ["task=community", "dataset=sbm", "pooler=dmon", "task.num_clusters=abc"],
         "task.num_clusters must be an integer or classes, got 'abc'",
     ),
+    "community with negative MP layers": Case(
+        ["task=community", "dataset=sbm", "pooler=dmon", "task.mp_layers=-1"],
+        "task.mp_layers",
+    ),
     "community with a grid": Case(
         [
             "task=community",

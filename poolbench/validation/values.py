@@ -47,6 +47,7 @@ RANGES = {
     "protocol.val_size": "(0, 1)",
     "protocol.test_size": "(0, 1)",
     "dataset.max_degree": "[1, inf)",
+    "task.mp_layers": "[0, inf)",  # community: MP layers before the pooler
     "eval.steps": "[1, inf)",  # Adam steps per graph
     "eval.eigenvectors": "[1, inf)",
     "eval.rowsum_tol": "[0, inf)",

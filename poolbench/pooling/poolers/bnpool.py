@@ -151,8 +151,11 @@ class BNPool(SoftClusterPooler):
         if self._posterior is not None:
             alpha, beta = self._posterior
             self._posterior = None
-            prior = Beta(self.prior_alpha, self.prior_beta)
-            node_kl = kl_divergence(Beta(alpha, beta), prior).sum(-1)  # [N]
+            # No argument checks, as for the draw: a diverged run's NaN must
+            # reach the loss (a `nan` row), not a ValueError dumping a tensor
+            prior = Beta(self.prior_alpha, self.prior_beta, validate_args=False)
+            posterior = Beta(alpha, beta, validate_args=False)
+            node_kl = kl_divergence(posterior, prior).sum(-1)  # [N]
             per_graph = node_kl.new_zeros(n2.numel()).index_add(0, g.batch, node_kl)
             kl = (per_graph / n2).mean()
         k_prior = g.s.new_zeros(())

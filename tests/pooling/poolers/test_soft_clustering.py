@@ -366,3 +366,18 @@ def test_bnpool_quality_keeps_float32_under_bf16_autocast():
         got = balanced_bce(s_k, s, entries, groups)
     assert got.dtype == torch.float32
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)
+
+
+def test_a_diverged_bnpool_gives_a_nan_loss_not_an_argument_error():
+    """Non-finite weights must reach the loss (the runner writes a `nan`
+    row); the KL's Beta checked its arguments and raised a ValueError that
+    dumped the tensor (a `failed` row with a 500-character error)."""
+    from poolbench.pooling.poolers.bnpool import BNPool
+
+    g = random_graph(8, seed=0)
+    pooler = BNPool(in_channels=g.x.size(1), ratio=0.5, avg_nodes=8).train()
+    with torch.no_grad():
+        for p in pooler.parameters():
+            p.fill_(float("nan"))
+    out = pooler(g.x, g.edge_index, None, torch.zeros(8, dtype=torch.long))
+    assert not torch.isfinite(sum(out.aux_loss.values()))
