@@ -39,6 +39,14 @@ def test_community_sweep_with_a_baseline_on_an_sbm(cli):
         assert frame[col].between(-1, 1).all()
     assert frame.test_conductance.between(0, 1).all()
     assert frame.loc["kmeans", "epochs"] == 0  # a baseline is not trained
+    # the clusters used (non-empty), which conductance must be read with
+    assert (frame.avg_nodes_in == 1000).all()
+    assert frame.avg_nodes_pooled.between(1, 5).all()
+    assert (frame.avg_nodes_pooled == frame.avg_nodes_pooled.round()).all()
+    table = cli("table", "--no-figures")
+    assert table.returncode == 0, table.stderr
+    conductance = cli.cwd / "results" / "tables" / "conductance-seeds-community.md"
+    assert "one cluster holding every node" in conductance.read_text()
     assert frame.loc["mincut", "epochs"] == 3
     assert math.isnan(frame.loc["kmeans", "test_acc"])
     # it runs on the raw input: no MP model to name

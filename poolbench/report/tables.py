@@ -425,6 +425,8 @@ def _tables_for_protocol(
             )
         if partial_rank:
             note += " ‡: ranked on fewer datasets than the table has."
+        if info.caveat:
+            note += f" {info.caveat}"
         note += mark_mixed(cells, mixed)
         title = table_title(info.label.removesuffix(" (%)"), protocol, task, metric)
         score_tables.append(

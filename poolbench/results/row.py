@@ -107,6 +107,7 @@ class MetricInfo:
     label: str
     higher_is_better: bool
     percent: bool = False  # shown x100 with two decimals
+    caveat: str = ""  # what the best value can hide; said under its tables
 
     def column(self, split: str = "test") -> str:
         return f"{split}_{self.name}"
@@ -123,7 +124,17 @@ METRICS = {
         MetricInfo("f1", "Pairwise F1", True),
         MetricInfo("ari", "ARI", True),
         MetricInfo("modularity", "Modularity", True),
-        MetricInfo("conductance", "Conductance", False),
+        MetricInfo(
+            "conductance",
+            "Conductance",
+            False,
+            caveat=(
+                "Conductance falls as clusters merge: one cluster holding every "
+                "node, or clusters that follow connected components, scores 0. "
+                "Read it with NMI and modularity, and with the clusters used "
+                "(non-empty clusters, avg_nodes_pooled in results.csv)."
+            ),
+        ),
     )
 }
 # The metrics reported with each headline metric, headline first.

@@ -34,6 +34,10 @@ class Metrics:
 
     loss: float
     scores: dict[str, float] = field(default_factory=dict)
+    # (nodes in, pooled nodes) where the task counts them on the scored pass
+    # itself rather than over training (community: the clusters that hold
+    # any node, also for the untrained baselines)
+    sizes: tuple[float, float] | None = None
 
     @property
     def acc(self) -> float:

@@ -127,4 +127,5 @@ class CommunityDetection(Task):
         scores = clustering_scores(
             batch.y, clusters, batch.edge_index, batch.edge_weight
         )
-        return Metrics(float(aux_total(out)), scores)
+        used = float(clusters.unique().numel())
+        return Metrics(float(aux_total(out)), scores, (float(clusters.numel()), used))

@@ -323,6 +323,8 @@ def _run_fold(
             row.sec_per_epoch = res.sec_per_epoch
             row.avg_nodes_in = res.avg_nodes_in
             row.avg_nodes_pooled = res.avg_nodes_pooled
+            if test.sizes is not None:
+                row.avg_nodes_in, row.avg_nodes_pooled = test.sizes
             row.params = sum(p.numel() for p in out["model"].parameters())
         except PoolbenchError:
             raise
