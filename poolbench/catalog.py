@@ -55,12 +55,13 @@ def _raw_counts(raw: Path, name: str) -> tuple[int, int, int | None]:
 
 
 def _find_raw(name: str, root: str, mirror: str | None) -> Path | None:
-    bases = [Path(root) / "TUDataset"] + (
-        [Path(mirror), Path(mirror) / "TUDataset"] if mirror else []
-    )
-    for base in bases:
-        raw = base / name / "raw"
-        if (raw / f"{name}_graph_labels.txt").is_file():
+    """The raw folder to count from: the data root's copy, else the mirror's
+    (found as the loader finds it)."""
+    from poolbench.data.tu_raw import mirror_raw
+
+    local = Path(root) / "TUDataset" / name / "raw"
+    for raw in (local, mirror_raw(Path(mirror), name) if mirror else None):
+        if raw is not None and (raw / f"{name}_graph_labels.txt").is_file():
             return raw
     return None
 

@@ -1,4 +1,4 @@
-"""The ``poolbench`` command: train, list, table, eval and bench.
+"""The ``poolbench`` command: train, list, table, eval, bench and reproduce.
 
 ``train`` hands every argument to Hydra, so any override and ``-m`` work.
 Bad input ends with one line on stderr and exit code 2, never a traceback.
@@ -29,8 +29,9 @@ commands:
                            write docs/reproductions/<experiment>.md, e.g.
                            poolbench reproduce errica2020 --budget quick
 
-Configuration groups live in conf/: dataset, pooler, model, protocol, trainer,
-logger, experiment, hydra/launcher. `poolbench train --help` shows them all.
+Configuration groups live in conf/: task, dataset, pooler, model, protocol,
+trainer, logger, experiment, hydra/launcher. `poolbench train --help` shows
+them all.
 """
 
 

@@ -150,9 +150,10 @@ def unavailable(dataset: str) -> str | None:
     local = Path(cfg.data.root) / "TUDataset" / name / "raw" / f"{name}_A.txt"
     if not mirror or local.is_file():
         return None
-    for raw in (Path(mirror) / name / "raw", Path(mirror) / "TUDataset" / name / "raw"):
-        if (raw / f"{name}_A.txt").is_file():
-            return None
+    from poolbench.data.tu_raw import mirror_raw
+
+    if mirror_raw(Path(mirror), name) is not None:
+        return None
     return (
         f"not in the mirror {mirror}; add it there, or run with "
         "POOLBENCH_DATA_MIRROR= (empty) to let PyG download it"

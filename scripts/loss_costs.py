@@ -27,9 +27,9 @@ from poolbench.pooling.losses import (
     totvar_loss_edges,
 )
 from poolbench.pooling.poolers.bnpool import balanced_bce
+from poolbench.tasks.graph import GraphClassification, forward_graphs
 from poolbench.training.device import set_threads
 from poolbench.training.seeding import seed_everything
-from poolbench.training.trainer import _forward, objective
 
 
 def best_ms(batches, fn, repeats: int) -> float:
@@ -100,7 +100,7 @@ def main() -> None:
 
     def none_step(b):
         opt.zero_grad()
-        objective(_forward(model, b), b.y.view(-1)).backward()
+        GraphClassification().loss(forward_graphs(model, b), b).backward()
         opt.step()
 
     nodes = sum(b.num_nodes for b in batches) / len(batches)

@@ -32,10 +32,10 @@ from torch_geometric.loader import DataLoader
 
 from poolbench.bench.overhead import WorkTimers
 from poolbench.experiment import Experiment
-from poolbench.tasks.graph import GraphClassification
+from poolbench.tasks.graph import GraphClassification, forward_graphs
 from poolbench.training.device import PeakMemory, set_threads
 from poolbench.training.seeding import seed_everything
-from poolbench.training.trainer import TrainerConfig, _forward, fit
+from poolbench.training.trainer import TrainerConfig, fit
 
 # torch's own choice, read before anything in this process changes it.
 DEFAULT_THREADS = torch.get_num_threads()
@@ -110,7 +110,7 @@ def plain_loop(exp: Experiment, split, epochs: int, seed: int, timers=None) -> f
         total_loss = 0.0
         for batch in train:
             opt.zero_grad()
-            out = _forward(model, batch)
+            out = forward_graphs(model, batch)
             loss = task.loss(out, batch)
             loss.backward()
             opt.step()
@@ -119,7 +119,7 @@ def plain_loop(exp: Experiment, split, epochs: int, seed: int, timers=None) -> f
         score = 0.0
         with torch.no_grad():
             for batch in val:
-                out = _forward(model, batch)
+                out = forward_graphs(model, batch)
                 score += _plain_val_step(task, out, batch)
         stamps.append(time.perf_counter())
         if timers is not None and len(stamps) == 2:

@@ -16,7 +16,6 @@ from torch import Tensor
 from torch_geometric.utils import scatter, to_dense_batch
 
 from poolbench.pooling.base import PoolOutput
-from poolbench.pooling.lift import lift as lift_pooled
 
 
 @dataclass
@@ -114,10 +113,3 @@ def pooled_signal(out: PoolOutput, signal: Tensor, batch: Tensor, reduce="sum"):
     if score is not None and score.numel() == pooled.size(0):
         pooled = pooled * score.view(-1, 1)
     return pooled
-
-
-def lift(out: PoolOutput, pooled: Tensor) -> Tensor:
-    """Pooled features back on the input nodes ``[N, F]``: the pooler contract's
-    LIFT (:mod:`poolbench.pooling.lift`): ``S X'``, ``X'[cluster]`` with zeros
-    on dropped nodes, or EigenPool's ``Θ X'``."""
-    return lift_pooled(pooled, out)

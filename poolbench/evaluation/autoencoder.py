@@ -18,9 +18,8 @@ from omegaconf import DictConfig
 from torch import Tensor, nn
 
 from poolbench.data.point_clouds import point_cloud
-from poolbench.evaluation.assignment import lift
 from poolbench.evaluation.connectivity import single_graph_components
-from poolbench.evaluation.rows import EvalRow, now
+from poolbench.evaluation.rows import EvalRow
 from poolbench.evaluation.single_graph import (
     MPStack,
     PoolStep,
@@ -31,7 +30,9 @@ from poolbench.evaluation.single_graph import (
 )
 from poolbench.experiment import config_hash
 from poolbench.pooling.base import Pooler, PoolOutput
+from poolbench.pooling.lift import lift
 from poolbench.pooling.registry import name_of
+from poolbench.results.row import utc_now
 from poolbench.training.device import resolve_device
 
 
@@ -46,7 +47,7 @@ class PoolAutoencoder(nn.Module):
     def forward(self, x, edge_index, batch) -> tuple[Tensor, PoolOutput]:
         h = self.encoder(x, edge_index)
         pooled = self.pool(h, edge_index, None, batch)
-        h = lift(pooled, pooled.x)
+        h = lift(pooled.x, pooled)
         # The decoder runs on the original graph: only what survived pooling
         # (and its lifted copies) is there to rebuild X from.
         return self.out(self.decoder(h, edge_index)), pooled
@@ -97,5 +98,5 @@ def reconstruct_graph(cfg: DictConfig, settings: DictConfig, name: str) -> EvalR
         epochs=fit.steps,
         total_sec=perf_counter() - start,
         device=str(device),
-        started_at=now(),
+        started_at=utc_now(),
     )

@@ -16,9 +16,10 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from poolbench.errors import PoolbenchError, RunFailure
-from poolbench.evaluation.rows import KINDS, EvalRow, EvalStore, now
+from poolbench.evaluation.rows import KINDS, EvalRow, EvalStore
 from poolbench.hydra_app import CONF_DIR, check_group_overrides, compose_checked
 from poolbench.report.console import table_console
+from poolbench.results.row import utc_now
 
 USAGE = """usage: poolbench eval <kind> [pooler=NAME[,NAME…]|all] [eval.KEY=V] [key=V…]
 
@@ -119,7 +120,7 @@ def failed_row(kind: str, pooler: str, cfg: DictConfig, exc: Exception) -> EvalR
         graph="",
         seed=int(cfg.seed),
         config_hash="",
-        started_at=now(),
+        started_at=utc_now(),
         error=f"{type(exc).__name__}: {exc}".replace("\n", " ")[:500],
         status=status,
     )

@@ -18,9 +18,10 @@ from omegaconf import DictConfig
 
 from poolbench.evaluation.assignment import has_assignment, red_error, row_sums
 from poolbench.evaluation.connectivity import components_per_graph
-from poolbench.evaluation.rows import EvalRow, now
+from poolbench.evaluation.rows import EvalRow
 from poolbench.experiment import Experiment, load_dataset
 from poolbench.models.mp import WL_EXPRESSIVE
+from poolbench.results.row import utc_now
 from poolbench.training.device import resolve_device
 from poolbench.training.protocol import train_once
 from poolbench.training.seeding import run_seed
@@ -136,7 +137,7 @@ def run_expressiveness(cfg: DictConfig, settings: DictConfig) -> list[EvalRow]:
         seed=seed,
         config_hash=exp.config_hash,
         device=str(device),
-        started_at=now(),
+        started_at=utc_now(),
     )
     start = perf_counter()
     trained = train_once(exp, split, seed, device, on_epoch=report_every(100))

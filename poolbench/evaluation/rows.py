@@ -8,7 +8,6 @@ tables read the latest row per key.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -65,7 +64,3 @@ class EvalStore(CsvStore):
         return frame.drop_duplicates(subset=list(ROW_KEY), keep="last").reset_index(
             drop=True
         )
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")

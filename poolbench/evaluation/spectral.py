@@ -26,7 +26,7 @@ from torch_geometric.utils import to_dense_adj
 from poolbench.data.point_clouds import point_cloud
 from poolbench.evaluation.assignment import pooled_signal
 from poolbench.evaluation.connectivity import single_graph_components
-from poolbench.evaluation.rows import EvalRow, now
+from poolbench.evaluation.rows import EvalRow
 from poolbench.evaluation.single_graph import (
     MPStack,
     PoolStep,
@@ -39,6 +39,7 @@ from poolbench.evaluation.single_graph import (
 from poolbench.experiment import config_hash
 from poolbench.pooling.base import Pooler, PoolOutput
 from poolbench.pooling.registry import name_of
+from poolbench.results.row import utc_now
 from poolbench.training.device import resolve_device
 
 
@@ -125,7 +126,7 @@ def coarsen_graph(cfg: DictConfig, settings: DictConfig, name: str) -> EvalRow:
         epochs=fit.steps,
         total_sec=perf_counter() - start,
         device=str(device),
-        started_at=now(),
+        started_at=utc_now(),
     )
 
 

@@ -250,13 +250,6 @@ class TopologyPooler(Pooler):
         )
 
 
-def as_batch(batch: Tensor | None, x: Tensor) -> Tensor:
-    """A batch vector for ``x``: all zeros when the input is a single graph."""
-    if batch is None:
-        return torch.zeros(x.size(0), dtype=torch.long, device=x.device)
-    return batch
-
-
 class SoftClusterPooler(Pooler):
     """Dense soft clustering, the skeleton shared by MinCut, DiffPool, DMoN & co.
 

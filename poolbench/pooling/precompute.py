@@ -1,7 +1,8 @@
 """Precomputed pooling: the fixed part of parameter-free poolers, once per dataset.
 
-A precomputable pooler (``precomputable = True``: graclus, ndp, kmis, sep,
-eigenpool, nmf) reads only the graph structure in SEL and CON, so it gives the
+A precomputable pooler (``precomputable = True``: graclus,
+graclus_complement, ndp, kmis, sep, eigenpool, spectral, nmf) reads only the
+graph structure in SEL and CON, so it gives the
 same pooled graph every epoch, fold and run. Its ``precompute`` returns that
 part for a batch: the pooled ``edge_index``, ``edge_weight`` and ``batch``,
 plus per-input-node rows RED needs: ``cluster`` (hard supernode ids), the

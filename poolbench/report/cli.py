@@ -223,12 +223,7 @@ def render_eval(args: argparse.Namespace, console) -> None:
             "filters apply to --kind runs only; --kind eval tabulates "
             f"{args.results_dir / 'evaluations.csv'} whole"
         )
-    try:
-        from poolbench.evaluation.report import render_eval_tables
-    except ImportError as exc:
-        raise PoolbenchError(
-            "`poolbench table --kind eval` needs poolbench.evaluation.report, "
-            f"which is not available ({exc}); update poolbench"
-        ) from None
+    from poolbench.evaluation.report import render_eval_tables
+
     out = output_folder(args.out or args.results_dir / "tables", "--out")
     render_eval_tables(args.results_dir, out, console)

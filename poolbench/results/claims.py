@@ -20,9 +20,9 @@ import os
 import socket
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
+from poolbench.results.row import utc_now
 from poolbench.results.store import ResultsStore
 
 # errors of a non-blocking flock that mean "someone else holds it"
@@ -118,7 +118,7 @@ def _try_lock(handle, attempts: int = 5) -> bool | None:
 def _sign(handle) -> None:
     """Write who holds the claim, for the message of a process that finds it
     held; best effort (the lock, not this text, is the claim)."""
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = utc_now()
     try:
         handle.seek(0)
         handle.truncate()

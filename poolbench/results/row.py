@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+
+
+def utc_now() -> str:
+    """A row's ``started_at``/``finished_at``: UTC to the second, ISO 8601."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass

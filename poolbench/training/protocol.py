@@ -18,14 +18,13 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from time import perf_counter
 
 import torch
 
 from poolbench.errors import PoolbenchError, RunFailure
 from poolbench.results.claims import FoldClaims
-from poolbench.results.row import ResultRow, cell_label
+from poolbench.results.row import ResultRow, cell_label, utc_now
 from poolbench.training.device import PeakMemory, device_label
 from poolbench.training.outcome import dense_memory_verdict, failure_status
 from poolbench.training.seeding import run_seed, seed_everything
@@ -126,10 +125,6 @@ def flatten_grid(grid: dict, prefix: str = "") -> dict:
         else:
             flat[name] = value
     return flat
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def train_once(exp, split, seed: int, device, on_epoch=None) -> dict:
@@ -293,7 +288,7 @@ def _run_fold(
             task=exp.task.name,
             metric=exp.task.primary.name,
             selected=point_json(chosen) if chosen else "",
-            started_at=_now(),
+            started_at=utc_now(),
             **provenance,
         )
         # this process's threads: a parallel worker may run with fewer
@@ -338,7 +333,7 @@ def _run_fold(
             row.total_sec = perf_counter() - start
             row.peak_mem_mb = memory.peak_mb()
             row.mem_kind = memory.kind
-            row.finished_at = _now()
+            row.finished_at = utc_now()
             on_row(row)  # the failed row is written even when the sweep stops next
         stopped = stopped or halted
         if stopped is not None:

@@ -22,10 +22,10 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
 from time import perf_counter
 
 from poolbench.errors import PoolbenchError, RunFailure
+from poolbench.results.row import utc_now
 from poolbench.training.outcome import dense_memory_verdict, failure_status
 from poolbench.training.seeding import run_seed, seed_everything
 from poolbench.training.trainer import fit
@@ -166,10 +166,6 @@ def _parse(kind: str, value):
     return "" if value is None else str(value)
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def evaluate_point(exp, split, fold: int, point: dict, device, rule: SelectionRule):
     """Train one grid point on inner-train, score it on validation; no test."""
     candidate = exp.with_overrides(point)
@@ -184,7 +180,7 @@ def evaluate_point(exp, split, fold: int, point: dict, device, rule: SelectionRu
         select_on=rule.select_on,
         tiebreak_on=rule.tiebreak_on,
         seed=run_seed(int(exp.cfg.seed), fold, SELECTION_RUN),
-        started_at=_now(),
+        started_at=utc_now(),
     )
     start = perf_counter()
     try:
@@ -206,7 +202,7 @@ def evaluate_point(exp, split, fold: int, point: dict, device, rule: SelectionRu
     except Exception as exc:  # a failed point is recorded; the others compete
         row.status, row.error = failure_status(exc)
     row.total_sec = perf_counter() - start
-    row.finished_at = _now()
+    row.finished_at = utc_now()
     return row
 
 

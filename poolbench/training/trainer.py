@@ -1,8 +1,8 @@
-"""One run: fit on train with early stopping on validation, then test once.
+"""One run: fit on train with early stopping on validation.
 
 Test data is never seen by :func:`fit`: selection of the best epoch and early
-stopping read validation only; :func:`evaluate` on test runs after ``fit``
-returns, on the best-validation weights.
+stopping read validation only. The protocol scores test once, with the task's
+``evaluate``, after ``fit`` returns the best-validation weights.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from poolbench.errors import RunFailure
@@ -21,7 +20,6 @@ from poolbench.tasks.base import Metrics, Task
 from poolbench.tasks.graph import (
     GraphClassification,
     autocast,
-    forward_graphs,
     placed,
 )
 from poolbench.training.config import TrainerConfig
@@ -41,19 +39,6 @@ class FitResult:
     avg_nodes_in: float
     avg_nodes_pooled: float
     history: list[dict[str, float]] = field(default_factory=list)
-
-
-def _forward(model: nn.Module, batch):
-    """The graph-level forward pass (kept for the benchmark's plain loop)."""
-    return forward_graphs(model, batch)
-
-
-def objective(out, y):
-    """Graph classification's loss: cross-entropy plus every aux loss."""
-    loss = F.cross_entropy(out.logits, y)
-    for aux in out.aux_loss.values():
-        loss = loss + aux
-    return loss
 
 
 def evaluate(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from poolbench.data.point_clouds import GRAPHS, point_cloud
-from poolbench.evaluation.assignment import lift
 from poolbench.evaluation.autoencoder import PoolAutoencoder
+from poolbench.pooling.lift import lift
 from poolbench.pooling.registry import get_pooler
 
 
@@ -14,7 +14,7 @@ def test_lift_recovers_x_exactly_for_the_identity_pooler():
     graph = point_cloud("sensor")
     batch = torch.zeros(graph.num_nodes, dtype=torch.long)
     out = get_pooler("none")(in_channels=2)(graph.x, graph.edge_index, None, batch)
-    assert torch.equal(lift(out, out.x), graph.x)
+    assert torch.equal(lift(out.x, out), graph.x)
 
 
 def test_lift_copies_supernodes_and_zeroes_dropped_nodes():
@@ -23,7 +23,7 @@ def test_lift_copies_supernodes_and_zeroes_dropped_nodes():
     out = get_pooler("topk")(in_channels=2, ratio=0.5)(
         graph.x, graph.edge_index, None, batch
     )
-    lifted = lift(out, out.x)
+    lifted = lift(out.x, out)
     kept = out.info["cluster"] >= 0
     assert torch.equal(lifted[kept], out.x[out.info["cluster"][kept]])
     assert torch.all(lifted[~kept] == 0) and int(kept.sum()) == 32
@@ -34,7 +34,7 @@ def test_dense_lift_is_s_times_pooled():
     batch = torch.zeros(graph.num_nodes, dtype=torch.long)
     pooler = get_pooler("mincut")(in_channels=2, ratio=0.5, avg_nodes=graph.num_nodes)
     out = pooler(graph.x, graph.edge_index, None, batch)
-    assert torch.allclose(lift(out, out.x), out.s[0] @ out.x, atol=1e-6)
+    assert torch.allclose(lift(out.x, out), out.s[0] @ out.x, atol=1e-6)
 
 
 def test_identity_autoencoder_output_has_the_input_shape():

@@ -37,7 +37,7 @@ import torch
 from torch import Tensor
 
 from poolbench.pooling.base import PoolOutput, SoftClusterPooler
-from poolbench.pooling.connect import clean_pooled
+from poolbench.pooling.connect import dense_connect
 from poolbench.pooling.dense import from_padded, padded_features, to_padded
 from poolbench.pooling.reduce import dense_reduce
 from poolbench.pooling.registry import register
@@ -179,8 +179,7 @@ class NMFPool(SoftClusterPooler):
         ones = torch.ones(batch.numel(), 1, device=batch.device)
         _, adj, mask = to_padded(ones, edge_index, edge_weight, batch)
         s = nmf_assignment(adj, mask, self.num_clusters, self.iterations).float()
-        sas = s.transpose(1, 2) @ (adj @ s)
-        adj_pool = clean_pooled(sas, remove_loops=True, degree_norm=True)
+        adj_pool = dense_connect(adj, s, remove_loops=True, degree_norm=True)
         _, ei, ew, pooled_batch = from_padded(s.new_zeros(*s.shape[::2], 1), adj_pool)
         return {
             "s": s[mask],
