@@ -141,7 +141,7 @@ def run_expressiveness(cfg: DictConfig, settings: DictConfig) -> list[EvalRow]:
     )
     start = perf_counter()
     trained = train_once(exp, split, seed, device, on_epoch=report_every(100))
-    model, fit, test = trained["model"], trained["fit"], trained["test"]
+    model, fit, test = trained.model, trained.fit, trained.test
     test_loader = exp.loader(split.test, shuffle=False, generator=None)
     report = measure_conditions(model, test_loader, device)
     wl_mp = cfg.model.mp in WL_EXPRESSIVE

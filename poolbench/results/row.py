@@ -149,6 +149,13 @@ METRIC_FAMILIES = {
     "rmse": ("rmse", "mae"),
     "nmi": ("nmi", "f1", "ari", "modularity", "conductance"),
 }
+
+
+def family(headline: str) -> tuple[MetricInfo, ...]:
+    """The metrics a task with this headline reports, headline first."""
+    return tuple(METRICS[name] for name in METRIC_FAMILIES[headline])
+
+
 STATUSES = ("ok", "failed", "nan", "oom")
 # A run is the same run only on the same data: edited data files give a new
 # fingerprint, and resume redoes the runs rather than reporting the old rows.

@@ -18,14 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from poolbench.errors import PoolbenchError
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A score a task reports: its name and which way is better."""
-
-    name: str
-    higher_is_better: bool
+from poolbench.results.row import MetricInfo
 
 
 @dataclass
@@ -54,14 +47,15 @@ class Task:
     implement the hooks; ``metrics[0]`` is the task's headline score."""
 
     name: ClassVar[str]
-    metrics: tuple[Metric, ...] = ()
+    # family(headline): names and directions come from results/row.METRICS
+    metrics: tuple[MetricInfo, ...] = ()
     # False where the task has no labelled validation split (community):
     # then training runs its epochs and the last one is kept.
     supervised: ClassVar[bool] = True
 
     # --- what the protocol asks -------------------------------------------
     @property
-    def primary(self) -> Metric:
+    def primary(self) -> MetricInfo:
         return self.metrics[0]
 
     def monitors(self) -> list[str]:

@@ -16,7 +16,8 @@ import torch
 
 from poolbench.data.splits import Split
 from poolbench.models.community import CommunityGNN
-from poolbench.tasks.base import Metric, Metrics, Task, aux_total
+from poolbench.results.row import family
+from poolbench.tasks.base import Metrics, Task, aux_total
 from poolbench.tasks.clustering_metrics import clustering_scores
 from poolbench.tasks.config import check_can_cluster, check_cluster_count
 from poolbench.tasks.whole_graph import WholeGraph
@@ -25,13 +26,7 @@ from poolbench.tasks.whole_graph import WholeGraph
 class CommunityDetection(Task):
     name = "community"
     supervised = False
-    metrics = (
-        Metric("nmi", True),
-        Metric("f1", True),
-        Metric("ari", True),
-        Metric("modularity", True),
-        Metric("conductance", False),
-    )
+    metrics = family("nmi")
 
     def __init__(self, settings: dict, dataset=None):
         self.settings = settings

@@ -18,8 +18,9 @@ from torch import Tensor, nn
 
 from poolbench.data.splits import load_or_build_splits, splits_path
 from poolbench.errors import PoolbenchError
-from poolbench.tasks.base import Metric, Metrics, Task, aux_total
-from poolbench.tasks.config import scaffold_refused
+from poolbench.results.row import family
+from poolbench.tasks.base import Metrics, Task, aux_total
+from poolbench.tasks.config import SPLITS, scaffold_refused
 
 
 def forward_graphs(model: nn.Module, batch):
@@ -109,8 +110,8 @@ class GraphLevel(Task):
 
 
 class GraphClassification(GraphLevel):
-    metrics = (Metric("acc", higher_is_better=True),)
-    split_kinds = ("stratified", "kfold", "scaffold")
+    metrics = family("acc")
+    split_kinds = SPLITS[("graph", "classification")]
 
     def describe(self) -> str:
         return "graph classification"
@@ -156,11 +157,8 @@ class GraphRegression(GraphLevel):
     molecular scaffold.
     """
 
-    split_kinds = ("kfold", "scaffold")
-    metrics = (
-        Metric("rmse", higher_is_better=False),
-        Metric("mae", higher_is_better=False),
-    )
+    split_kinds = SPLITS[("graph", "regression")]
+    metrics = family("rmse")
 
     def __init__(self, targets: Tensor | None = None, mean=None, std=None):
         self.targets = targets  # [G, T] of the whole dataset, for fold statistics

@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from poolbench.data.splits import Split, read_or_save_splits
 from poolbench.errors import PoolbenchError
 from poolbench.models.unet import GraphUNet
-from poolbench.tasks.base import Metric, Metrics, Task, aux_total
+from poolbench.results.row import family
+from poolbench.tasks.base import Metrics, Task, aux_total
 from poolbench.tasks.config import check_can_lift, check_node_model, check_node_split
 from poolbench.tasks.whole_graph import WholeGraph
 
@@ -42,7 +43,7 @@ def random_node_splits(
 
 class NodeClassification(Task):
     name = "node"
-    metrics = (Metric("acc", higher_is_better=True),)
+    metrics = family("acc")
 
     def describe(self) -> str:
         return "node classification"

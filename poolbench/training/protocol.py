@@ -27,7 +27,7 @@ from poolbench.results.claims import FoldClaims
 from poolbench.results.row import ResultRow, cell_label, utc_now
 from poolbench.training.device import PeakMemory, device_label
 from poolbench.training.outcome import dense_memory_verdict, failure_status
-from poolbench.training.seeding import run_seed, seed_everything
+from poolbench.training.seeding import run_seed
 from poolbench.training.selection import (
     SelectionLog,
     describe_failures,
@@ -35,7 +35,7 @@ from poolbench.training.selection import (
     select_on_validation,
 )
 from poolbench.training.signals import Interrupted, signals_held, stop_on_signals
-from poolbench.training.trainer import FitResult, Metrics, fit
+from poolbench.training.trainer import TrainedRun, fit_split
 
 
 @dataclass
@@ -127,19 +127,12 @@ def flatten_grid(grid: dict, prefix: str = "") -> dict:
     return flat
 
 
-def train_once(exp, split, seed: int, device, on_epoch=None) -> dict:
+def train_once(exp, split, seed: int, device, on_epoch=None) -> TrainedRun:
     """Train one model on ``split`` and score it; the test set is read last."""
-    generator = seed_everything(seed)
-    model = exp.make_model(device)
-    task = exp.task.for_split(split)
-    train, val, test = exp.fold_loaders(split, generator)
-    if task.trains(exp):
-        result = fit(model, train, val, exp.trainer, device, on_epoch, task)
-    else:  # nothing to learn (a clustering baseline): score it as it is
-        result = FitResult(-1, 0, math.nan, Metrics(math.nan), math.nan, 0.0, 0.0)
+    model, task, test, result = fit_split(exp, split, seed, device, on_epoch)
     # the same numerics (autocast or not) as the validation passes inside fit
     scores = task.evaluate(model, test, device, exp.trainer)
-    return {"model": model, "fit": result, "test": scores}
+    return TrainedRun(model, result, scores)
 
 
 def fill_scores(row: ResultRow, prefix: str, scores: dict[str, float]) -> None:
@@ -304,7 +297,7 @@ def _run_fold(
             on_epoch = hooks.epoch_callback(row) if hooks is not None else None
             out = train_once(fold_exp, split, row.seed, device, on_epoch)
             row.precompute_sec = fold_exp.take_precompute_sec()
-            res, test = out["fit"], out["test"]
+            res, test = out.fit, out.test
             row.best_epoch, row.epochs = res.best_epoch, res.epochs
             if fold_exp.task.train_metric is not None:
                 fill_scores(row, "train", {fold_exp.task.train_metric: res.train_score})
@@ -320,7 +313,7 @@ def _run_fold(
             row.avg_nodes_pooled = res.avg_nodes_pooled
             if test.sizes is not None:
                 row.avg_nodes_in, row.avg_nodes_pooled = test.sizes
-            row.params = sum(p.numel() for p in out["model"].parameters())
+            row.params = sum(p.numel() for p in out.model.parameters())
         except PoolbenchError:
             raise
         except Interrupted as exc:  # this run is written as failed, no other starts

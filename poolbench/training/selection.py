@@ -27,8 +27,8 @@ from time import perf_counter
 from poolbench.errors import PoolbenchError, RunFailure
 from poolbench.results.row import utc_now
 from poolbench.training.outcome import dense_memory_verdict, failure_status
-from poolbench.training.seeding import run_seed, seed_everything
-from poolbench.training.trainer import fit
+from poolbench.training.seeding import run_seed
+from poolbench.training.trainer import fit_split
 
 # Where a candidate run draws its seed: run -1 of its fold, never a final run's.
 SELECTION_RUN = -1
@@ -187,11 +187,7 @@ def evaluate_point(exp, split, fold: int, point: dict, device, rule: SelectionRu
         too_big = dense_memory_verdict(candidate, device)
         if too_big:
             raise RunFailure("oom", too_big)
-        generator = seed_everything(row.seed)
-        model = candidate.make_model(device)
-        task = candidate.task.for_split(split)
-        train, val = candidate.fold_loaders(split, generator)[:2]
-        result = fit(model, train, val, candidate.trainer, device, task=task)
+        result = fit_split(candidate, split, row.seed, device)[3]
         row.best_epoch, row.epochs = result.best_epoch, result.epochs
         row.score = result.val.value(rule.select_on)
         row.tiebreak = result.val.value(rule.tiebreak_on)

@@ -23,8 +23,17 @@ from poolbench.tasks.graph import (
     placed,
 )
 from poolbench.training.config import TrainerConfig
+from poolbench.training.seeding import seed_everything
 
-__all__ = ["FitResult", "Metrics", "TrainerConfig", "evaluate", "fit"]
+__all__ = [
+    "FitResult",
+    "Metrics",
+    "TrainedRun",
+    "TrainerConfig",
+    "evaluate",
+    "fit",
+    "fit_split",
+]
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 
@@ -50,6 +59,30 @@ def evaluate(
 ) -> Metrics:
     """The task's loss and scores on ``loader`` (graph classification by default)."""
     return (task or GraphClassification()).evaluate(model, loader, device, cfg)
+
+
+@dataclass
+class TrainedRun:
+    """One trained model, its fit and its test scores (a final run)."""
+
+    model: nn.Module
+    fit: FitResult
+    test: Metrics
+
+
+def fit_split(exp, split, seed: int, device, on_epoch=None):
+    """Seed, build and fit one model on ``split``'s train, early stopping on
+    its validation: ``(model, task, test loader, FitResult)``. A final run and
+    a grid point both start here; nothing here reads the test loader."""
+    generator = seed_everything(seed)
+    model = exp.make_model(device)
+    task = exp.task.for_split(split)
+    train, val, test = exp.fold_loaders(split, generator)
+    if task.trains(exp):
+        result = fit(model, train, val, exp.trainer, device, on_epoch, task)
+    else:  # nothing to learn (a clustering baseline): score it as it is
+        result = FitResult(-1, 0, math.nan, Metrics(math.nan), math.nan, 0.0, 0.0)
+    return model, task, test, result
 
 
 def make_optimizer(model: nn.Module, cfg: TrainerConfig, device: torch.device):

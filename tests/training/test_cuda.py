@@ -40,9 +40,9 @@ def test_every_pooler_trains_two_epochs_on_the_gpu(tmp_path, name, amp):
     memory = PeakMemory(CUDA)
     memory.reset()
     out = train_once(exp, exp.splits()[0], 0, CUDA)
-    assert out["fit"].epochs == 2
-    assert math.isfinite(out["fit"].val.loss) and math.isfinite(out["test"].loss)
-    assert all(p.device.type == "cuda" for p in out["model"].parameters())
+    assert out.fit.epochs == 2
+    assert math.isfinite(out.fit.val.loss) and math.isfinite(out.test.loss)
+    assert all(p.device.type == "cuda" for p in out.model.parameters())
     assert memory.kind == "cuda" and memory.peak_mb() > 0
     assert device_label(CUDA).startswith("cuda (")
 

@@ -22,7 +22,7 @@ def test_test_pass_runs_with_the_trainer_settings_validation_uses(
     monkeypatch.setattr(GraphClassification, "evaluate", spy)
     exp = make_exp(tmp_path)
     out = protocol.train_once(exp, exp.splits()[0], 0, CPU)
-    assert out["fit"].epochs == len(seen) - 1  # one validation pass per epoch + test
+    assert out.fit.epochs == len(seen) - 1  # one validation pass per epoch + test
     assert all(cfg is exp.trainer for cfg in seen)
 
 
@@ -35,12 +35,12 @@ def test_a_run_whose_test_score_is_not_finite_is_a_nan_row(tmp_path, monkeypatch
 
     from poolbench.tasks.base import Metrics
     from poolbench.training.protocol import FoldJob, ProtocolConfig, run_fold
-    from poolbench.training.trainer import FitResult
+    from poolbench.training.trainer import FitResult, TrainedRun
 
     def trained(*args, **kwargs):
         fit = FitResult(2, 3, 0.5, Metrics(0.4, {"acc": 0.6}), 0.01, 5.0, 2.5)
         model = torch.nn.Linear(1, 1)
-        return {"model": model, "fit": fit, "test": Metrics(0.4, {"acc": math.nan})}
+        return TrainedRun(model, fit, Metrics(0.4, {"acc": math.nan}))
 
     monkeypatch.setattr(protocol, "train_once", trained)
     exp = make_exp(tmp_path)

@@ -16,7 +16,7 @@ from poolbench.errors import PoolbenchError, RunFailure
 from poolbench.experiment import Experiment
 from poolbench.hydra_app import CONF_DIR
 from poolbench.tasks.graph import GraphClassification, GraphRegression
-from poolbench.training import outcome, selection
+from poolbench.training import outcome, trainer
 from poolbench.training.protocol import ProtocolConfig, flatten_grid, run_protocol
 from poolbench.training.selection import (
     CandidateRow,
@@ -120,7 +120,7 @@ def test_the_errica_grid_can_choose_a_val_loss_point(tmp_path, monkeypatch):
     # by -loss, an accuracy of 0.55 always beat a loss-monitored 0.99 (issue 9).
     calls = []
     metrics = {"val_acc": (0.55, 0.9), "val_loss": (0.99, 0.1)}
-    monkeypatch.setattr(selection, "fit", fake_fit(metrics, calls))
+    monkeypatch.setattr(trainer, "fit", fake_fit(metrics, calls))
     exp = make_exp(tmp_path)
     split = exp.splits()[0]
     points = [{"trainer.monitor": "val_acc"}, {"trainer.monitor": "val_loss"}]
@@ -135,7 +135,7 @@ def test_the_errica_grid_can_choose_a_val_loss_point(tmp_path, monkeypatch):
 
 def test_a_failing_grid_point_is_recorded_and_the_others_compete(tmp_path, monkeypatch):
     metrics = {"val_acc": RunFailure("nan", "non-finite loss"), "val_loss": (0.6, 0.7)}
-    monkeypatch.setattr(selection, "fit", fake_fit(metrics, []))
+    monkeypatch.setattr(trainer, "fit", fake_fit(metrics, []))
     exp = make_exp(tmp_path)
     recorded = []
     points = [{"trainer.monitor": "val_acc"}, {"trainer.monitor": "val_loss"}]
@@ -150,7 +150,7 @@ def test_a_failing_grid_point_is_recorded_and_the_others_compete(tmp_path, monke
 def test_every_point_failing_gives_failed_final_rows_not_a_crash(tmp_path, monkeypatch):
     boom = RuntimeError("CUDA error: out of memory")
     monkeypatch.setattr(
-        selection, "fit", fake_fit({"val_acc": boom, "val_loss": boom}, [])
+        trainer, "fit", fake_fit({"val_acc": boom, "val_loss": boom}, [])
     )
     exp = make_exp(tmp_path, ["+protocol.grid.trainer.monitor=[val_acc,val_loss]"])
     protocol = ProtocolConfig(**OmegaConf.to_container(exp.cfg.protocol))
@@ -169,9 +169,9 @@ def test_memory_estimate_skips_a_grid_point_before_it_trains(tmp_path, monkeypat
     have = math.sqrt(need_big * need_small) / 0.8
     monkeypatch.setattr(outcome, "available_memory_mb", lambda device: have)
     trained = []
-    real_fit = selection.fit
+    real_fit = trainer.fit
     monkeypatch.setattr(
-        selection, "fit", lambda m, *a, **k: trained.append(1) or real_fit(m, *a, **k)
+        trainer, "fit", lambda m, *a, **k: trained.append(1) or real_fit(m, *a, **k)
     )
     points = [{"model.pool_ratio": 0.5}, {"model.pool_ratio": 0.01}]
     chosen, candidates = select_on_validation(
@@ -186,7 +186,7 @@ def test_memory_estimate_skips_a_grid_point_before_it_trains(tmp_path, monkeypat
 def test_finished_candidates_are_reused_not_retrained(tmp_path, monkeypatch):
     calls = []
     metrics = {"val_acc": (0.7, 0.5), "val_loss": (0.8, 0.4)}
-    monkeypatch.setattr(selection, "fit", fake_fit(metrics, calls))
+    monkeypatch.setattr(trainer, "fit", fake_fit(metrics, calls))
     exp = make_exp(tmp_path)
     points = [{"trainer.monitor": "val_acc"}, {"trainer.monitor": "val_loss"}]
     first = []
@@ -299,7 +299,7 @@ def test_a_stop_signal_in_model_selection_still_leaves_a_failed_row(
     def stopped(*args, **kwargs):
         raise Interrupted(2, "stopped by SIGINT (Ctrl-C)", False)
 
-    monkeypatch.setattr(selection, "fit", stopped)
+    monkeypatch.setattr(trainer, "fit", stopped)
     exp = make_exp(tmp_path, ["+protocol.grid.trainer.lr=[0.1,0.01]"])
     protocol = ProtocolConfig(**OmegaConf.to_container(exp.cfg.protocol))
     written = []
