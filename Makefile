@@ -7,7 +7,7 @@ PIP ?= $(PYTHON) -m pip
 TORCH ?= torch==2.13.0
 export POOLBENCH_DATA_MIRROR ?= $(abspath ../shared/datasets)
 
-.PHONY: install install-reference test test-slow readme readme-figures lint check-wheel train-example bench-smoke bench-synthetic bench-tu bench-regression bench-node bench-community table bench bench-parallel bench-scaling
+.PHONY: install install-reference test readme readme-figures lint check-wheel train-example bench-smoke bench-synthetic bench-tu bench-regression bench-node bench-community table bench bench-parallel bench-scaling
 .PHONY: slurm-start slurm-stop
 .PHONY: eval-expressiveness eval-autoencoder eval-spectral eval-all catalogue catalogue-costs
 
@@ -30,11 +30,6 @@ install-reference:
 TEST_WORKERS ?= 2
 test:
 	OMP_NUM_THREADS=1 $(PYTHON) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
-
-# Long checks kept out of `make test`: the README's headline figure rerun and
-# compared with its recorded numbers (tests marked slow).
-test-slow:
-	POOLBENCH_SLOW=1 OMP_NUM_THREADS=1 $(PYTHON) -m pytest -q -m slow
 
 # The README's measured figures: `readme` renders them from docs/figures/,
 # `readme-figures` reruns every command first (minutes; a quiet machine).

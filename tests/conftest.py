@@ -47,13 +47,3 @@ def cli(tmp_path, data_root, mirror):
 
     call.cwd = tmp_path
     return call
-
-
-def pytest_collection_modifyitems(config, items):
-    """Tests marked slow run only with POOLBENCH_SLOW=1 (``make test-slow``)."""
-    if os.environ.get("POOLBENCH_SLOW") == "1":
-        return
-    skip = pytest.mark.skip(reason="slow: run with make test-slow")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
