@@ -67,12 +67,19 @@ class EpochDetail:
     threads_default: int
 
 
-def _mean_after_warmup(stamps: list[float]) -> float:
-    """Mean epoch time from epoch-end timestamps (``stamps[0]`` is the start);
-    the first epoch is a warm-up."""
-    laps = [b - a for a, b in zip(stamps, stamps[1:])]
+def mean_after_warmup(laps: list[float]) -> float:
+    """Mean epoch seconds; the first epoch is a warm-up."""
     timed = laps[1:] or laps
     return sum(timed) / len(timed)
+
+
+def _laps(stamps: list[float]) -> list[float]:
+    """Epoch seconds from epoch-end timestamps (``stamps[0]`` is the start)."""
+    return [b - a for a, b in zip(stamps, stamps[1:])]
+
+
+class _Enough(Exception):
+    """Raised from fit's epoch callback once the runner has used its time."""
 
 
 def _plain_val_step(task, out, batch) -> float:
@@ -124,13 +131,16 @@ def plain_loop(exp: Experiment, split, epochs: int, seed: int, timers=None) -> f
         stamps.append(time.perf_counter())
         if timers is not None and len(stamps) == 2:
             timers.restart()  # the warm-up epoch is not timed
-    return _mean_after_warmup(stamps)
+    return mean_after_warmup(_laps(stamps))
 
 
-def poolbench_loop(
-    exp: Experiment, split, epochs: int, seed: int, timers=None
-) -> tuple[float, float]:
-    """:func:`fit` on the experiment's loaders; seconds per epoch, precompute s."""
+def runner_laps(
+    exp: Experiment, split, epochs: int, seed: int, timers=None, max_sec=math.inf
+) -> tuple[list[float], float]:
+    """:func:`fit` on the experiment's loaders for ``epochs`` epochs (no early
+    stop; validation included): each epoch's seconds and the precompute
+    seconds. ``timers`` skip the warm-up epoch; past ``max_sec`` (after at
+    least two epochs) the run stops early."""
     cpu = torch.device("cpu")
     exp.take_precompute_sec()
     generator = seed_everything(seed)
@@ -149,9 +159,22 @@ def poolbench_loop(
         stamps.append(time.perf_counter())
         if timers is not None and len(stamps) == 2:
             timers.restart()  # the warm-up epoch is not timed
+        if len(stamps) > 2 and stamps[-1] - stamps[0] > max_sec:
+            raise _Enough
 
-    fit(model, train, val, cfg, cpu, on_epoch, exp.task.for_split(split))
-    return _mean_after_warmup(stamps), precompute
+    try:
+        fit(model, train, val, cfg, cpu, on_epoch, exp.task.for_split(split))
+    except _Enough:
+        pass
+    return _laps(stamps), precompute
+
+
+def poolbench_loop(
+    exp: Experiment, split, epochs: int, seed: int, timers=None
+) -> tuple[float, float]:
+    """:func:`fit` on the experiment's loaders; seconds per epoch, precompute s."""
+    laps, precompute = runner_laps(exp, split, epochs, seed, timers)
+    return mean_after_warmup(laps), precompute
 
 
 def overhead_share(run, exp, split, epochs, seed) -> float:

@@ -19,19 +19,14 @@ each side timed.
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
-import torch
-
-from poolbench.bench.epochs import geomean
+from poolbench.bench.epochs import geomean, mean_after_warmup, runner_laps
 from poolbench.bench.peer_tgp import SHARED, import_tgp, tgp_loop, unavailable
 from poolbench.bench.setup import build_experiment
 from poolbench.hydra_app import check_choices
 from poolbench.training.device import set_threads
-from poolbench.training.seeding import seed_everything
-from poolbench.training.trainer import TrainerConfig, fit
 
 PEER_OVERRIDES = ["model.blocks=[1,1]", "protocol=holdout"]
 
@@ -57,42 +52,6 @@ class Skipped:
     dataset: str
     pooler: str
     reason: str
-
-
-class _Enough(Exception):
-    """Raised from fit's epoch callback once a side has used its time."""
-
-
-def _timed(laps: list[float]) -> float:
-    """Mean of the epochs after the warm-up."""
-    timed = laps[1:] or laps
-    return sum(timed) / len(timed)
-
-
-def poolbench_laps(exp, split, epochs: int, seed: int, max_sec: float):
-    """Epoch seconds of poolbench's runner, and the precompute seconds."""
-    cpu = torch.device("cpu")
-    exp.take_precompute_sec()
-    generator = seed_everything(seed)
-    model = exp.make_model(cpu)
-    train = exp.loader(split.train, shuffle=True, generator=generator)
-    val = exp.loader(split.val, shuffle=False, generator=None)
-    precompute = exp.take_precompute_sec()
-    cfg = TrainerConfig(
-        **{**asdict(exp.trainer), "max_epochs": epochs, "patience": epochs + 1}
-    )
-    stamps = [time.perf_counter()]
-
-    def on_epoch(*_):
-        stamps.append(time.perf_counter())
-        if len(stamps) > 2 and stamps[-1] - stamps[0] > max_sec:
-            raise _Enough
-
-    try:
-        fit(model, train, val, cfg, cpu, on_epoch, exp.task.for_split(split))
-    except _Enough:
-        pass
-    return [b - a for a, b in zip(stamps, stamps[1:])], precompute
 
 
 def is_parameter_free(exp) -> bool:
@@ -149,14 +108,14 @@ def measure_peer(
                         laps = tgp_loop(exp, name, split, epochs, seed, max_side_sec)
                         tgp_laps[name].append(laps)
                     else:
-                        laps, pre = poolbench_laps(
-                            exp, split, epochs, seed, max_side_sec
+                        laps, pre = runner_laps(
+                            exp, split, epochs, seed, max_sec=max_side_sec
                         )
                         pb_laps[name].append(laps)
                         precompute[name] = max(precompute[name], pre)
         for name, exp in exps.items():
-            tgp_sec = [_timed(laps) for laps in tgp_laps[name]]
-            pb_sec = [_timed(laps) for laps in pb_laps[name]]
+            tgp_sec = [mean_after_warmup(laps) for laps in tgp_laps[name]]
+            pb_sec = [mean_after_warmup(laps) for laps in pb_laps[name]]
             ratios = [t / p for t, p in zip(tgp_sec, pb_sec)]
             rows.append(
                 PeerRow(
