@@ -99,10 +99,14 @@ def _pooler_identity(pooler: dict) -> dict:
     written) then changes the hash, rather than serving rows made with the
     old value as current. Shipped YAMLs list every argument (tested)."""
     try:
-        params = config_args(get_class(str(pooler.get("_target_"))))
+        cls = get_class(str(pooler.get("_target_")))
+        params = config_args(cls)
     except Exception:  # an unknown target is refused elsewhere, with a message
         return pooler
     defaults = {}
+    # a pooler whose numbers changed under the same settings (Pooler.revision)
+    if getattr(cls, "revision", 0):
+        defaults["_revision"] = int(cls.revision)
     for name, p in params.items():
         if name in pooler or p.default is inspect.Parameter.empty:
             continue

@@ -101,6 +101,23 @@ def test_a_pooler_default_its_yaml_leaves_out_is_part_of_the_hash(monkeypatch):
     assert hash_of(["pooler=kmeans"]) == listed  # the YAML's own value rules
 
 
+def test_a_pooler_revision_is_part_of_the_hash(monkeypatch):
+    """A fix that changes a pooler's numbers under the same settings raises
+    its revision: rows made before are another config, not served as current
+    by resume nor mixed into the same cell. Revision 0 adds nothing, so the
+    other poolers keep their hashes."""
+    from poolbench.experiment import _pooler_identity
+    from poolbench.pooling.poolers.eigenpool import EigenPool
+    from poolbench.pooling.poolers.topk import TopKPool
+
+    assert EigenPool.revision == 1  # the sign's degree tie-break (2026-12-03)
+    before = hash_of(["pooler=eigenpool"])
+    monkeypatch.setattr(EigenPool, "revision", 2)
+    assert hash_of(["pooler=eigenpool"]) != before
+    target = f"{TopKPool.__module__}.{TopKPool.__qualname__}"
+    assert "_revision" not in _pooler_identity({"_target_": target})
+
+
 class ReluTopK:
     """A user's pooler whose YAML leaves out a function default."""
 

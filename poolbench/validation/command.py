@@ -64,9 +64,32 @@ def preflight(args: list[str]) -> list[DictConfig]:
     if command is None:
         return []
     jobs = compose_jobs(command)
+    # A Slurm job runs on a node with its own devices: a login node without a
+    # GPU must not refuse device=cuda or trainer.amp for it. Each job checks
+    # its devices itself, on the node, before it loads any data (runner.py).
+    here = not (command.multirun and runs_elsewhere(command))
     for job in jobs:
-        check_config(job)
+        check_config(job, devices_here=here)
     return jobs
+
+
+def runs_elsewhere(command: TrainCommand) -> bool:
+    """Whether the command's launcher starts its jobs on other machines."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.types import RunMode
+
+    state = GlobalHydra.instance()
+    saved = state.hydra if state.is_initialized() else None
+    state.clear()
+    try:
+        master = _hydra(command).compose_config(
+            command.config_name, command.overrides, run_mode=RunMode.MULTIRUN
+        )
+        return str(master.hydra.launcher.get("_target_", "")).endswith(".SlurmLauncher")
+    finally:
+        GlobalHydra.instance().clear()
+        if saved is not None:
+            GlobalHydra.instance().initialize(saved)
 
 
 def _hydra(command: TrainCommand):

@@ -78,13 +78,16 @@ def plain(cfg: DictConfig) -> dict:
     return values
 
 
-def check_config(cfg: DictConfig) -> None:
-    """Every check of one job's config; the data's files included."""
+def check_config(cfg: DictConfig, devices_here: bool = True) -> None:
+    """Every check of one job's config; the data's files included.
+    ``devices_here=False``: the job runs on another machine (a Slurm node),
+    so this one's devices say nothing about it."""
     values = plain(cfg)
     check_root(values)
     check_ranges(values)
     check_trainer(values["trainer"])
-    check_device(values)
+    if devices_here:
+        check_device(values)
     summary = check_dataset(values)
     protocol = check_protocol(values["protocol"])
     check_task(values, protocol)
@@ -92,7 +95,7 @@ def check_config(cfg: DictConfig) -> None:
     check_pooler(values["pooler"], values["model"])
     check_own_model(values)
     check_logger(values["logger"])
-    check_grid(values, protocol)
+    check_grid(values, protocol, devices_here)
     if summary is not None:
         check_fit(values, summary, protocol)
 
@@ -545,12 +548,13 @@ def wandb_modes() -> list[str]:
     return list(modes) or ["online", "offline", "disabled"]
 
 
-def check_grid(values: dict, protocol) -> None:
+def check_grid(values: dict, protocol, devices_here: bool = True) -> None:
     """Each value a grid searches is checked like the section it replaces."""
 
     def trainer(section: dict) -> None:
         check_trainer(section)
-        check_device(values, section)
+        if devices_here:
+            check_device(values, section)
 
     checks = {
         "trainer": trainer,

@@ -82,3 +82,24 @@ def test_hydra_errors_become_one_line(args, message):
     with pytest.raises(PoolbenchError) as err:
         jobs(*args)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.skipif(
+    __import__("torch").cuda.is_available(), reason="needs a machine without a GPU"
+)
+def test_a_slurm_sweep_asking_for_a_gpu_passes_a_login_node_without_one(
+    tmp_path, mirror
+):
+    """The jobs run on the cluster's nodes: this machine's devices say nothing
+    about them (each job checks its own before it loads data). Run here, the
+    same sweep is refused before any job starts."""
+    from poolbench.validation.command import preflight
+
+    base = ["-m", "dataset=mutag", "protocol=holdout", f"results.dir={tmp_path}/r",
+            f"data.root={tmp_path}/d", f"data.mirror={mirror}"]  # fmt: skip
+    for gpu in (["trainer.amp=true"], ["device=cuda"]):
+        assert len(preflight([*base, "hydra/launcher=slurm", *gpu])) == 1
+        with pytest.raises(PoolbenchError, match="CUDA device|no GPU is visible"):
+            preflight([*base, *gpu])
+        with pytest.raises(PoolbenchError, match="CUDA device|no GPU is visible"):
+            preflight([*base, "hydra/launcher=joblib", *gpu])

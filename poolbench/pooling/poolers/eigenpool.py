@@ -34,8 +34,11 @@ node positive; here its largest-magnitude entry is positive (among equal
 magnitudes, the entry of the node of highest degree). Tested: the
 partitions equal scikit-learn's on graphs with clear clusters, and Θ, RED, CON
 and LIFT equal tgp's given the same clusters, up to that sign. Eigenvectors of
-repeated eigenvalues (symmetric subgraphs) are not unique; there the modes can
-still depend on node order.
+repeated eigenvalues (symmetric subgraphs) are not unique, and on unweighted
+graphs equal embeddings tie at the k-means start (a random relabelling of
+MUTAG's nodes changed 105 of its 188 partitions at K = N/2): there the pooled
+graph still depends on node order. Revision 1 (2026-12-03): the degree
+tie-break of the sign.
 """
 
 from __future__ import annotations
@@ -152,6 +155,7 @@ class EigenPool(TopologyPooler):
         "(test_ref_eigenpool_bnpool.py)"
     )
     family = "one_over_k"
+    revision = 1  # the sign's degree tie-break
 
     def __init__(
         self,
