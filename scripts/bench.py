@@ -416,13 +416,17 @@ def main() -> int:
     if code != 0:
         print(f"[bench] the multirun exited with {code}; rerun to resume", flush=True)
     protocol = next(o for o in preset.overrides if o.startswith("protocol="))
+    # dataset settings of its own rename a generated set (SBM-nodes500), so
+    # the preset's config names would match none of its rows
+    renamed = any(o.lstrip("+~").startswith("dataset.") for o in args.overrides)
+    datasets = [] if renamed else [f"dataset={','.join(preset.datasets)}"]
     table = [
         sys.executable,
         "-m",
         "poolbench",
         "table",
         f"pooler={','.join(poolers)}",
-        f"dataset={','.join(preset.datasets)}",
+        *datasets,
         protocol,
         f"--results-dir={args.results_dir}",
     ]

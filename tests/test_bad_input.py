@@ -466,6 +466,9 @@ CASES = {
         ],
         "task=community has no validation set, so protocol.grid",
     ),  # fmt: skip
+    "node task on a generated graph without a public split": Case(
+        ["task=node", "dataset=sbm"], "sbm has no public split: use protocol=random"
+    ),
     "node task repeating the public split": Case(
         ["task=node", "dataset=cora", "protocol=cv10"],
         "task=node on the public split has one split, so protocol.folds=10",

@@ -50,7 +50,7 @@ def variant_name(base: str, loader, params: dict) -> str:
         if isinstance(value, bool):
             value = str(value).lower()
         elif isinstance(value, float):
-            value = format(value, "g")
+            value = repr(value)  # every digit: 'g' merged 0.1234561 and 0.1234564
         parts.append(f"{key}{value}")
     return "-".join(parts)
 
@@ -176,3 +176,6 @@ load_sbm.class_count = block_count
 load_sbm.feature_count = load_lfr.feature_count = feature_count
 load_sbm.node_count = node_count
 load_lfr.node_count = node_count
+# Generated graphs have no published split: task=node needs protocol=random.
+load_sbm.public_split = False
+load_lfr.public_split = False

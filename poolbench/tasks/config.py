@@ -109,6 +109,10 @@ def check_node_split(split: str, folds: int) -> None:
         )
 
 
+def no_public_split(dataset: str) -> PoolbenchError:
+    return PoolbenchError(f"{dataset} has no public split: use protocol=random")
+
+
 def check_can_cluster(pooler_class: type, pooler_name: str) -> None:
     """task=community trains S on the pooler's own objective, or runs a
     clustering baseline; any other pooler has nothing to train."""

@@ -20,7 +20,12 @@ from poolbench.errors import PoolbenchError
 from poolbench.models.unet import GraphUNet
 from poolbench.results.row import family
 from poolbench.tasks.base import Metrics, Task, aux_total
-from poolbench.tasks.config import check_can_lift, check_node_model, check_node_split
+from poolbench.tasks.config import (
+    check_can_lift,
+    check_node_model,
+    check_node_split,
+    no_public_split,
+)
 from poolbench.tasks.whole_graph import WholeGraph
 
 
@@ -55,9 +60,7 @@ class NodeClassification(Task):
         split = p.get("split", "auto")
         check_node_split(split, p.folds)
         if split in ("auto", "public") and exp.dataset.public_split is None:
-            raise PoolbenchError(
-                f"{exp.dataset.name} has no public split: use protocol=random"
-            )
+            raise no_public_split(exp.dataset.name)
         if split == "random":
             counts = np.bincount(exp.dataset.labels.numpy())
             need = p.train_per_class + p.val_per_class

@@ -327,6 +327,7 @@ def check_task(values: dict, protocol) -> None:
         check_node_model,
         check_node_split,
         monitors,
+        no_public_split,
         scaffold_refused,
         split_kinds,
     )
@@ -389,6 +390,12 @@ def check_task(values: dict, protocol) -> None:
         )
     if name == "node":
         check_node_split(protocol.split, protocol.folds)
+        # a loader that declares it has none (generated graphs); a user's
+        # loader is trusted until its dataset is loaded
+        if protocol.split in ("auto", "public") and (
+            getattr(loader, "public_split", None) is False
+        ):
+            raise no_public_split(dataset)
 
 
 def dataset_label(values: dict, loader) -> str:

@@ -138,3 +138,26 @@ def test_kmeans_pool_refuses_n_init_below_one():
 
     with pytest.raises(ValueError, match="n_init must be >= 1"):
         KMeansPool(4, n_init=0)
+
+
+def test_a_collapsed_clustering_records_one_cluster_used():
+    """Rows carry the non-empty clusters (avg_nodes_pooled), which conductance
+    must be read with: an S that puts every node in one of K = 4 clusters used
+    one (the row said K before)."""
+    from poolbench.pooling import PoolOutput
+    from poolbench.tasks.community import CommunityDetection
+    from poolbench.tasks.whole_graph import WholeGraph
+
+    d = small_sbm()
+
+    class OneCluster(torch.nn.Module):
+        def forward(self, x, edge_index, edge_weight, batch):
+            s = torch.zeros(x.size(0), 4)
+            s[:, 2] = 1.0
+            return PoolOutput(x[:4], edge_index[:, :0], None, batch[:4], s=s)
+
+    task = CommunityDetection({"num_clusters": 4}, d)
+    graph = WholeGraph.of(d, None)
+    metrics = task.evaluate(OneCluster(), [graph], torch.device("cpu"))
+    assert metrics.sizes == (120.0, 1.0)
+    assert metrics.scores["conductance"] == 0.0  # why it needs the count
