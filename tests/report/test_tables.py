@@ -8,7 +8,6 @@ import sys
 import pandas as pd
 import pytest
 
-from poolbench.errors import PoolbenchError
 from poolbench.report.cli import table_command
 from poolbench.report.figures import pareto_front
 from poolbench.report.render import latex_escape, to_latex, to_markdown
@@ -162,12 +161,6 @@ def test_latex_is_escaped_and_booktabs():
     acc = build_tables(frame(rows("a_b", "D", [[0.5]])))[0][0]
     tex = to_latex(acc)
     assert r"\toprule" in tex and r"a\_b & \textbf{50.00 $\pm$ n/a}" in tex
-
-
-def test_eval_kind_without_the_evaluation_report_fails_clearly(monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "poolbench.evaluation.report", None)
-    with pytest.raises(PoolbenchError, match="needs poolbench.evaluation.report"):
-        table_command(["--kind", "eval", f"--results-dir={tmp_path}"])
 
 
 def test_eval_kind_calls_the_evaluation_report(monkeypatch, tmp_path):
