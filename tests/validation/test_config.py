@@ -28,7 +28,11 @@ def with_its_task(dataset: str) -> str:
         OmegaConf.load(CONF_DIR / "dataset" / f"{dataset}.yaml")._target_
     )
     nodes = getattr(loader, "dataset_kind", "graphs") == "nodes"
-    return f"dataset={dataset}" + (" task=node" if nodes else "")
+    if not nodes:
+        return f"dataset={dataset}"
+    # a generated graph has no published split to run on
+    public = getattr(loader, "public_split", True)
+    return f"dataset={dataset} task=node" + ("" if public else " protocol=random")
 
 
 # experiments built for one kind of data, run on a dataset of that kind
