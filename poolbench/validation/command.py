@@ -12,6 +12,7 @@ Composing costs 50-80 ms per job on a 2-core machine (10-14 s before a
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,17 +76,25 @@ def preflight(args: list[str]) -> list[DictConfig]:
 
 def runs_elsewhere(command: TrainCommand) -> bool:
     """Whether the command's launcher starts its jobs on other machines."""
-    from hydra.core.global_hydra import GlobalHydra
     from hydra.types import RunMode
+
+    with _own_hydra():
+        master = _hydra(command).compose_config(
+            command.config_name, command.overrides, run_mode=RunMode.MULTIRUN
+        )
+    return str(master.hydra.launcher.get("_target_", "")).endswith(".SlurmLauncher")
+
+
+@contextmanager
+def _own_hydra():
+    """A clean global Hydra for composing here; the caller's is put back."""
+    from hydra.core.global_hydra import GlobalHydra
 
     state = GlobalHydra.instance()
     saved = state.hydra if state.is_initialized() else None
     state.clear()
     try:
-        master = _hydra(command).compose_config(
-            command.config_name, command.overrides, run_mode=RunMode.MULTIRUN
-        )
-        return str(master.hydra.launcher.get("_target_", "")).endswith(".SlurmLauncher")
+        yield
     finally:
         GlobalHydra.instance().clear()
         if saved is not None:
@@ -113,12 +122,7 @@ def _hydra(command: TrainCommand):
 
 def compose_jobs(command: TrainCommand) -> list[DictConfig]:
     """The config of each job, as the launcher will compose it (no ``hydra`` node)."""
-    from hydra.core.global_hydra import GlobalHydra
-
-    state = GlobalHydra.instance()
-    saved = state.hydra if state.is_initialized() else None
-    state.clear()
-    try:
+    with _own_hydra():
         hydra = _hydra(command)
         try:
             return [_without_hydra(c) for c in _compose(hydra, command)]
@@ -126,10 +130,6 @@ def compose_jobs(command: TrainCommand) -> list[DictConfig]:
             raise
         except Exception as exc:
             raise one_line(exc, hydra, command) from None
-    finally:
-        GlobalHydra.instance().clear()
-        if saved is not None:
-            GlobalHydra.instance().initialize(saved)
 
 
 def _compose(hydra, command: TrainCommand) -> list[DictConfig]:
